@@ -1,0 +1,652 @@
+/* driver.c — the pipeline in one flat function (load → passes → schedule →
+ * memory plan → emit → write), plus `kiln run` and `kiln verify`, which
+ * build the generated C with the system compiler and run it. */
+#include "driver.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "onnx_io.h"
+#include "pass.h"
+#include "sched.h"
+
+struct kiln_embedded_file {
+    const char *name;
+    const char *text;
+    size_t size;
+};
+extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
+
+const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "dce", NULL};
+
+/* ---- loading ---- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static Graph *load_model(Arena *a, const char *path, Diag *d)
+{
+    d->file = path;
+    if (!ends_with(path, ".kir"))
+        return onnx_import(a, path, d);
+    size_t len;
+    char *text = file_read_all(path, &len);
+    if (!text) {
+        diag_error(d, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    Graph *g = ir_parse(a, text, len, path, d);
+    free(text);
+    return g;
+}
+
+/* Fixes symbolic input dims from --input-shape and --batch. */
+static bool apply_input_shapes(Graph *g, const CompileOptions *o, Diag *d)
+{
+    for (int k = 0; k < o->n_shapes; k++) {
+        Value *v = ir_graph_find_value(g, o->shapes[k].name);
+        if (!v || v->kind != VAL_INPUT) {
+            diag_error(d, "--input-shape: the model has no input named '%s'", o->shapes[k].name);
+            return false;
+        }
+        const Shape *s = &o->shapes[k].shape;
+        if (s->rank != v->shape.rank) {
+            diag_error(d, "--input-shape: input '%s' has rank %d, the flag gives %d dims",
+                       v->name, v->shape.rank, s->rank);
+            return false;
+        }
+        for (int i = 0; i < s->rank; i++)
+            if (v->shape.dims[i] >= 0 && v->shape.dims[i] != s->dims[i]) {
+                diag_error(d, "--input-shape: input '%s' dim %d is fixed at %lld, not %lld",
+                           v->name, i, (long long)v->shape.dims[i], (long long)s->dims[i]);
+                return false;
+            }
+        v->shape = *s;
+    }
+    if (o->batch > 0) {
+        bool any = false;
+        for (int k = 0; k < g->n_inputs; k++) {
+            Value *v = g->values[g->inputs[k]];
+            if (v->shape.rank > 0 && v->shape.dims[0] < 0) {
+                v->shape.dims[0] = o->batch;
+                v->shape.sym[0] = NULL;
+                any = true;
+            }
+        }
+        if (!any) {
+            diag_error(d, "--batch: no input has a symbolic first dimension (the batch size is "
+                          "fixed by the model)");
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the pipeline ---- */
+
+typedef struct Compiled {
+    Graph *g;
+    Schedule sched;
+    MemPlan plan;
+    const char *prefix;
+} Compiled;
+
+static bool step(Graph *g, const char *name, bool (*pass)(Graph *, Diag *), bool want_types,
+                 const CompileOptions *o, StrBuf *dump, bool *dumped, Diag *d)
+{
+    if (pass && !pass(g, d))
+        return false;
+    Diag vd = {0};
+    if (!ir_verify(g, want_types, &vd)) {
+        fprintf(stderr, "kiln internal error after pass %s: %s\n", name, vd.msg);
+        KILN_ASSERT(!"the IR verifier failed after a pass");
+    }
+    if (dump && o->dump_after && strcmp(o->dump_after, name) == 0) {
+        ir_print(g, dump);
+        *dumped = true;
+    }
+    return true;
+}
+
+/* The whole compile up to emission. dump (for `kiln ir`) gets the IR after
+ * o->dump_after; with dump set and no dump_after, stops after import. */
+static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dump, Diag *d)
+{
+    bool dumped = false;
+    Graph *g = c->g = load_model(a, o->model, d);
+    if (!g)
+        return false;
+    if (dump && !o->dump_after) {
+        ir_print(g, dump);
+        return true;
+    }
+    if (!step(g, "import", NULL, false, o, dump, &dumped, d) ||
+        !step(g, "init_params", pass_init_params, false, o, dump, &dumped, d) ||
+        !apply_input_shapes(g, o, d) ||
+        !step(g, "infer_shapes", pass_infer_shapes, false, o, dump, &dumped, d) ||
+        !step(g, "dce", pass_dce, true, o, dump, &dumped, d))
+        return false;
+    if (dump)
+        return dumped;
+    c->sched.order = NULL;
+    if (!ir_graph_topo(g, &c->sched.order, &c->sched.n)) {
+        diag_error(d, "the graph has a cycle");
+        return false;
+    }
+    return sched_plan_memory(g, &c->sched, &c->plan, d);
+}
+
+static const char *default_prefix(Arena *a, const char *model)
+{
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    char *stem = arena_strdup(a, base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    return emit_ident(a, stem);
+}
+
+static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult *r, Diag *d)
+{
+    c->prefix = o->prefix ? o->prefix : default_prefix(a, o->model);
+    EmitOptions eo = {
+        .prefix = c->prefix,
+        .command_line = o->command_line ? o->command_line : "kiln compile",
+        .model_file = o->model,
+        .target = o->target,
+        .weights = o->weights,
+    };
+    return emit_model(c->g, &c->sched, &c->plan, &eo, r, d);
+}
+
+/* ---- writing files: each to a temporary name, then renamed ---- */
+
+static bool mkdir_p(const char *dir, Diag *d)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        diag_error(d, "output path too long");
+        return false;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+                diag_error(d, "cannot create folder %s: %s", path, strerror(errno));
+                return false;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return true;
+}
+
+static bool write_file(const char *dir, const char *name, const void *data, size_t len, Diag *d)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    ok = (f && fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        diag_error(d, "cannot write %s: %s", path, strerror(errno));
+        remove(tmp);
+        return false;
+    }
+    return true;
+}
+
+static bool write_outputs(const char *dir, const char *prefix, const EmitResult *r, Diag *d)
+{
+    char name[512];
+    if (!mkdir_p(dir, d))
+        return false;
+    for (const struct kiln_embedded_file *f = kiln_embedded_files; f->name; f++)
+        if (!write_file(dir, f->name, f->text, f->size, d))
+            return false;
+    snprintf(name, sizeof name, "%s.h", prefix);
+    if (!write_file(dir, name, r->header.buf, r->header.len, d))
+        return false;
+    if (r->weights.len) {
+        snprintf(name, sizeof name, "%s.bin", prefix);
+        if (!write_file(dir, name, r->weights.buf, r->weights.len, d))
+            return false;
+    }
+    snprintf(name, sizeof name, "%s.c", prefix);
+    return write_file(dir, name, r->source.buf, r->source.len, d);
+}
+
+static void result_free(EmitResult *r)
+{
+    sb_free(&r->header);
+    sb_free(&r->source);
+    sb_free(&r->weights);
+}
+
+bool driver_compile(const CompileOptions *o, Diag *d)
+{
+    Arena *a = arena_new();
+    Compiled c = {0};
+    EmitResult r = {0};
+    bool ok = pipeline(a, o, &c, NULL, d) && emit_all(a, o, &c, &r, d) &&
+              write_outputs(o->out_dir, c.prefix, &r, d);
+    result_free(&r);
+    arena_free(a);
+    return ok;
+}
+
+bool driver_ir(const CompileOptions *o, StrBuf *out, Diag *d)
+{
+    Arena *a = arena_new();
+    Compiled c = {0};
+    bool ok = pipeline(a, o, &c, out, d);
+    if (!ok && !d->errors)
+        diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);
+    arena_free(a);
+    return ok;
+}
+
+/* ---- run / verify: build the generated C and run it ---- */
+
+/* Runs argv with stdout+stderr to log (if set), killed after timeout_s.
+ * Returns the exit status, 128+signal if killed, -1 if it couldn't start. */
+static int spawn(char *const argv[], const char *log, int timeout_s)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (log) {
+            FILE *f = freopen(log, "w", stdout);
+            if (!f || dup2(fileno(stdout), 2) < 0)
+                _exit(127);
+        }
+        alarm((unsigned)timeout_s);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+static const char *first_line(Arena *a, const char *path)
+{
+    size_t len;
+    char *text = file_read_all(path, &len);
+    if (!text)
+        return "";
+    char *line = text, *err = strstr(text, "error");
+    if (err) { /* the compiler's first error, not its "In function" preamble */
+        while (err > text && err[-1] != '\n')
+            err--;
+        line = err;
+    }
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl = '\0';
+    const char *r = arena_strdup(a, line);
+    free(text);
+    return r;
+}
+
+typedef struct Build {
+    char dir[4096];
+    char exe[4200];
+    Graph *g;
+    bool broken; /* failed after kiln accepted the model: a kiln bug */
+} Build;
+
+static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(b->dir, sizeof b->dir, "%s/kiln-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(b->dir)) {
+        diag_error(d, "cannot create a build folder in %s: %s", tmp ? tmp : "/tmp", strerror(errno));
+        return false;
+    }
+    CompileOptions oo = *o;
+    oo.prefix = "model";
+    Compiled c = {0};
+    EmitResult r = {0};
+    StrBuf harness = {0};
+    bool ok = pipeline(a, &oo, &c, NULL, d) && emit_all(a, &oo, &c, &r, d) &&
+              write_outputs(b->dir, c.prefix, &r, d);
+    if (ok) {
+        emit_harness(c.g, c.prefix, &harness);
+        ok = write_file(b->dir, "kiln_harness.c", harness.buf, harness.len, d);
+    }
+    result_free(&r);
+    sb_free(&harness);
+    if (!ok)
+        return false;
+    b->g = c.g;
+    snprintf(b->exe, sizeof b->exe, "%s/model", b->dir);
+    char inc[4200], src[4200], hsrc[4200], log[4200];
+    snprintf(inc, sizeof inc, "-I%s", b->dir);
+    snprintf(src, sizeof src, "%s/model.c", b->dir);
+    snprintf(hsrc, sizeof hsrc, "%s/kiln_harness.c", b->dir);
+    snprintf(log, sizeof log, "%s/cc.log", b->dir);
+    char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
+                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL};
+    int rc = spawn(argv, log, 600);
+    if (rc != 0) {
+        b->broken = true;
+        diag_error(d, "kiln bug: the generated C does not compile (%s in %s): %s",
+                   rc < 0 ? "cc not found" : "cc failed", b->dir, first_line(a, log));
+        return false;
+    }
+    return true;
+}
+
+static void build_remove(const Build *b, bool keep)
+{
+    if (keep || !b->dir[0])
+        return;
+    char *argv[] = {"rm", "-rf", (char *)b->dir, NULL};
+    spawn(argv, NULL, 60);
+}
+
+static bool write_raw(const char *path, const Tensor *t, Diag *d)
+{
+    FILE *f = fopen(path, "wb");
+    size_t n = (size_t)shape_numel(&t->shape) * dtype_size(t->dtype);
+    bool ok = f && fwrite(t->data, 1, n, f) == n;
+    ok = (f && fclose(f) == 0) && ok;
+    if (!ok)
+        diag_error(d, "cannot write %s: %s", path, strerror(errno));
+    return ok;
+}
+
+/* Matches the given tensors to the model's inputs and fixes symbolic dims
+ * from their shapes. names[k] may be NULL (then position k is meant). */
+static bool bind_inputs(Arena *a, CompileOptions *o, const char **names, const Tensor *ts,
+                        int n, int *slot, Diag *d)
+{
+    d->file = o->model;
+    Graph *g = load_model(a, o->model, d);
+    if (!g)
+        return false;
+    if (n != g->n_inputs) {
+        diag_error(d, "the model has %d inputs, %d given", g->n_inputs, n);
+        return false;
+    }
+    for (int k = 0; k < n; k++) {
+        slot[k] = k;
+        if (names[k] && names[k][0]) {
+            slot[k] = -1;
+            for (int j = 0; j < g->n_inputs; j++)
+                if (strcmp(g->values[g->inputs[j]]->name, names[k]) == 0)
+                    slot[k] = j;
+            if (slot[k] < 0) {
+                diag_error(d, "the model has no input named '%s'", names[k]);
+                return false;
+            }
+        }
+        const Value *v = g->values[g->inputs[slot[k]]];
+        char s1[128], s2[128];
+        bool fits = v->shape.rank == ts[k].shape.rank && v->dtype == ts[k].dtype;
+        for (int i = 0; fits && i < v->shape.rank; i++)
+            fits = v->shape.dims[i] < 0 || v->shape.dims[i] == ts[k].shape.dims[i];
+        if (!fits) {
+            diag_error(d, "input '%s' is %s[%s], the given tensor is %s[%s]", v->name,
+                       dtype_name(v->dtype), shape_str(&v->shape, s1, 128),
+                       dtype_name(ts[k].dtype), shape_str(&ts[k].shape, s2, 128));
+            return false;
+        }
+        if (!shape_is_static(&v->shape) && o->n_shapes < DRIVER_MAX_SHAPES)
+            o->shapes[o->n_shapes++] = (InputShape){.name = v->name, .shape = ts[k].shape};
+    }
+    return true;
+}
+
+/* Builds and runs the model on the tensors; outputs[k] gets each output. */
+static bool execute(Arena *a, CompileOptions *o, const char **names, const Tensor *ts, int n,
+                    Tensor **outputs, int *n_out, bool *broken, Diag *d)
+{
+    int *slot = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+    Build b = {0};
+    if (!bind_inputs(a, o, names, ts, n, slot, d) || !build(a, o, &b, d)) {
+        *broken = b.broken;
+        build_remove(&b, o->keep);
+        return false;
+    }
+    Graph *g = b.g;
+    int argc = 0;
+    char **argv = arena_alloc(a, sizeof(char *) * (size_t)(g->n_inputs + g->n_outputs + 2));
+    argv[argc++] = b.exe;
+    bool ok = true;
+    for (int j = 0; j < g->n_inputs && ok; j++) {
+        argv[argc] = arena_printf(a, "%s/in%d.raw", b.dir, j);
+        for (int k = 0; k < n; k++)
+            if (slot[k] == j)
+                ok = write_raw(argv[argc], &ts[k], d);
+        argc++;
+    }
+    for (int j = 0; j < g->n_outputs; j++)
+        argv[argc++] = arena_printf(a, "%s/out%d.raw", b.dir, j);
+    char *log = arena_printf(a, "%s/run.log", b.dir);
+    int rc = ok ? spawn(argv, log, 120) : 0;
+    if (ok && rc != 0) {
+        const char *why = rc == 128 + SIGALRM ? "timed out"
+                          : rc > 128 ? arena_printf(a, "crashed with signal %d", rc - 128)
+                                     : arena_printf(a, "failed with status %d", rc);
+        diag_error(d, "the generated program %s: %s", why, first_line(a, log));
+        *broken = true;
+        ok = false;
+    }
+    *outputs = arena_alloc(a, sizeof(Tensor) * (size_t)(g->n_outputs + 1));
+    *n_out = g->n_outputs;
+    for (int j = 0; j < g->n_outputs && ok; j++) {
+        const Value *v = g->values[g->outputs[j]];
+        size_t len;
+        void *data = file_read_all(argv[1 + g->n_inputs + j], &len);
+        size_t want = (size_t)shape_numel(&v->shape) * dtype_size(v->dtype);
+        if (!data || len != want) {
+            diag_error(d, "output %d of the generated program is missing or short", j);
+            *broken = true;
+            free(data);
+            ok = false;
+            break;
+        }
+        (*outputs)[j] = (Tensor){.dtype = v->dtype, .shape = v->shape, .data = arena_dup(a, data, len)};
+        free(data);
+    }
+    build_remove(&b, o->keep);
+    return ok;
+}
+
+bool driver_run(const CompileOptions *o, const char *const *inputs, int n_inputs,
+                const char *out_dir, Diag *d)
+{
+    Arena *a = arena_new();
+    CompileOptions oo = *o;
+    const char **names = arena_alloc(a, sizeof(char *) * (size_t)(n_inputs + 1));
+    Tensor *ts = arena_alloc(a, sizeof(Tensor) * (size_t)(n_inputs + 1));
+    Tensor *outs = NULL;
+    int n_out = 0;
+    bool ok = true;
+    for (int k = 0; k < n_inputs && ok; k++) {
+        const char *eq = strchr(inputs[k], '=');
+        const char *path = eq ? eq + 1 : inputs[k];
+        const char *pb_name = NULL;
+        d->file = path;
+        ok = onnx_read_tensor(a, path, &ts[k], &pb_name, d);
+        names[k] = eq ? arena_printf(a, "%.*s", (int)(eq - inputs[k]), inputs[k]) : pb_name;
+    }
+    bool broken = false;
+    ok = ok && execute(a, &oo, names, ts, n_inputs, &outs, &n_out, &broken, d) &&
+         mkdir_p(out_dir, d);
+    Graph *g = ok ? load_model(a, o->model, d) : NULL; /* output names */
+    for (int j = 0; ok && j < n_out; j++) {
+        char path[4200], buf[128];
+        snprintf(path, sizeof path, "%s/output_%d.pb", out_dir, j);
+        const char *name = g->values[g->outputs[j]]->name;
+        ok = onnx_write_tensor(path, &outs[j], name, d);
+        if (ok)
+            printf("%s: '%s' %s[%s]\n", path, name, dtype_name(outs[j].dtype),
+                   shape_str(&outs[j].shape, buf, sizeof buf));
+    }
+    arena_free(a);
+    return ok;
+}
+
+/* ---- verify ---- */
+
+/* Elementwise comparison; on a mismatch, why says where and by how much. */
+static bool compare(const Tensor *got, const Tensor *want, double rtol, double atol, char *why,
+                    size_t n)
+{
+    char s1[128], s2[128];
+    if (got->dtype != want->dtype || !shape_equal(&got->shape, &want->shape)) {
+        snprintf(why, n, "got %s[%s], expected %s[%s]", dtype_name(got->dtype),
+                 shape_str(&got->shape, s1, 128), dtype_name(want->dtype),
+                 shape_str(&want->shape, s2, 128));
+        return false;
+    }
+    int64_t numel = shape_numel(&got->shape), bad = -1, nbad = 0;
+    double worst = 0;
+    for (int64_t k = 0; k < numel; k++) {
+        bool ok;
+        double g, w;
+        if (dtype_is_float(got->dtype) && got->dtype != DT_F16) {
+            g = tensor_get_f(got->dtype, got->data, k);
+            w = tensor_get_f(want->dtype, want->data, k);
+            if (isnan(w) || isnan(g) || isinf(w) || isinf(g))
+                ok = (isnan(w) && isnan(g)) || g == w;
+            else
+                ok = fabs(g - w) <= atol + rtol * fabs(w);
+        } else {
+            size_t es = dtype_size(got->dtype);
+            ok = memcmp((const char *)got->data + (size_t)k * es,
+                        (const char *)want->data + (size_t)k * es, es) == 0;
+            g = got->dtype == DT_F16 ? 0 : tensor_get_f(got->dtype, got->data, k);
+            w = got->dtype == DT_F16 ? 0 : tensor_get_f(want->dtype, want->data, k);
+        }
+        if (!ok) {
+            nbad++;
+            if (bad < 0 || fabs(g - w) > worst) {
+                bad = k;
+                worst = fabs(g - w);
+            }
+        }
+    }
+    if (bad < 0)
+        return true;
+    double g = got->dtype == DT_F16 ? 0 : tensor_get_f(got->dtype, got->data, bad);
+    double w = got->dtype == DT_F16 ? 0 : tensor_get_f(want->dtype, want->data, bad);
+    snprintf(why, n, "%lld of %lld elements differ; worst at %lld: got %.9g, expected %.9g",
+             (long long)nbad, (long long)numel, (long long)bad, g, w);
+    return false;
+}
+
+/* Reads DIR/PREFIX_0.pb, PREFIX_1.pb, … until one is missing. */
+static int read_tensors(Arena *a, const char *dir, const char *prefix, Tensor *ts, int max,
+                        Diag *d)
+{
+    int n = 0;
+    for (; n < max; n++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, n);
+        if (access(path, F_OK) != 0)
+            break;
+        const char *name;
+        d->file = arena_strdup(a, path);
+        if (!onnx_read_tensor(a, path, &ts[n], &name, d))
+            return -1;
+    }
+    return n;
+}
+
+typedef enum CaseResult { CASE_PASS, CASE_MISMATCH, CASE_REJECTED, CASE_BROKEN } CaseResult;
+
+static CaseResult verify_case(const CompileOptions *o, const char *dir, char *why, size_t n)
+{
+    Arena *a = arena_new();
+    CompileOptions oo = *o;
+    oo.model = arena_printf(a, "%s/model.onnx", dir);
+    CaseResult res = CASE_PASS;
+    int sets = 0;
+    for (int s = 0; res == CASE_PASS; s++) {
+        char set[4200];
+        snprintf(set, sizeof set, "%s/test_data_set_%d", dir, s);
+        if (access(set, F_OK) != 0)
+            break;
+        sets++;
+        Diag d = {0};
+        Tensor in[64], want[64], *got = NULL;
+        const char *names[64] = {0};
+        int n_in = read_tensors(a, set, "input", in, 64, &d);
+        int n_want = read_tensors(a, set, "output", want, 64, &d);
+        int n_got = 0;
+        bool broken = false;
+        oo.n_shapes = 0;
+        if (n_in < 0 || n_want < 0) {
+            res = CASE_REJECTED;
+        } else if (!execute(a, &oo, names, in, n_in, &got, &n_got, &broken, &d)) {
+            res = broken ? CASE_BROKEN : CASE_REJECTED;
+        } else if (n_got != n_want) {
+            snprintf(d.msg, sizeof d.msg, "the model has %d outputs, the data set %d", n_got, n_want);
+            res = CASE_MISMATCH;
+        }
+        for (int k = 0; res == CASE_PASS && k < n_got; k++) {
+            char w[512];
+            if (!compare(&got[k], &want[k], o->rtol, o->atol, w, sizeof w)) {
+                snprintf(d.msg, sizeof d.msg, "data set %d, output %d: %s", s, k, w);
+                res = CASE_MISMATCH;
+            }
+        }
+        snprintf(why, n, "%s", d.msg);
+    }
+    if (sets == 0) {
+        snprintf(why, n, "%s: no test_data_set_0 folder", dir);
+        res = CASE_REJECTED;
+    }
+    arena_free(a);
+    return res;
+}
+
+bool driver_verify(const CompileOptions *o, const char *const *cases, int n_cases, int *failed,
+                   Diag *d)
+{
+    (void)d;
+    static const char *const label[] = {"PASS", "FAIL", "REJECT", "BROKEN"};
+    int count[4] = {0};
+    for (int k = 0; k < n_cases; k++) {
+        char why[1100] = "";
+        CaseResult r = verify_case(o, cases[k], why, sizeof why);
+        count[r]++;
+        if (r == CASE_PASS)
+            printf("PASS %s\n", cases[k]);
+        else
+            printf("%s %s: %s\n", label[r], cases[k], why);
+        fflush(stdout);
+    }
+    *failed = n_cases - count[CASE_PASS];
+    if (*failed)
+        printf("not passed: %d mismatched (FAIL), %d rejected by kiln (REJECT), %d broken "
+               "(BROKEN: generated code did not build or crashed)\n",
+               count[CASE_MISMATCH], count[CASE_REJECTED], count[CASE_BROKEN]);
+    printf("%d passed, %d failed\n", count[CASE_PASS], *failed);
+    return true;
+}

@@ -1,0 +1,47 @@
+/* driver.h — the pipeline as one flat function, and the jobs the CLI runs
+ * (compile, ir, run, verify). Library code: returns false with a diagnostic;
+ * only main.c prints it and exits. */
+#ifndef KILN_DRIVER_H
+#define KILN_DRIVER_H
+
+#include "emit.h"
+#include "ir.h"
+
+#define DRIVER_MAX_SHAPES 32
+
+typedef struct InputShape {
+    const char *name;
+    Shape shape;
+} InputShape;
+
+typedef struct CompileOptions {
+    const char *model;        /* .onnx or .kir */
+    const char *out_dir;
+    const char *prefix;       /* NULL: the model file's stem, sanitized */
+    Target target;
+    WeightMode weights;
+    const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
+    InputShape shapes[DRIVER_MAX_SHAPES];
+    int n_shapes;
+    int64_t batch;            /* 0: not given */
+    const char *command_line;
+    const char *cc;           /* C compiler for run/verify */
+    double rtol, atol;        /* verify tolerances */
+    bool keep;                /* keep the build folder of run/verify */
+} CompileOptions;
+
+/* Names of the passes --dump-after accepts, NULL-terminated. */
+extern const char *const driver_pass_names[];
+
+bool driver_compile(const CompileOptions *o, Diag *d);
+/* Prints the IR (as imported, or after pass o->dump_after) to out. */
+bool driver_ir(const CompileOptions *o, StrBuf *out, Diag *d);
+/* kiln run: inputs are "NAME=FILE.pb" or "FILE.pb". */
+bool driver_run(const CompileOptions *o, const char *const *inputs, int n_inputs,
+                const char *out_dir, Diag *d);
+/* kiln verify: prints PASS/FAIL per case and "N passed, N failed"; *failed
+ * counts the cases that did not pass. */
+bool driver_verify(const CompileOptions *o, const char *const *cases, int n_cases, int *failed,
+                   Diag *d);
+
+#endif

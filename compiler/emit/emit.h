@@ -1,0 +1,101 @@
+/* emit.h — printing C. An Emitter writes into a buffer with tracked
+ * indentation; each op's kernel (named in ops.def, k_*.c) prints the body of
+ * one static C function; model.c prints the whole model file around them.
+ * Files reach the disk only when the whole compile succeeded (driver.c). */
+#ifndef KILN_EMIT_H
+#define KILN_EMIT_H
+
+#include "ir.h"
+#include "sched.h"
+
+typedef enum Target {
+    TARGET_GENERIC = 0,  /* plain C99 */
+    TARGET_X86_64_V3,    /* AVX2 + FMA */
+} Target;
+
+typedef enum WeightMode { WEIGHTS_EMBED = 0, WEIGHTS_FILE } WeightMode;
+
+typedef struct Emitter {
+    StrBuf *out;
+    int indent;
+    Arena *arena;
+    Diag *d;
+    const Graph *g;
+    Target target;
+    /* the kernel being printed: its parameter names per input / output
+     * (NULL for an omitted optional) */
+    const char **in_name;
+    const char **out_name;
+} Emitter;
+
+void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
+/* An empty line (no indentation). */
+void emit_blank(Emitter *e);
+/* Prints the line followed by " {" and indents. */
+void emit_open(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
+/* A function definition's first line, then "{" on its own line, indented. */
+void emit_func(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
+/* Dedents and prints "}" (plus an optional suffix such as " else {"). */
+void emit_close(Emitter *e);
+/* A float literal for generated C: "0.5f" (f32) or "0.5" (f64); handles
+ * inf/nan. Returned in the emitter's arena. */
+const char *emit_flit(Emitter *e, double v, DType dt);
+/* A C99 literal of any dtype. */
+const char *emit_lit(Emitter *e, double v, DType dt);
+/* C identifier from an arbitrary ONNX name (not unique by itself). */
+const char *emit_ident(Arena *a, const char *name);
+
+/* libm function by dtype: emit_math(DT_F32, "exp") is "expf". */
+const char *emit_math(Emitter *e, DType dt, const char *fn);
+
+/* Nested loops walking several strided operands at once (elementwise ops,
+ * broadcasting, transposes). Fill rank/dims and per-operand element strides
+ * (0 where an operand is broadcast), call emit_loops_open, print the body
+ * using idx[o] as operand o's index expression, then emit_loops_close.
+ * Adjacent dims that every operand walks contiguously are merged. */
+#define EMIT_MAX_OPERANDS 8
+typedef struct EmitLoops {
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    int n_ops;
+    int64_t strides[EMIT_MAX_OPERANDS][IR_MAX_RANK];
+    const char *idx[EMIT_MAX_OPERANDS];  /* set by emit_loops_open */
+    int depth;
+} EmitLoops;
+void emit_loops_open(Emitter *e, EmitLoops *l);
+void emit_loops_close(Emitter *e, EmitLoops *l);
+/* Element strides of in (right-aligned, broadcast dims 0) walked along out,
+ * times scale. */
+void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_t *strides);
+
+/* The kernels, named in ops.def. Each prints the body of
+ *   static void NAME(const T *restrict x0, …, T *restrict y0, …)
+ * where e->in_name / e->out_name give the parameter names; returns false
+ * with a diagnostic for a case it can't handle. */
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) \
+    bool kernel(Emitter *e, const Graph *g, const Node *n);
+#include "ops.def"
+#undef OP
+
+typedef struct EmitOptions {
+    const char *prefix;       /* sanitized C identifier prefix for every symbol */
+    const char *command_line; /* for the front matter */
+    const char *model_file;
+    Target target;
+    WeightMode weights;
+} EmitOptions;
+
+/* The output files. */
+typedef struct EmitResult {
+    StrBuf header;   /* P.h */
+    StrBuf source;   /* P.c */
+    StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
+} EmitResult;
+
+bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const EmitOptions *o,
+                EmitResult *r, Diag *d);
+/* A main() for `kiln run`/`kiln verify`: reads each input from argv files
+ * (raw bytes), runs, writes each output to argv files. */
+void emit_harness(const Graph *g, const char *prefix, StrBuf *out);
+
+#endif

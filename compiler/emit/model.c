@@ -1,0 +1,602 @@
+/* model.c — prints the model's files around the kernels: P.h (the public
+ * API), P.c (front matter, weights, one static function per node, the model
+ * info tables, P_init / P_run_v / P_run) and, with --weights file, P.bin.
+ * The API is a contract documented in the README; keep them in step. */
+#include "emit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln_runtime.h" /* the weights blob format */
+
+typedef struct Names {
+    const char **value;   /* per value id: the C name in P_run_v / weights */
+    const char **kernel;  /* per node id: the kernel function's name */
+    int n;
+    const char **taken;
+} Names;
+
+static const char *const reserved[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
+    "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
+    "outputs", "status", NULL};
+
+static bool name_taken(const Names *nm, const char *s)
+{
+    for (int i = 0; reserved[i]; i++)
+        if (strcmp(reserved[i], s) == 0)
+            return true;
+    for (int i = 0; i < nm->n; i++)
+        if (strcmp(nm->taken[i], s) == 0)
+            return true;
+    return false;
+}
+
+static const char *unique_name(Arena *a, Names *nm, const char *base)
+{
+    const char *s = base;
+    for (int k = 2; name_taken(nm, s); k++)
+        s = arena_printf(a, "%s_%d", base, k);
+    nm->taken[nm->n++] = s;
+    return s;
+}
+
+static void make_names(const Graph *g, Arena *a, Names *nm)
+{
+    nm->value = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
+    nm->kernel = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + g->n_nodes + 1));
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        const char *id = emit_ident(a, v->name);
+        nm->value[i] = unique_name(a, nm, v->kind == VAL_CONST ? arena_printf(a, "w_%s", id) : id);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = g->nodes[i];
+        if (!n->dead)
+            nm->kernel[i] = unique_name(a, nm, arena_printf(a, "k_%s", emit_ident(a, n->name)));
+    }
+}
+
+/* Whether identifier s occurs as a whole token in text. */
+static bool uses_token(const char *text, const char *s)
+{
+    size_t n = strlen(s);
+    for (const char *p = strstr(text, s); p; p = strstr(p + 1, s)) {
+        bool before = p == text || !(p[-1] == '_' || (p[-1] >= '0' && p[-1] <= '9') ||
+                                     ((p[-1] | 32) >= 'a' && (p[-1] | 32) <= 'z'));
+        char c = p[n];
+        bool after = !(c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'));
+        if (before && after)
+            return true;
+    }
+    return false;
+}
+
+/* s made safe inside a C comment (no comment end, one line). */
+static const char *safe_comment(Arena *a, const char *s)
+{
+    char *t = arena_strdup(a, s);
+    for (char *p = t; *p; p++) {
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+        if (p[0] == '*' && p[1] == '/')
+            p[1] = '|';
+    }
+    return t;
+}
+
+/* s as the body of a C string literal. */
+static const char *c_string(Arena *a, const char *s)
+{
+    StrBuf sb = {0};
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_printf(&sb, "\\%c", *p);
+        else if (*p < 32 || *p >= 127 || *p == '?')
+            sb_printf(&sb, "\\%03o", *p);
+        else
+            sb_append(&sb, (const char *)p, 1);
+    }
+    const char *r = arena_strdup(a, sb.buf ? sb.buf : "");
+    sb_free(&sb);
+    return r;
+}
+
+static const char *type_str(Arena *a, const Value *v)
+{
+    char buf[160];
+    return arena_printf(a, "%s[%s]", dtype_name(v->dtype), shape_str(&v->shape, buf, sizeof buf));
+}
+
+/* One node: its kernel body first (so unused parameters can be left out of
+ * the signature), then the function around it. The call goes to *call. */
+static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call)
+{
+    static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = kernel,
+#include "ops.def"
+#undef OP
+    };
+    const Graph *g = e->g;
+    const char *in_name[64] = {0}, *out_name[64] = {0};
+    KILN_ASSERT(n->n_in <= 64 && n->n_out <= 64);
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] >= 0)
+            in_name[i] = arena_printf(e->arena, "x%d", i);
+    for (int i = 0; i < n->n_out; i++)
+        if (n->out[i] >= 0)
+            out_name[i] = arena_printf(e->arena, "y%d", i);
+    StrBuf body = {0}, *saved = e->out;
+    e->out = &body;
+    e->indent = 1;
+    e->in_name = in_name;
+    e->out_name = out_name;
+    bool ok = kernels[n->op](e, g, n);
+    e->out = saved;
+    e->indent = 0;
+    if (!ok) {
+        sb_free(&body);
+        return false;
+    }
+    /* comment, signature, body */
+    StrBuf sig = {0};
+    emit_line(e, "/* %s '%s'", n->op_name, safe_comment(e->arena, n->name));
+    sb_printf(call, "    %s(", nm->kernel[n->id]);
+    sb_printf(&sig, "static void %s(", nm->kernel[n->id]);
+    int params = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int count = pass ? n->n_out : n->n_in;
+        for (int i = 0; i < count; i++) {
+            const char *pname = pass ? out_name[i] : in_name[i];
+            if (!pname || !uses_token(body.buf ? body.buf : "", pname))
+                continue;
+            const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
+            sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
+                      dtype_ctype(v->dtype), pname);
+            sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
+            params++;
+        }
+    }
+    sb_printf(&sig, "%s)", params ? "" : "void");
+    sb_printf(call, ");\n");
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
+            const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
+            if (v)
+                emit_line(e, " *   %c%d %s '%s'", pass ? 'y' : 'x', i, type_str(e->arena, v),
+                          safe_comment(e->arena, v->name));
+        }
+    emit_line(e, " */");
+    emit_line(e, "%s", sig.buf);
+    emit_line(e, "{");
+    if (body.len)
+        sb_append(e->out, body.buf, body.len);
+    emit_line(e, "}");
+    emit_blank(e);
+    sb_free(&sig);
+    sb_free(&body);
+    return true;
+}
+
+/* ---- the model file around the kernels ---- */
+
+typedef struct Layout {
+    bool *used;            /* per value id: a constant some live node or output reads */
+    int64_t *weight_off;   /* per value id: offset in the weights region (file mode) */
+    int64_t weights_size;  /* bytes of the weights region at the start of the workspace */
+} Layout;
+
+static int64_t value_bytes(const Value *v)
+{
+    return shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype);
+}
+
+static void plan_weights(const Graph *g, const Schedule *s, Arena *a, Layout *lay)
+{
+    lay->used = arena_alloc(a, (size_t)g->n_values + 1);
+    lay->weight_off = arena_alloc(a, sizeof(int64_t) * (size_t)(g->n_values + 1));
+    for (int k = 0; k < s->n; k++) {
+        const Node *n = g->nodes[s->order[k]];
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] >= 0 && g->values[n->in[i]]->kind == VAL_CONST)
+                lay->used[n->in[i]] = true;
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->values[g->outputs[k]]->kind == VAL_CONST)
+            lay->used[g->outputs[k]] = true;
+    lay->weights_size = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        lay->weight_off[i] = -1;
+        if (!lay->used[i])
+            continue;
+        lay->weight_off[i] = lay->weights_size;
+        lay->weights_size += (value_bytes(g->values[i]) + SCHED_ALIGN - 1) / SCHED_ALIGN * SCHED_ALIGN;
+    }
+}
+
+static void emit_front_matter(Emitter *e, const Graph *g, const EmitOptions *o, const char *file,
+                              const char *what)
+{
+    emit_line(e, "/* %s — %s", file, what);
+    emit_line(e, " *");
+    emit_line(e, " * Generated by kiln %s. Do not edit; regenerate with:", KILN_VERSION);
+    emit_line(e, " *   %s", safe_comment(e->arena, o->command_line));
+    emit_line(e, " * Model: %s (graph '%s', producer '%s', opset %d)",
+              safe_comment(e->arena, o->model_file), safe_comment(e->arena, g->name),
+              safe_comment(e->arena, g->producer), g->opset);
+    emit_line(e, " * Target: %s", o->target == TARGET_X86_64_V3 ? "x86-64-v3" : "generic");
+    emit_line(e, " */");
+}
+
+/* Element k of v as a C literal into buf (exact: %.9g round-trips f32). */
+static void elem_literal(const Value *v, int64_t k, char *buf, size_t n)
+{
+    switch (v->dtype) {
+    case DT_F32:
+    case DT_F64: {
+        double x = tensor_get_f(v->dtype, v->data, k);
+        const char *f = v->dtype == DT_F32 ? "f" : "";
+        if (x != x)
+            snprintf(buf, n, "NAN");
+        else if (x > 1e308 || x < -1e308)
+            snprintf(buf, n, "%sINFINITY", x < 0 ? "-" : "");
+        else {
+            snprintf(buf, n, v->dtype == DT_F32 ? "%.9g" : "%.17g", x);
+            if (!strpbrk(buf, ".e"))
+                strcat(buf, ".0");
+            strcat(buf, f);
+        }
+        break;
+    }
+    case DT_I64:
+        if (tensor_get_i(v->dtype, v->data, k) == INT64_MIN)
+            snprintf(buf, n, "INT64_MIN");
+        else
+            snprintf(buf, n, "INT64_C(%lld)", (long long)tensor_get_i(v->dtype, v->data, k));
+        break;
+    case DT_U64:
+        snprintf(buf, n, "UINT64_C(%llu)", (unsigned long long)((const uint64_t *)v->data)[k]);
+        break;
+    case DT_F16: /* raw IEEE half bits */
+        snprintf(buf, n, "%u", (unsigned)((const uint16_t *)v->data)[k]);
+        break;
+    case DT_U32:
+        snprintf(buf, n, "%lluu", (unsigned long long)tensor_get_i(v->dtype, v->data, k));
+        break;
+    case DT_I32:
+        if (tensor_get_i(v->dtype, v->data, k) == INT32_MIN) {
+            snprintf(buf, n, "INT32_MIN");
+            break;
+        }
+        /* fall through */
+    default:
+        snprintf(buf, n, "%lld", (long long)tensor_get_i(v->dtype, v->data, k));
+        break;
+    }
+}
+
+/* Embedded weights: one static const array per constant. */
+static void emit_weight_array(Emitter *e, const Value *v, const char *name)
+{
+    int64_t numel = shape_numel(&v->shape);
+    emit_line(e, "/* '%s' %s */", safe_comment(e->arena, v->name), type_str(e->arena, v));
+    if (numel == 0) {
+        emit_line(e, "static const %s %s[1] = {0};", dtype_ctype(v->dtype), name);
+        return;
+    }
+    emit_line(e, "static const %s %s[%lld] = {", dtype_ctype(v->dtype), name, (long long)numel);
+    int per_line = dtype_is_float(v->dtype) ? 6 : 10;
+    char lit[64];
+    for (int64_t k = 0; k < numel; k++) {
+        if (k % per_line == 0)
+            sb_append(e->out, "    ", 4);
+        elem_literal(v, k, lit, sizeof lit);
+        sb_printf(e->out, "%s%s", lit,
+                  k + 1 == numel ? "\n" : (k % per_line == per_line - 1 ? ",\n" : ", "));
+    }
+    emit_line(e, "};");
+}
+
+/* The blob kiln_weights_load reads (format in kiln_runtime.h): a header,
+ * then every used constant at its offset in the weights region. */
+static void emit_weight_blob(const Graph *g, const Layout *lay, StrBuf *blob)
+{
+    unsigned char *payload = calloc(1, (size_t)lay->weights_size + 1);
+    KILN_ASSERT(payload != NULL);
+    for (int i = 0; i < g->n_values; i++)
+        if (lay->weight_off[i] >= 0)
+            memcpy(payload + lay->weight_off[i], g->values[i]->data,
+                   (size_t)value_bytes(g->values[i]));
+    uint64_t size = (uint64_t)lay->weights_size;
+    uint64_t sum = kiln_fnv1a64(payload, (size_t)size, 14695981039346656037ull);
+    unsigned char head[24];
+    memcpy(head, KILN_WEIGHTS_MAGIC, 8);
+    for (int b = 0; b < 8; b++) {
+        head[8 + b] = (unsigned char)(size >> (8 * b));
+        head[16 + b] = (unsigned char)(sum >> (8 * b));
+    }
+    sb_append(blob, (const char *)head, sizeof head);
+    sb_append(blob, (const char *)payload, (size_t)size);
+    free(payload);
+}
+
+static void emit_info_table(Emitter *e, const Graph *g, const char *what, const int *ids, int n)
+{
+    for (int k = 0; k < n; k++) {
+        const Value *v = g->values[ids[k]];
+        if (v->shape.rank == 0)
+            continue;
+        StrBuf dims = {0};
+        for (int i = 0; i < v->shape.rank; i++)
+            sb_printf(&dims, "%s%lld", i ? ", " : "", (long long)v->shape.dims[i]);
+        emit_line(e, "static const int64_t %s%d_dims[%d] = {%s};", what, k, v->shape.rank, dims.buf);
+        sb_free(&dims);
+    }
+    if (n == 0)
+        return;
+    emit_line(e, "static const kiln_tensor_info %s_info[%d] = {", what, n);
+    for (int k = 0; k < n; k++) {
+        const Value *v = g->values[ids[k]];
+        const char *dims = v->shape.rank ? arena_printf(e->arena, "%s%d_dims", what, k) : "NULL";
+        emit_line(e, "    {\"%s\", %d, %d, %s},", c_string(e->arena, v->name), (int)v->dtype,
+                  v->shape.rank, dims);
+    }
+    emit_line(e, "};");
+}
+
+static void emit_info(Emitter *e, const Graph *g, const char *P)
+{
+    emit_info_table(e, g, "inputs", g->inputs, g->n_inputs);
+    emit_info_table(e, g, "outputs", g->outputs, g->n_outputs);
+    emit_blank(e);
+    emit_line(e, "const kiln_model_info %s_info = {\"%s\", %d, %d, %s, %s};", P,
+              c_string(e->arena, g->name), g->n_inputs, g->n_outputs,
+              g->n_inputs ? "inputs_info" : "NULL", g->n_outputs ? "outputs_info" : "NULL");
+    emit_blank(e);
+}
+
+/* The pointer every value lives at inside P_run_v. */
+static void emit_run_locals(Emitter *e, const Graph *g, const Names *nm, const MemPlan *mp,
+                            const Layout *lay, const EmitOptions *o, const Schedule *s)
+{
+    emit_line(e, "unsigned char *ws = (unsigned char *)workspace;");
+    if (o->weights == WEIGHTS_FILE)
+        emit_line(e, "const unsigned char *weights = ws;");
+    for (int k = 0; k < g->n_inputs; k++) {
+        const Value *v = g->values[g->inputs[k]];
+        emit_line(e, "const %s *%s = (const %s *)inputs[%d];", dtype_ctype(v->dtype),
+                  nm->value[v->id], dtype_ctype(v->dtype), k);
+    }
+    bool *home = arena_alloc(e->arena, (size_t)g->n_values + 1);
+    for (int k = 0; k < g->n_outputs; k++) {
+        const Value *v = g->values[g->outputs[k]];
+        if (v->kind != VAL_ACT || home[v->id])
+            continue;
+        home[v->id] = true;
+        emit_line(e, "%s *%s = (%s *)outputs[%d];", dtype_ctype(v->dtype), nm->value[v->id],
+                  dtype_ctype(v->dtype), k);
+    }
+    if (o->weights == WEIGHTS_FILE)
+        for (int i = 0; i < g->n_values; i++)
+            if (lay->weight_off[i] >= 0)
+                emit_line(e, "const %s *%s = (const %s *)(weights + %lld);",
+                          dtype_ctype(g->values[i]->dtype), nm->value[i],
+                          dtype_ctype(g->values[i]->dtype), (long long)lay->weight_off[i]);
+    for (int k = 0; k < s->n; k++) {
+        const Node *n = g->nodes[s->order[k]];
+        for (int i = 0; i < n->n_out; i++) {
+            const Value *v = ir_out(g, n, i);
+            if (!v || mp->offset[v->id] < 0)
+                continue;
+            emit_line(e, "%s *%s = (%s *)(ws + %lld); /* %s */", dtype_ctype(v->dtype),
+                      nm->value[v->id], dtype_ctype(v->dtype),
+                      (long long)(lay->weights_size * (o->weights == WEIGHTS_FILE) + mp->offset[v->id]),
+                      type_str(e->arena, v));
+        }
+    }
+}
+
+/* Outputs that no kernel writes: constants, inputs, repeated outputs. */
+static void emit_output_copies(Emitter *e, const Graph *g, const Names *nm)
+{
+    bool *home = arena_alloc(e->arena, (size_t)g->n_values + 1);
+    for (int k = 0; k < g->n_outputs; k++) {
+        const Value *v = g->values[g->outputs[k]];
+        if (v->kind == VAL_ACT && !home[v->id]) {
+            home[v->id] = true;
+            continue;
+        }
+        emit_line(e, "memcpy(outputs[%d], %s, %lld);", k, nm->value[v->id],
+                  (long long)value_bytes(v));
+    }
+}
+
+static void emit_entry_points(Emitter *e, const Graph *g, const Names *nm, const MemPlan *mp,
+                              const Layout *lay, const EmitOptions *o, const Schedule *s,
+                              const char *calls)
+{
+    const char *P = o->prefix;
+    if (o->weights == WEIGHTS_FILE) {
+        emit_func(e, "int %s_init_from(void *workspace, const char *weights_path)", P);
+        emit_line(e, "if (!workspace)");
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        emit_close(e);
+        emit_blank(e);
+        emit_func(e, "int %s_init(void *workspace)", P);
+        emit_line(e, "return %s_init_from(workspace, %s_WEIGHTS_FILE);", P, P);
+        emit_close(e);
+    } else {
+        emit_func(e, "int %s_init(void *workspace)", P);
+        emit_line(e, "return workspace ? KILN_OK : KILN_ERR_ARGUMENT;");
+        emit_close(e);
+    }
+    emit_blank(e);
+    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
+    emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
+              g->n_outputs ? " || !outputs" : "");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    for (int pass = 0; pass < 2; pass++) {
+        int count = pass ? g->n_outputs : g->n_inputs;
+        const char *arr = pass ? "outputs" : "inputs";
+        if (count == 0)
+            continue;
+        emit_open(e, "for (int i = 0; i < %d; i++)", count);
+        emit_line(e, "if (!%s[i])", arr);
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_close(e);
+    }
+    emit_run_locals(e, g, nm, mp, lay, o, s);
+    emit_line(e, "(void)ws;");
+    emit_blank(e);
+    sb_append(e->out, calls, strlen(calls));
+    emit_output_copies(e, g, nm);
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* P_run's name for output k: the value's name, or outK where that would
+ * repeat (an output listed twice, or one that is also an input). */
+static const char *output_param(Emitter *e, const Graph *g, const Names *nm, int k)
+{
+    const Value *v = g->values[g->outputs[k]];
+    bool clash = v->kind == VAL_INPUT;
+    for (int j = 0; j < k; j++)
+        clash |= g->outputs[j] == g->outputs[k];
+    return clash ? arena_printf(e->arena, "out%d", k) : nm->value[v->id];
+}
+
+/* P_run's parameter list: one typed pointer per input, then per output. */
+static const char *typed_params(Emitter *e, const Graph *g, const Names *nm)
+{
+    StrBuf sb = {0};
+    sb_printf(&sb, "void *workspace");
+    for (int k = 0; k < g->n_inputs; k++) {
+        const Value *v = g->values[g->inputs[k]];
+        sb_printf(&sb, ", const %s *%s", dtype_ctype(v->dtype), nm->value[v->id]);
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        const Value *v = g->values[g->outputs[k]];
+        sb_printf(&sb, ", %s *%s", dtype_ctype(v->dtype), output_param(e, g, nm, k));
+    }
+    const char *r = arena_strdup(e->arena, sb.buf);
+    sb_free(&sb);
+    return r;
+}
+
+static void emit_run_typed(Emitter *e, const Graph *g, const Names *nm, const char *P)
+{
+    emit_func(e, "int %s_run(%s)", P, typed_params(e, g, nm));
+    StrBuf sb = {0};
+    for (int k = 0; k < g->n_inputs; k++)
+        sb_printf(&sb, "%s%s", k ? ", " : "", nm->value[g->inputs[k]]);
+    emit_line(e, "const void *inputs[%d] = {%s};", g->n_inputs ? g->n_inputs : 1,
+              sb.len ? sb.buf : "0");
+    sb.len = 0;
+    for (int k = 0; k < g->n_outputs; k++)
+        sb_printf(&sb, "%s%s", k ? ", " : "", output_param(e, g, nm, k));
+    emit_line(e, "void *outputs[%d] = {%s};", g->n_outputs ? g->n_outputs : 1,
+              sb.len ? sb.buf : "0");
+    sb_free(&sb);
+    emit_line(e, "return %s_run_v(workspace, inputs, outputs);", P);
+    emit_close(e);
+}
+
+static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitOptions *o,
+                        const MemPlan *mp, const Layout *lay)
+{
+    const char *P = o->prefix;
+    emit_front_matter(e, g, o, arena_printf(e->arena, "%s.h", P), "the model's C API");
+    emit_line(e, "#ifndef %s_H_INCLUDED", P);
+    emit_line(e, "#define %s_H_INCLUDED", P);
+    emit_blank(e);
+    emit_line(e, "#include <stddef.h>");
+    emit_line(e, "#include <stdint.h>");
+    emit_line(e, "#include \"kiln_runtime.h\"");
+    emit_blank(e);
+    emit_line(e, "#ifdef __cplusplus");
+    emit_line(e, "extern \"C\" {");
+    emit_line(e, "#endif");
+    emit_blank(e);
+    int64_t wsize = (o->weights == WEIGHTS_FILE ? lay->weights_size : 0) + mp->size;
+    emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
+    emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
+    emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
+    if (o->weights == WEIGHTS_FILE) {
+        emit_line(e, "/* The weights blob %s_init reads, and its payload size. */", P);
+        emit_line(e, "#define %s_WEIGHTS_FILE \"%s.bin\"", P, P);
+        emit_line(e, "#define %s_WEIGHTS_SIZE ((size_t)%lld)", P, (long long)lay->weights_size);
+    }
+    emit_line(e, "#define %s_NUM_INPUTS %d", P, g->n_inputs);
+    emit_line(e, "#define %s_NUM_OUTPUTS %d", P, g->n_outputs);
+    emit_blank(e);
+    emit_line(e, "/* Names, dtypes and shapes of the inputs and outputs, in call order. */");
+    emit_line(e, "extern const kiln_model_info %s_info;", P);
+    emit_blank(e);
+    emit_line(e, "/* Prepares a workspace; call once before running. 0 on success. */");
+    emit_line(e, "int %s_init(void *workspace);", P);
+    if (o->weights == WEIGHTS_FILE)
+        emit_line(e, "int %s_init_from(void *workspace, const char *weights_path);", P);
+    emit_line(e, "/* Runs the model: inputs and outputs are dense row-major arrays in");
+    emit_line(e, " * %s_info order. Inputs are never written. 0 on success. */", P);
+    emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
+    emit_line(e, "int %s_run(%s);", P, typed_params(e, g, nm));
+    emit_blank(e);
+    emit_line(e, "#ifdef __cplusplus");
+    emit_line(e, "}");
+    emit_line(e, "#endif");
+    emit_blank(e);
+    emit_line(e, "#endif");
+}
+
+bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const EmitOptions *o,
+                EmitResult *r, Diag *d)
+{
+    Arena *a = arena_new();
+    Emitter e = {.arena = a, .d = d, .g = g, .target = o->target};
+    Names nm = {0};
+    Layout lay = {0};
+    make_names(g, a, &nm);
+    plan_weights(g, s, a, &lay);
+
+    /* kernels first, into their own buffer, collecting the calls */
+    StrBuf kernels = {0}, calls = {0};
+    e.out = &kernels;
+    bool ok = true;
+    for (int k = 0; k < s->n && ok; k++)
+        ok = emit_node(&e, g->nodes[s->order[k]], &nm, &calls);
+
+    if (ok) {
+        e.out = &r->header;
+        emit_header(&e, g, &nm, o, mp, &lay);
+
+        e.out = &r->source;
+        emit_front_matter(&e, g, o, arena_printf(a, "%s.c", o->prefix), "the model's code");
+        emit_line(&e, "#include \"%s.h\"", o->prefix);
+        emit_blank(&e);
+        emit_line(&e, "#include <math.h>");
+        emit_line(&e, "#include <string.h>");
+        emit_blank(&e);
+        if (o->weights == WEIGHTS_EMBED) {
+            for (int i = 0; i < g->n_values; i++)
+                if (lay.used[i])
+                    emit_weight_array(&e, g->values[i], nm.value[i]);
+            emit_blank(&e);
+        } else {
+            emit_weight_blob(g, &lay, &r->weights);
+        }
+        sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
+        emit_info(&e, g, o->prefix);
+        emit_entry_points(&e, g, &nm, mp, &lay, o, s, calls.buf ? calls.buf : "");
+        emit_run_typed(&e, g, &nm, o->prefix);
+    }
+    sb_free(&kernels);
+    sb_free(&calls);
+    arena_free(a);
+    return ok;
+}

@@ -1,0 +1,247 @@
+/* main.c — the kiln command line: flags → driver → diagnostics → exit code.
+ * The only place that prints a diagnostic and exits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+
+static const char usage[] =
+    "kiln " KILN_VERSION " — compile ONNX and .kir models to standalone C99\n"
+    "\n"
+    "usage:\n"
+    "  kiln compile MODEL -o DIR [options]   write DIR/P.h, DIR/P.c and the runtime header\n"
+    "  kiln ir MODEL [--dump-after PASS]     print the model as .kir text\n"
+    "  kiln run MODEL --input NAME=FILE.pb... -o OUTDIR\n"
+    "                                        compile, build with cc, run, write outputs as .pb\n"
+    "  kiln verify CASEDIR...                run ONNX backend-test folders, print PASS/FAIL\n"
+    "  kiln --help | --version\n"
+    "\n"
+    "compile options:\n"
+    "  -o DIR                  output folder (created if missing)\n"
+    "  --prefix P              prefix of every generated symbol (default: the model's file stem)\n"
+    "  --target T              generic | x86-64-v3 | host (default: host)\n"
+    "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
+    "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
+    "  --batch N               fix the symbolic first dimension of the inputs\n"
+    "\n"
+    "ir options:\n"
+    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
+    "\n"
+    "run and verify options:\n"
+    "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
+    "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"
+    "  --rtol R --atol A       verify tolerances (default 1e-3 and 1e-5)\n"
+    "  --keep                  keep the build folder\n"
+    "\n"
+    "example:\n"
+    "  kiln compile mlp.onnx -o out && cc -O2 -std=c99 -I out out/*.c main.c -lm\n";
+
+typedef struct Args {
+    CompileOptions o;
+    const char *cmd;
+    const char *positional[4096];
+    int n_positional;
+    const char *inputs[256];
+    int n_inputs;
+} Args;
+
+static int fail(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kiln: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+static bool parse_shape(const char *text, Shape *s)
+{
+    memset(s, 0, sizeof *s);
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || s->rank == IR_MAX_RANK)
+            return false;
+        s->dims[s->rank++] = v;
+        p = end;
+        if (*p == 'x' || *p == ',')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return s->rank > 0;
+}
+
+/* Returns 0, or an exit code after printing the problem. */
+static int parse_option(Args *a, const char *name, const char *val)
+{
+    CompileOptions *o = &a->o;
+    if (!strcmp(name, "-o")) {
+        o->out_dir = val;
+    } else if (!strcmp(name, "--prefix")) {
+        o->prefix = val;
+        for (const char *p = val; *p; p++)
+            if (!(*p == '_' || (*p >= '0' && *p <= '9' && p > val) || ((*p | 32) >= 'a' && (*p | 32) <= 'z')))
+                return fail("--prefix '%s' is not a C identifier", val);
+        if (!*val)
+            return fail("--prefix is empty%s", "");
+    } else if (!strcmp(name, "--target")) {
+        if (!strcmp(val, "generic"))
+            o->target = TARGET_GENERIC;
+        else if (!strcmp(val, "x86-64-v3") || !strcmp(val, "host"))
+            o->target = TARGET_X86_64_V3;
+        else
+            return fail("--target '%s': expected generic, x86-64-v3 or host", val);
+    } else if (!strcmp(name, "--weights")) {
+        if (!strcmp(val, "embed"))
+            o->weights = WEIGHTS_EMBED;
+        else if (!strcmp(val, "file"))
+            o->weights = WEIGHTS_FILE;
+        else
+            return fail("--weights '%s': expected embed or file", val);
+    } else if (!strcmp(name, "--input-shape")) {
+        const char *eq = strrchr(val, '=');
+        if (!eq || eq == val || o->n_shapes == DRIVER_MAX_SHAPES ||
+            !parse_shape(eq + 1, &o->shapes[o->n_shapes].shape))
+            return fail("--input-shape '%s': expected NAME=DIMS such as x=1x3x32x32", val);
+        o->shapes[o->n_shapes++].name = strndup(val, (size_t)(eq - val));
+    } else if (!strcmp(name, "--batch")) {
+        char *end;
+        o->batch = strtoll(val, &end, 10);
+        if (*end || o->batch <= 0)
+            return fail("--batch '%s': expected a positive integer", val);
+    } else if (!strcmp(name, "--dump-after")) {
+        o->dump_after = val;
+        bool known = false;
+        for (int i = 0; driver_pass_names[i]; i++)
+            known |= !strcmp(driver_pass_names[i], val);
+        if (!known)
+            return fail("--dump-after '%s': expected import, init_params, infer_shapes or dce", val);
+    } else if (!strcmp(name, "--input")) {
+        if (a->n_inputs == 256)
+            return fail("too many --input flags%s", "");
+        a->inputs[a->n_inputs++] = val;
+    } else if (!strcmp(name, "--cc")) {
+        o->cc = val;
+    } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
+        char *end;
+        double v = strtod(val, &end);
+        if (*end || v < 0)
+            return fail("tolerance '%s' is not a non-negative number", val);
+        *(name[2] == 'r' ? &o->rtol : &o->atol) = v;
+    } else {
+        return fail("unknown option '%s' (see kiln --help)", name);
+    }
+    return 0;
+}
+
+static int parse_args(Args *a, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || !arg[1]) {
+            if (a->n_positional == 4096)
+                return fail("too many arguments%s", "");
+            a->positional[a->n_positional++] = arg;
+            continue;
+        }
+        if (!strcmp(arg, "--keep")) {
+            a->o.keep = true;
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(arg, '='), *val;
+        if (eq && arg[1] == '-') {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+            if (i + 1 >= argc)
+                return fail("option '%s' needs a value", arg);
+            val = argv[++i];
+        }
+        int rc = parse_option(a, name, val);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = calloc(1, n);
+    for (int i = 0; i < argc; i++) {
+        strcat(s, i ? " " : "");
+        strcat(s, i ? argv[i] : "kiln");
+    }
+    return s;
+}
+
+static int report(bool ok, const Diag *d)
+{
+    if (ok)
+        return 0;
+    fprintf(stderr, "%s\n", d->msg[0] ? d->msg : "kiln: failed");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kiln %s\n", KILN_VERSION);
+        return 0;
+    }
+    static Args a;
+    a.cmd = argv[1];
+    a.o.target = TARGET_X86_64_V3;
+    a.o.rtol = 1e-3;
+    a.o.atol = 1e-5;
+    a.o.cc = getenv("KILN_CC");
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+    int rc = parse_args(&a, argc, argv);
+    if (rc)
+        return rc;
+    a.o.command_line = join_args(argc, argv);
+    Diag d = {0};
+    if (!strcmp(a.cmd, "verify")) {
+        if (a.n_positional == 0)
+            return fail("verify needs at least one case folder%s", "");
+        int failed = 0;
+        driver_verify(&a.o, a.positional, a.n_positional, &failed, &d);
+        return failed ? 1 : 0;
+    }
+    if (a.n_positional != 1)
+        return fail(a.n_positional ? "'%s' takes one model file" : "'%s' needs a model file", a.cmd);
+    a.o.model = a.positional[0];
+    if (!strcmp(a.cmd, "compile")) {
+        if (!a.o.out_dir)
+            return fail("compile needs -o DIR%s", "");
+        return report(driver_compile(&a.o, &d), &d);
+    }
+    if (!strcmp(a.cmd, "ir")) {
+        StrBuf out = {0};
+        bool ok = driver_ir(&a.o, &out, &d);
+        if (ok)
+            fwrite(out.buf, 1, out.len, stdout);
+        sb_free(&out);
+        return report(ok, &d);
+    }
+    if (!strcmp(a.cmd, "run")) {
+        if (!a.o.out_dir)
+            return fail("run needs -o OUTDIR%s", "");
+        return report(driver_run(&a.o, a.inputs, a.n_inputs, a.o.out_dir, &d), &d);
+    }
+    return fail("unknown command '%s' (expected compile, ir, run or verify; see kiln --help)", a.cmd);
+}

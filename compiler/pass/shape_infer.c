@@ -1,0 +1,114 @@
+/* shape_infer.c — shape and dtype inference: walks the graph in order and
+ * asks each op's shape rule (ops.def) for its outputs' types, folding each
+ * node right after its types are known, since a later shape (Reshape's
+ * target, a Slice's bounds) may depend on a folded value. */
+#include "pass.h"
+
+#include <string.h>
+
+static bool check_arity(const Node *n, Diag *d)
+{
+    const OpInfo *info = &op_info[n->op];
+    if (n->n_in < info->min_in || (info->max_in >= 0 && n->n_in > info->max_in)) {
+        ir_node_error(d, n, "has %d inputs, expected %d to %d", n->n_in, info->min_in,
+                      info->max_in);
+        return false;
+    }
+    if (n->n_out < info->min_out || (info->max_out >= 0 && n->n_out > info->max_out)) {
+        ir_node_error(d, n, "has %d outputs, expected %d to %d", n->n_out, info->min_out,
+                      info->max_out);
+        return false;
+    }
+    for (int i = 0; i < info->min_in; i++)
+        if (n->in[i] < 0) {
+            ir_node_error(d, n, "required input %d is missing", i);
+            return false;
+        }
+    return true;
+}
+
+static bool check_inputs_typed(const Graph *g, const Node *n, Diag *d)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        const Value *v = ir_in(g, n, i);
+        if (!v)
+            continue;
+        if (!v->has_type || dtype_size(v->dtype) == 0) {
+            ir_node_error(d, n, "input '%s' has an unknown or unsupported type", v->name);
+            return false;
+        }
+        if (!shape_is_static(&v->shape)) {
+            char buf[128];
+            ir_node_error(d, n, "input '%s' has a symbolic shape %s", v->name,
+                          shape_str(&v->shape, buf, sizeof buf));
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_outputs(const Graph *g, const Node *n, Diag *d)
+{
+    for (int i = 0; i < n->n_out; i++) {
+        const Value *v = ir_out(g, n, i);
+        if (!v)
+            continue;
+        KILN_ASSERT(v->has_type); /* a shape rule left an output untyped */
+        if (shape_numel(&v->shape) < 0 || shape_numel(&v->shape) > INT32_MAX) {
+            char buf[128];
+            ir_node_error(d, n, "output '%s' has an invalid or too large shape %s", v->name,
+                          shape_str(&v->shape, buf, sizeof buf));
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool (*const shape_rules[OP_COUNT])(Graph *, Node *, Diag *) = {
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = shape,
+#include "ops.def"
+#undef OP
+};
+
+/* pass_infer_shapes
+ * requires: every graph input typed with a static shape (symbolic dims fixed
+ *           by the driver), no OP_UNKNOWN nodes, no cycles.
+ * does:     sorts the nodes topologically, checks arity, runs each node's
+ *           shape rule, then its fold rule; folded nodes become dead and their
+ *           outputs VAL_CONST.
+ * preserves: value ids. invalidates: node order (re-sorted). */
+bool pass_infer_shapes(Graph *g, Diag *d)
+{
+    if (!ir_graph_sort(g)) {
+        diag_error(d, "the graph has a cycle");
+        return false;
+    }
+    for (int k = 0; k < g->n_inputs; k++) {
+        const Value *v = g->values[g->inputs[k]];
+        if (!shape_is_static(&v->shape)) {
+            for (int i = 0; i < v->shape.rank; i++)
+                if (v->shape.dims[i] < 0) {
+                    diag_error(d, "input '%s' has a symbolic dimension '%s' (dim %d); fix it "
+                               "with --input-shape %s=... or --batch N",
+                               v->name, v->shape.sym[i] && v->shape.sym[i][0] ? v->shape.sym[i] : "?",
+                               i, v->name);
+                    return false;
+                }
+        }
+    }
+    for (int k = 0; k < g->n_nodes; k++) {
+        Node *n = g->nodes[k];
+        if (n->dead)
+            continue;
+        KILN_ASSERT(n->op > OP_UNKNOWN && n->op < OP_COUNT);
+        if (!check_arity(n, d) || !check_inputs_typed(g, n, d))
+            return false;
+        if (!shape_rules[n->op](g, n, d))
+            return false;
+        if (d->errors || !check_outputs(g, n, d))
+            return false;
+        if (!fold_node(g, n, d))
+            return false;
+    }
+    return true;
+}
