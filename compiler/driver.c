@@ -585,6 +585,8 @@ static CaseResult verify_case(const CompileOptions *o, const char *dir, char *wh
     Arena *a = arena_new();
     CompileOptions oo = *o;
     oo.model = arena_printf(a, "%s/model.onnx", dir);
+    if (access(oo.model, F_OK) != 0) /* a case may hold its model as .kir text */
+        oo.model = arena_printf(a, "%s/model.kir", dir);
     CaseResult res = CASE_PASS;
     int sets = 0;
     for (int s = 0; res == CASE_PASS; s++) {

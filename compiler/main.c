@@ -14,7 +14,8 @@ static const char usage[] =
     "  kiln ir MODEL [--dump-after PASS]     print the model as .kir text\n"
     "  kiln run MODEL --input NAME=FILE.pb... -o OUTDIR\n"
     "                                        compile, build with cc, run, write outputs as .pb\n"
-    "  kiln verify CASEDIR...                run ONNX backend-test folders, print PASS/FAIL\n"
+    "  kiln verify CASEDIR...                run ONNX backend-test folders (model.onnx or\n"
+    "                                        model.kir + test_data_set_*/), print PASS/FAIL\n"
     "  kiln --help | --version\n"
     "\n"
     "compile options:\n"
@@ -136,6 +137,19 @@ static int parse_option(Args *a, const char *name, const char *val)
     return 0;
 }
 
+/* The options that take a value; parse_option handles each. */
+static const char *const value_options[] = {
+    "-o", "--prefix", "--target", "--weights", "--input-shape", "--batch", "--dump-after",
+    "--input", "--cc", "--rtol", "--atol", NULL};
+
+static bool takes_value(const char *name)
+{
+    for (int i = 0; value_options[i]; i++)
+        if (!strcmp(value_options[i], name))
+            return true;
+    return false;
+}
+
 static int parse_args(Args *a, int argc, char **argv)
 {
     for (int i = 2; i < argc; i++) {
@@ -157,6 +171,8 @@ static int parse_args(Args *a, int argc, char **argv)
             val = eq + 1;
         } else {
             snprintf(name, sizeof name, "%s", arg);
+            if (!takes_value(name))
+                return fail("unknown option '%s' (see kiln --help)", arg);
             if (i + 1 >= argc)
                 return fail("option '%s' needs a value", arg);
             val = argv[++i];

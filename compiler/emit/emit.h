@@ -26,6 +26,10 @@ typedef struct Emitter {
      * (NULL for an omitted optional) */
     const char **in_name;
     const char **out_name;
+    /* A kernel that needs temporary memory sets this to the bytes it needs
+     * and uses the parameter `void *restrict scratch` (64-byte aligned); the
+     * workspace reserves the largest request after the planned tensors. */
+    int64_t scratch;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);

@@ -113,8 +113,9 @@ static const char *type_str(Arena *a, const Value *v)
 }
 
 /* One node: its kernel body first (so unused parameters can be left out of
- * the signature), then the function around it. The call goes to *call. */
-static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call)
+ * the signature), then the function around it. The call goes to *call;
+ * passed[id] is set for every value the call passes. */
+static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = kernel,
@@ -135,7 +136,12 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call)
     e->indent = 1;
     e->in_name = in_name;
     e->out_name = out_name;
+    int64_t scratch_before = e->scratch;
+    e->scratch = 0;
     bool ok = kernels[n->op](e, g, n);
+    bool wants_scratch = e->scratch > 0;
+    if (e->scratch < scratch_before)
+        e->scratch = scratch_before;
     e->out = saved;
     e->indent = 0;
     if (!ok) {
@@ -158,8 +164,14 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call)
             sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
                       dtype_ctype(v->dtype), pname);
             sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
+            passed[v->id] = true;
             params++;
         }
+    }
+    if (wants_scratch) {
+        sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
+        sb_printf(call, "%sscratch", params ? ", " : "");
+        params++;
     }
     sb_printf(&sig, "%s)", params ? "" : "void");
     sb_printf(call, ");\n");
@@ -185,7 +197,7 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call)
 /* ---- the model file around the kernels ---- */
 
 typedef struct Layout {
-    bool *used;            /* per value id: a constant some live node or output reads */
+    bool *used;            /* per value id: a constant some kernel or output reads */
     int64_t *weight_off;   /* per value id: offset in the weights region (file mode) */
     int64_t weights_size;  /* bytes of the weights region at the start of the workspace */
 } Layout;
@@ -195,16 +207,13 @@ static int64_t value_bytes(const Value *v)
     return shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype);
 }
 
-static void plan_weights(const Graph *g, const Schedule *s, Arena *a, Layout *lay)
+/* passed: per value id, whether some kernel call takes it. */
+static void plan_weights(const Graph *g, const bool *passed, Arena *a, Layout *lay)
 {
     lay->used = arena_alloc(a, (size_t)g->n_values + 1);
     lay->weight_off = arena_alloc(a, sizeof(int64_t) * (size_t)(g->n_values + 1));
-    for (int k = 0; k < s->n; k++) {
-        const Node *n = g->nodes[s->order[k]];
-        for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] >= 0 && g->values[n->in[i]]->kind == VAL_CONST)
-                lay->used[n->in[i]] = true;
-    }
+    for (int i = 0; i < g->n_values; i++)
+        lay->used[i] = passed[i] && g->values[i]->kind == VAL_CONST;
     for (int k = 0; k < g->n_outputs; k++)
         if (g->values[g->outputs[k]]->kind == VAL_CONST)
             lay->used[g->outputs[k]] = true;
@@ -359,6 +368,13 @@ static void emit_info(Emitter *e, const Graph *g, const char *P)
     emit_blank(e);
 }
 
+/* Where the kernels' scratch memory starts: after the weights (file mode)
+ * and the planned tensors. */
+static int64_t scratch_offset(const EmitOptions *o, const MemPlan *mp, const Layout *lay)
+{
+    return (o->weights == WEIGHTS_FILE ? lay->weights_size : 0) + mp->size;
+}
+
 /* The pointer every value lives at inside P_run_v. */
 static void emit_run_locals(Emitter *e, const Graph *g, const Names *nm, const MemPlan *mp,
                             const Layout *lay, const EmitOptions *o, const Schedule *s)
@@ -437,6 +453,8 @@ static void emit_entry_points(Emitter *e, const Graph *g, const Names *nm, const
     }
     emit_blank(e);
     emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
+    if (g->n_inputs == 0)
+        emit_line(e, "(void)inputs; /* the model has no inputs */");
     emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
               g->n_outputs ? " || !outputs" : "");
     emit_line(e, "    return KILN_ERR_ARGUMENT;");
@@ -451,6 +469,8 @@ static void emit_entry_points(Emitter *e, const Graph *g, const Names *nm, const
         emit_close(e);
     }
     emit_run_locals(e, g, nm, mp, lay, o, s);
+    if (e->scratch > 0)
+        emit_line(e, "void *scratch = ws + %lld;", (long long)scratch_offset(o, mp, lay));
     emit_line(e, "(void)ws;");
     emit_blank(e);
     sb_append(e->out, calls, strlen(calls));
@@ -508,7 +528,7 @@ static void emit_run_typed(Emitter *e, const Graph *g, const Names *nm, const ch
 }
 
 static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitOptions *o,
-                        const MemPlan *mp, const Layout *lay)
+                        const MemPlan *mp, const Layout *lay, int64_t scratch)
 {
     const char *P = o->prefix;
     emit_front_matter(e, g, o, arena_printf(e->arena, "%s.h", P), "the model's C API");
@@ -523,7 +543,7 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "extern \"C\" {");
     emit_line(e, "#endif");
     emit_blank(e);
-    int64_t wsize = (o->weights == WEIGHTS_FILE ? lay->weights_size : 0) + mp->size;
+    int64_t wsize = scratch_offset(o, mp, lay) + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
     emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
@@ -562,18 +582,19 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
-    plan_weights(g, s, a, &lay);
 
     /* kernels first, into their own buffer, collecting the calls */
     StrBuf kernels = {0}, calls = {0};
+    bool *passed = arena_alloc(a, (size_t)g->n_values + 1);
     e.out = &kernels;
     bool ok = true;
     for (int k = 0; k < s->n && ok; k++)
-        ok = emit_node(&e, g->nodes[s->order[k]], &nm, &calls);
+        ok = emit_node(&e, g->nodes[s->order[k]], &nm, &calls, passed);
+    plan_weights(g, passed, a, &lay);
 
     if (ok) {
         e.out = &r->header;
-        emit_header(&e, g, &nm, o, mp, &lay);
+        emit_header(&e, g, &nm, o, mp, &lay, e.scratch);
 
         e.out = &r->source;
         emit_front_matter(&e, g, o, arena_printf(a, "%s.c", o->prefix), "the model's code");

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# setup.sh — installs what kiln needs on Debian 12 (only what is missing, so a
+# second run is quick) and builds kiln into ./build. Used by the README's two
+# commands and by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake clang            # compilers: kiln is C11, its output C99
+  protobuf-c-compiler libprotobuf-c-dev  # protoc-c and libprotobuf-c for ONNX import
+  libonnx-dev                            # /usr/include/onnx/onnx.proto, the ONNX schema
+  libonnx-testdata                       # the official ONNX backend test cases
+  python3 python3-numpy python3-onnx python3-torch  # reference models and data (/usr/bin/python3)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
