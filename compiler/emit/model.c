@@ -197,6 +197,7 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
 /* ---- the model file around the kernels ---- */
 
 typedef struct Layout {
+    const bool *passed;    /* per value id: some kernel call takes it */
     bool *used;            /* per value id: a constant some kernel or output reads */
     int64_t *weight_off;   /* per value id: offset in the weights region (file mode) */
     int64_t weights_size;  /* bytes of the weights region at the start of the workspace */
@@ -210,6 +211,7 @@ static int64_t value_bytes(const Value *v)
 /* passed: per value id, whether some kernel call takes it. */
 static void plan_weights(const Graph *g, const bool *passed, Arena *a, Layout *lay)
 {
+    lay->passed = passed;
     lay->used = arena_alloc(a, (size_t)g->n_values + 1);
     lay->weight_off = arena_alloc(a, sizeof(int64_t) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++)
@@ -384,8 +386,9 @@ static void emit_run_locals(Emitter *e, const Graph *g, const Names *nm, const M
         emit_line(e, "const unsigned char *weights = ws;");
     for (int k = 0; k < g->n_inputs; k++) {
         const Value *v = g->values[g->inputs[k]];
-        emit_line(e, "const %s *%s = (const %s *)inputs[%d];", dtype_ctype(v->dtype),
-                  nm->value[v->id], dtype_ctype(v->dtype), k);
+        if (lay->passed[v->id] || v->is_output) /* an input no kernel reads needs no name */
+            emit_line(e, "const %s *%s = (const %s *)inputs[%d];", dtype_ctype(v->dtype),
+                      nm->value[v->id], dtype_ctype(v->dtype), k);
     }
     bool *home = arena_alloc(e->arena, (size_t)g->n_values + 1);
     for (int k = 0; k < g->n_outputs; k++) {

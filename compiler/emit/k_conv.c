@@ -1,0 +1,483 @@
+/* k_conv.c — kernels of the convolution and pooling family: Conv,
+ * ConvInteger, ConvTranspose, MaxPool, AveragePool, LpPool and the global
+ * pools. One generic N-d emitter prints the sliding-window loops for any
+ * number of spatial dims. The geometry comes from the canonical attributes
+ * the shape rule wrote (pass/shapes_conv.c: kernel_shape, strides,
+ * dilations and pads all explicit); keep the two in step. */
+#include "emit.h"
+
+#include <string.h>
+
+/* The sliding windows of one node. A window sits at each position p (the
+ * output for Conv and the pools, the input for ConvTranspose); its taps k
+ * reach p*s - pb + k*d in an extent ext (the input, or ConvTranspose's
+ * output). Taps outside ext are skipped (zero or -inf padding). */
+typedef struct Geom {
+    int nsp;
+    int64_t pos[IR_MAX_RANK], ext[IR_MAX_RANK];
+    int64_t k[IR_MAX_RANK], s[IR_MAX_RANK], d[IR_MAX_RANK], pb[IR_MAX_RANK], pe[IR_MAX_RANK];
+    bool clip_lo[IR_MAX_RANK]; /* some window of this dim starts before ext */
+    bool clip_hi[IR_MAX_RANK]; /* some window of this dim ends past ext */
+    const char *pv;            /* the position loop variables' prefix: "o" or "i" */
+    const char *ext_name;      /* "x" or "y", for comments */
+} Geom;
+
+static int64_t prod(const int64_t *v, int n)
+{
+    int64_t p = 1;
+    for (int i = 0; i < n; i++)
+        p *= v[i];
+    return p;
+}
+
+static void attr_ints(const Node *n, const char *name, int count, int64_t *out)
+{
+    const Attr *a = ir_attr(n, name);
+    KILN_ASSERT(a && a->type == ATTR_INTS && a->n == count); /* written by the shape rule */
+    memcpy(out, a->ints, sizeof(int64_t) * (size_t)count);
+}
+
+/* pos, ext: the shapes [N, C, spatial...] of the positions and the extent. */
+static void geom_read(const Node *n, const Shape *pos, const Shape *ext, bool transposed, Geom *g)
+{
+    int64_t pads[2 * IR_MAX_RANK];
+    g->nsp = pos->rank - 2;
+    g->pv = transposed ? "i" : "o";
+    g->ext_name = transposed ? "y" : "x";
+    attr_ints(n, "kernel_shape", g->nsp, g->k);
+    attr_ints(n, "strides", g->nsp, g->s);
+    attr_ints(n, "dilations", g->nsp, g->d);
+    attr_ints(n, "pads", 2 * g->nsp, pads);
+    for (int j = 0; j < g->nsp; j++) {
+        g->pos[j] = pos->dims[j + 2];
+        g->ext[j] = ext->dims[j + 2];
+        g->pb[j] = pads[j];
+        g->pe[j] = pads[j + g->nsp];
+        int64_t last = (g->pos[j] - 1) * g->s[j] - g->pb[j] + (g->k[j] - 1) * g->d[j];
+        g->clip_lo[j] = g->pb[j] > 0;
+        g->clip_hi[j] = last >= g->ext[j];
+    }
+}
+
+/* "v * mul + add", leaving out a unit factor and a zero term. */
+static const char *affine(Emitter *e, const char *v, int64_t mul, int64_t add)
+{
+    const char *t = mul == 1 ? v : arena_printf(e->arena, "%s * %lld", v, (long long)mul);
+    if (add == 0)
+        return t;
+    return arena_printf(e->arena, "%s %c %lld", t, add < 0 ? '-' : '+',
+                        (long long)(add < 0 ? -add : add));
+}
+
+/* The name of window j's first tap: the position itself when s = 1 and no
+ * start padding, else at<j>. */
+static const char *at_name(Emitter *e, const Geom *g, int j)
+{
+    if (g->s[j] == 1 && g->pb[j] == 0)
+        return arena_printf(e->arena, "%s%d", g->pv, j);
+    return arena_printf(e->arena, "at%d", j);
+}
+
+/* One loop per spatial dim over the window positions, declaring each
+ * window's first tap and, where windows cross the border, the range of taps
+ * inside the extent: lo<j> <= k<j> < hi<j>. */
+static void emit_positions_open(Emitter *e, const Geom *g)
+{
+    bool said = false;
+    for (int j = 0; j < g->nsp; j++) {
+        const char *p = arena_printf(e->arena, "%s%d", g->pv, j), *at = at_name(e, g, j);
+        emit_open(e, "for (int %s = 0; %s < %lld; %s++)", p, p, (long long)g->pos[j], p);
+        if (strcmp(at, p) != 0)
+            emit_line(e, "const int %s = %s;", at, affine(e, p, g->s[j], -g->pb[j]));
+        if (!g->clip_lo[j] && !g->clip_hi[j])
+            continue;
+        long long ext = g->ext[j], k = g->k[j], d = g->d[j];
+        if (!said)
+            emit_line(e, "/* the taps inside %s: lo <= k < hi where 0 <= at + k * dilation < size */",
+                      g->ext_name);
+        said = true;
+        if (g->clip_lo[j] && d == 1)
+            emit_line(e, "const int lo%d = %s < 0 ? -%s : 0;", j, at, at);
+        else if (g->clip_lo[j])
+            emit_line(e, "const int lo%d = %s < 0 ? (%lld - %s) / %lld : 0;", j, at, d - 1, at, d);
+        if (g->clip_hi[j] && d == 1)
+            emit_line(e, "const int hi%d = %lld - %s < %lld ? %lld - %s : %lld;", j, ext, at, k,
+                      ext, at, k);
+        else if (g->clip_hi[j])
+            emit_line(e, "const int hi%d = (%lld - %s) / %lld < %lld ? (%lld - %s) / %lld : %lld;",
+                      j, ext + d - 1, at, d, k, ext + d - 1, at, d, k);
+    }
+}
+
+/* The bounds of tap loop j: lo<j> / hi<j> where windows get clipped. */
+static const char *tap_lo(Emitter *e, const Geom *g, int j)
+{
+    return g->clip_lo[j] ? arena_printf(e->arena, "lo%d", j) : "0";
+}
+
+static const char *tap_hi(Emitter *e, const Geom *g, int j)
+{
+    return g->clip_hi[j] ? arena_printf(e->arena, "hi%d", j)
+                         : arena_printf(e->arena, "%lld", (long long)g->k[j]);
+}
+
+static void emit_taps_open(Emitter *e, const Geom *g)
+{
+    for (int j = 0; j < g->nsp; j++)
+        emit_open(e, "for (int k%d = %s; k%d < %s; k%d++)", j, tap_lo(e, g, j), j, tap_hi(e, g, j),
+                  j);
+}
+
+static void emit_close_n(Emitter *e, int count)
+{
+    for (int i = 0; i < count; i++)
+        emit_close(e);
+}
+
+/* Flat index sum over dims of coord[j] * stride, row-major over dims (or
+ * column-major when col_major: ONNX MaxPool storage_order 1). */
+static const char *flat_index(Emitter *e, int nsp, const char *const *coord,
+                              const int64_t *dims, bool col_major)
+{
+    StrBuf sb = {0};
+    for (int j = 0; j < nsp; j++) {
+        int64_t stride = col_major ? prod(dims, j) : prod(dims + j + 1, nsp - j - 1);
+        bool simple = strchr(coord[j], ' ') == NULL;
+        if (sb.len)
+            sb_append(&sb, " + ", 3);
+        if (stride == 1)
+            sb_printf(&sb, "%s", coord[j]);
+        else
+            sb_printf(&sb, simple ? "%s * %lld" : "(%s) * %lld", coord[j], (long long)stride);
+    }
+    const char *r = arena_strdup(e->arena, sb.len ? sb.buf : "0");
+    sb_free(&sb);
+    return r;
+}
+
+/* Index in the extent of tap k<j> (kv "k") or of each window's first tap
+ * inside the extent (kv "lo"). */
+static const char *tap_index(Emitter *e, const Geom *g, const char *kv, bool col_major)
+{
+    const char *coord[IR_MAX_RANK] = {0};
+    for (int j = 0; j < g->nsp; j++) {
+        const char *at = at_name(e, g, j);
+        if (strcmp(kv, "lo") == 0 && !g->clip_lo[j])
+            coord[j] = at;
+        else
+            coord[j] = arena_printf(e->arena, "%s + %s", at,
+                                    affine(e, arena_printf(e->arena, "%s%d", kv, j), g->d[j], 0));
+    }
+    return flat_index(e, g->nsp, coord, g->ext, col_major);
+}
+
+/* Index of the window position (o0, o1, …) among the positions. */
+static const char *pos_index(Emitter *e, const Geom *g)
+{
+    const char *coord[IR_MAX_RANK] = {0};
+    for (int j = 0; j < g->nsp; j++)
+        coord[j] = arena_printf(e->arena, "%s%d", g->pv, j);
+    return flat_index(e, g->nsp, coord, g->pos, false);
+}
+
+/* Index of tap (k0, k1, …) in one kernel. */
+static const char *kernel_index(Emitter *e, const Geom *g)
+{
+    const char *coord[IR_MAX_RANK] = {0};
+    for (int j = 0; j < g->nsp; j++)
+        coord[j] = arena_printf(e->arena, "k%d", j);
+    return flat_index(e, g->nsp, coord, g->k, false);
+}
+
+/* "c * stride + " when there is more than one channel per group, else "". */
+static const char *chan_term(Emitter *e, int64_t channels, int64_t stride)
+{
+    return channels > 1 ? arena_printf(e->arena, "c * %lld + ", (long long)stride) : "";
+}
+
+/* Opens the loops over batch n, group g (when group > 1) and the output
+ * channel m within the group, declaring oc (the output channel) and the
+ * pointers x (the group's first input channel of image n) and y (output
+ * channel oc of image n). Returns the loops opened; *oc is its name. */
+static int emit_channels_open(Emitter *e, const Node *n, int64_t batch, int64_t c_in,
+                              int64_t m_out, int64_t insz, int64_t outsz, const char **oc)
+{
+    int64_t group = ir_attr_int(n, "group", 1), cg = c_in / group, mg = m_out / group;
+    const char *t = dtype_ctype(e->g->values[n->out[0]]->dtype);
+    const char *xt = dtype_ctype(e->g->values[n->in[0]]->dtype);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)batch);
+    if (group > 1)
+        emit_open(e, "for (int g = 0; g < %lld; g++)", (long long)group);
+    emit_open(e, "for (int m = 0; m < %lld; m++)", (long long)mg);
+    *oc = "m";
+    if (group > 1) {
+        emit_line(e, "const int oc = g * %lld + m;", (long long)mg);
+        *oc = "oc";
+        emit_line(e, "const %s *x = %s + (n * %lld + g * %lld) * %lld;", xt, e->in_name[0],
+                  (long long)c_in, (long long)cg, (long long)insz);
+    } else {
+        emit_line(e, "const %s *x = %s + n * %lld;", xt, e->in_name[0], (long long)(c_in * insz));
+    }
+    emit_line(e, "%s *y = %s + (n * %lld + %s) * %lld;", t, e->out_name[0], (long long)m_out, *oc,
+              (long long)outsz);
+    return group > 1 ? 3 : 2;
+}
+
+/* Conv (opset 1, 11): X [N, C, D...], W [M, C/group, K...], B [M] →
+ * Y [N, M, O...] with
+ *   y[n, oc, o] = b[oc] + sum over c in oc's group and taps k of
+ *                 x[n, c, o*s - pb + k*d] * w[oc, c, k]
+ * and taps outside x skipped (zero padding). ConvInteger (opset 10): the
+ * same over int32 with the zero points subtracted (padding is the zero
+ * point, so skipping stays right). Loops: n, g, m, o..., c, k...; the inner
+ * tap loop walks x and w contiguously. */
+bool k_conv(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
+    bool integer = n->op == OP_ConvInteger;
+    Geom gm;
+    geom_read(n, &y->shape, &x->shape, false, &gm);
+    int64_t group = ir_attr_int(n, "group", 1), cg = x->shape.dims[1] / group;
+    int64_t insz = prod(gm.ext, gm.nsp), outsz = prod(gm.pos, gm.nsp), ksz = prod(gm.k, gm.nsp);
+    const char *t = dtype_ctype(y->dtype), *oc;
+    int depth = emit_channels_open(e, n, x->shape.dims[0], x->shape.dims[1], y->shape.dims[1],
+                                   insz, outsz, &oc);
+    emit_line(e, "const %s *w = %s + %s * %lld;", dtype_ctype(wt->dtype), e->in_name[1], oc,
+              (long long)(cg * ksz));
+    const char *xz = NULL, *wz = NULL; /* ConvInteger's zero points */
+    if (integer && e->in_name[2]) {
+        emit_line(e, "const int32_t xz = %s[0];", e->in_name[2]);
+        xz = "xz";
+    }
+    if (integer && e->in_name[3]) {
+        bool per_channel = shape_numel(&ir_in(g, n, 3)->shape) > 1;
+        emit_line(e, "const int32_t wz = %s[%s];", e->in_name[3], per_channel ? oc : "0");
+        wz = "wz";
+    }
+    emit_positions_open(e, &gm);
+    if (!integer && e->in_name[2])
+        emit_line(e, "%s acc = %s[%s];", t, e->in_name[2], oc);
+    else
+        emit_line(e, "%s acc = %s;", t, emit_lit(e, 0, y->dtype));
+    if (cg > 1)
+        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)cg);
+    emit_taps_open(e, &gm);
+    const char *xi = arena_printf(e->arena, "x[%s%s]", chan_term(e, cg, insz),
+                                  tap_index(e, &gm, "k", false));
+    const char *wi = arena_printf(e->arena, "w[%s%s]", chan_term(e, cg, ksz), kernel_index(e, &gm));
+    if (integer) {
+        xi = xz ? arena_printf(e->arena, "((int32_t)%s - %s)", xi, xz)
+                : arena_printf(e->arena, "(int32_t)%s", xi);
+        wi = wz ? arena_printf(e->arena, "((int32_t)%s - %s)", wi, wz)
+                : arena_printf(e->arena, "(int32_t)%s", wi);
+    }
+    emit_line(e, "acc += %s * %s;", xi, wi);
+    emit_close_n(e, gm.nsp + (cg > 1));
+    emit_line(e, "y[%s] = acc;", pos_index(e, &gm));
+    emit_close_n(e, gm.nsp + depth);
+    return true;
+}
+
+/* ConvTranspose (opset 1, 11): X [N, C, D...], W [C, M/group, K...], B [M]
+ * → Y [N, M, O...], the adjoint of Conv: y starts at the bias, then
+ *   y[n, oc, i*s - pb + k*d] += x[n, c, i] * w[c, m, k]
+ * over c in oc's group, taps outside y skipped (pads cut the output; a
+ * negative end pad from output_shape leaves zeros). Loops: n, g, m, c, i...,
+ * k...; the inner tap loop walks y and w contiguously. */
+bool k_conv_transpose(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    Geom gm;
+    geom_read(n, &x->shape, &y->shape, true, &gm);
+    int64_t group = ir_attr_int(n, "group", 1), cg = x->shape.dims[1] / group;
+    int64_t mg = y->shape.dims[1] / group;
+    int64_t insz = prod(gm.pos, gm.nsp), outsz = prod(gm.ext, gm.nsp), ksz = prod(gm.k, gm.nsp);
+    const char *t = dtype_ctype(y->dtype), *oc;
+    int depth = emit_channels_open(e, n, x->shape.dims[0], x->shape.dims[1], y->shape.dims[1],
+                                   insz, outsz, &oc);
+    /* w[g*cg + c, m, k] */
+    emit_line(e, "const %s *w = %s + %s * %lld;", t, e->in_name[1],
+              group > 1 ? arena_printf(e->arena, "(g * %lld + m)", (long long)(cg * mg)) : "m",
+              (long long)ksz);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)outsz);
+    if (e->in_name[2])
+        emit_line(e, "y[j] = %s[%s];", e->in_name[2], oc);
+    else
+        emit_line(e, "y[j] = %s;", emit_flit(e, 0, y->dtype));
+    emit_close(e);
+    if (cg > 1)
+        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)cg);
+    emit_positions_open(e, &gm);
+    emit_line(e, "const %s v = x[%s%s];", t, chan_term(e, cg, insz), pos_index(e, &gm));
+    emit_taps_open(e, &gm);
+    emit_line(e, "y[%s] += v * w[%s%s];", tap_index(e, &gm, "k", false),
+              chan_term(e, cg, mg * ksz), kernel_index(e, &gm));
+    emit_close_n(e, 2 * gm.nsp + (cg > 1) + depth);
+    return true;
+}
+
+/* ---- pooling ---- */
+
+typedef enum PoolKind { POOL_MAX, POOL_AVG, POOL_LP } PoolKind;
+
+static PoolKind pool_kind(const Node *n)
+{
+    switch (n->op) {
+    case OP_MaxPool:
+    case OP_GlobalMaxPool:
+        return POOL_MAX;
+    case OP_AveragePool:
+    case OP_GlobalAveragePool:
+        return POOL_AVG;
+    default:
+        return POOL_LP;
+    }
+}
+
+/* The statement folding tap v into acc. */
+static const char *pool_update(Emitter *e, const Node *n, DType dt)
+{
+    double p = ir_attr_float(n, "p", 2.0);
+    const char *fabs_ = emit_math(e, dt, "fabs");
+    switch (pool_kind(n)) {
+    case POOL_MAX:
+        return "if (v > acc) acc = v;";
+    case POOL_AVG:
+        return "acc += v;";
+    case POOL_LP:
+        if (p == 1.0)
+            return arena_printf(e->arena, "acc += %s(v);", fabs_);
+        if (p == 2.0)
+            return "acc += v * v;";
+        return arena_printf(e->arena, "acc += %s(%s(v), %s);", emit_math(e, dt, "pow"), fabs_,
+                            emit_flit(e, p, dt));
+    }
+    return NULL;
+}
+
+/* The pooled value from acc; count: the average's divisor (a C expression). */
+static const char *pool_finish(Emitter *e, const Node *n, DType dt, const char *count)
+{
+    double p = ir_attr_float(n, "p", 2.0);
+    switch (pool_kind(n)) {
+    case POOL_MAX:
+        return "acc";
+    case POOL_AVG:
+        return arena_printf(e->arena, "acc / %s", count);
+    case POOL_LP:
+        if (p == 1.0)
+            return "acc";
+        if (p == 2.0)
+            return arena_printf(e->arena, "%s(acc)", emit_math(e, dt, "sqrt"));
+        return arena_printf(e->arena, "%s(acc, %s)", emit_math(e, dt, "pow"),
+                            emit_flit(e, 1.0 / p, dt));
+    }
+    return NULL;
+}
+
+/* AveragePool's divisor: the taps inside the input, or with
+ * count_include_pad the taps inside the padded input (fewer than the
+ * kernel only where a ceil_mode window runs past the end padding). A
+ * literal when it is the same for every window. */
+static const char *pool_count(Emitter *e, const Node *n, const Geom *g, DType dt)
+{
+    bool include_pad = ir_attr_int(n, "count_include_pad", 0) != 0;
+    StrBuf sb = {0};
+    int64_t constant = 1;
+    for (int j = 0; j < g->nsp; j++) {
+        const char *at = at_name(e, g, j);
+        long long end = g->ext[j] + g->pe[j], d = g->d[j], k = g->k[j]; /* padded end */
+        int64_t last = (g->pos[j] - 1) * g->s[j] - g->pb[j] + (g->k[j] - 1) * g->d[j];
+        const char *sep = sb.len ? " * " : "";
+        if (include_pad && last >= end)
+            sb_printf(&sb, "%s(%s < %lld ? %lld : (%lld - %s) / %lld)", sep, at,
+                      end - (k - 1) * d, k, end + d - 1, at, d);
+        else if (!include_pad && g->clip_lo[j])
+            sb_printf(&sb, "%s(%s - lo%d)", sep, tap_hi(e, g, j), j);
+        else if (!include_pad && g->clip_hi[j])
+            sb_printf(&sb, "%shi%d", sep, j);
+        else
+            constant *= g->k[j];
+    }
+    const char *r;
+    if (!sb.len)
+        r = emit_flit(e, (double)constant, dt);
+    else if (constant > 1)
+        r = arena_printf(e->arena, "(%s)(%s * %lld)", dtype_ctype(dt), sb.buf, (long long)constant);
+    else
+        r = arena_printf(e->arena, "(%s)(%s)", dtype_ctype(dt), sb.buf);
+    sb_free(&sb);
+    return r;
+}
+
+/* MaxPool (opset 1–12), AveragePool (1–19), LpPool (1–18): X [N, C, D...]
+ * → Y [N, C, O...], each output the max / average / p-norm of its window's
+ * taps inside x (padding is -inf for max, 0 for LpPool, left out of the
+ * average unless count_include_pad). MaxPool's Indices [N, C, O...] (int64)
+ * hold the flat index of the max in x, batch and channel included, the
+ * spatial part column-major when storage_order = 1; the first max wins. */
+bool k_pool(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    DType dt = y->dtype;
+    const char *t = dtype_ctype(dt), *ind = e->out_name[1];
+    bool col_major = ir_attr_int(n, "storage_order", 0) == 1;
+    Geom gm;
+    geom_read(n, &y->shape, &x->shape, false, &gm);
+    int64_t insz = prod(gm.ext, gm.nsp), outsz = prod(gm.pos, gm.nsp);
+    emit_open(e, "for (int nc = 0; nc < %lld; nc++)",
+              (long long)(x->shape.dims[0] * x->shape.dims[1]));
+    emit_line(e, "const %s *x = %s + nc * %lld;", t, e->in_name[0], (long long)insz);
+    emit_line(e, "%s *y = %s + nc * %lld;", t, e->out_name[0], (long long)outsz);
+    if (ind)
+        emit_line(e, "int64_t *ind = %s + nc * %lld;", ind, (long long)outsz);
+    emit_positions_open(e, &gm);
+    if (pool_kind(n) == POOL_MAX) /* starting from a tap keeps int types and NaN simple */
+        emit_line(e, "%s acc = x[%s];", t, tap_index(e, &gm, "lo", false));
+    else
+        emit_line(e, "%s acc = %s;", t, emit_flit(e, 0, dt));
+    if (ind)
+        emit_line(e, "int best = %s;", tap_index(e, &gm, "lo", col_major));
+    emit_taps_open(e, &gm);
+    emit_line(e, "const %s v = x[%s];", t, tap_index(e, &gm, "k", false));
+    if (ind) {
+        emit_open(e, "if (v > acc)");
+        emit_line(e, "acc = v;");
+        emit_line(e, "best = %s;", tap_index(e, &gm, "k", col_major));
+        emit_close(e);
+    } else {
+        emit_line(e, "%s", pool_update(e, n, dt));
+    }
+    emit_close_n(e, gm.nsp);
+    const char *at = pos_index(e, &gm);
+    emit_line(e, "y[%s] = %s;", at,
+              pool_finish(e, n, dt, pool_kind(n) == POOL_AVG ? pool_count(e, n, &gm, dt) : ""));
+    if (ind)
+        emit_line(e, "ind[%s] = (int64_t)nc * %lld + best;", at, (long long)insz);
+    emit_close_n(e, gm.nsp + 1);
+    return true;
+}
+
+/* GlobalMaxPool, GlobalAveragePool, GlobalLpPool (opset 1, 2): X [N, C,
+ * D...] → Y [N, C, 1...], the max / mean / p-norm of each channel's
+ * contiguous D1*…*Dn values. */
+bool k_global_pool(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *x = ir_in(g, n, 0);
+    DType dt = x->dtype;
+    const char *t = dtype_ctype(dt);
+    int64_t size = prod(x->shape.dims + 2, x->shape.rank - 2);
+    bool is_max = pool_kind(n) == POOL_MAX;
+    emit_open(e, "for (int nc = 0; nc < %lld; nc++)",
+              (long long)(x->shape.dims[0] * x->shape.dims[1]));
+    emit_line(e, "const %s *x = %s + nc * %lld;", t, e->in_name[0], (long long)size);
+    emit_line(e, "%s acc = %s;", t, is_max ? "x[0]" : emit_flit(e, 0, dt));
+    emit_open(e, "for (int i = %d; i < %lld; i++)", is_max ? 1 : 0, (long long)size);
+    emit_line(e, "const %s v = x[i];", t);
+    emit_line(e, "%s", pool_update(e, n, dt));
+    emit_close(e);
+    emit_line(e, "%s[nc] = %s;", e->out_name[0],
+              pool_finish(e, n, dt, emit_flit(e, (double)size, dt)));
+    emit_close(e);
+    return true;
+}

@@ -1,0 +1,478 @@
+/* k_rnn.c — kernels of the recurrent layers RNN, GRU and LSTM (ONNX spec,
+ * opsets 1–14). Per direction: first the input projections of every time
+ * step at once (xw = X*W^T + biases, one GEMM-like loop into scratch), then
+ * the loop over time doing only the recurrent part H*R^T and the gates. The
+ * shape rule (pass/shapes_rnn.c) has checked every shape and attribute. */
+#include "emit.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* Everything a recurrent kernel needs, read from the node once. */
+typedef struct Rnn {
+    const Node *n;
+    DType dt;
+    const char *t;                 /* C element type */
+    int64_t T, B, I, H, G, D;      /* steps, batch, input, hidden, gates, directions */
+    bool layout;                   /* layout 1: batch-major X, Y, Y_h, … */
+    bool reverse;                  /* direction "reverse" (D == 1) */
+    bool lbr;                      /* GRU linear_before_reset */
+    bool input_forget;             /* LSTM: f = 1 - i */
+    bool has_clip;
+    double clip;
+    const char *act[2][3];         /* per direction: f, g, h */
+    double alpha[2][3], beta[2][3];
+} Rnn;
+
+static bool same_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+/* Whether an activation takes alpha / beta, and their defaults (those of
+ * the ONNX op of the same name). */
+static void act_params(const char *name, int *uses, double *alpha, double *beta)
+{
+    *uses = 0, *alpha = 1.0, *beta = 0.0;
+    if (same_name(name, "Affine"))
+        *uses = 2;
+    else if (same_name(name, "ScaledTanh"))
+        *uses = 2, *beta = 1.0;
+    else if (same_name(name, "HardSigmoid"))
+        *uses = 2, *alpha = 0.2, *beta = 0.5;
+    else if (same_name(name, "LeakyRelu"))
+        *uses = 1, *alpha = 0.01;
+    else if (same_name(name, "ThresholdedRelu") || same_name(name, "Elu"))
+        *uses = 1;
+}
+
+/* activations / activation_alpha / activation_beta: the functions per
+ * direction; alpha and beta are consumed in list order by the functions
+ * that take them, defaults when the lists run out. */
+static void rnn_activations(Rnn *r)
+{
+    static const char *const dflt[3] = {"Sigmoid", "Tanh", "Tanh"};
+    const Attr *acts = ir_attr(r->n, "activations");
+    const Attr *al = ir_attr(r->n, "activation_alpha"), *be = ir_attr(r->n, "activation_beta");
+    int per = r->n->op == OP_LSTM ? 3 : r->n->op == OP_GRU ? 2 : 1;
+    int na = 0, nb = 0;
+    for (int d = 0; d < r->D; d++)
+        for (int a = 0; a < per; a++) {
+            const char *name = acts ? acts->strings[d * per + a] : per == 1 ? "Tanh" : dflt[a];
+            int uses;
+            r->act[d][a] = name;
+            act_params(name, &uses, &r->alpha[d][a], &r->beta[d][a]);
+            if (uses >= 1 && al && al->type == ATTR_FLOATS && na < al->n)
+                r->alpha[d][a] = al->floats[na++];
+            if (uses >= 2 && be && be->type == ATTR_FLOATS && nb < be->n)
+                r->beta[d][a] = be->floats[nb++];
+        }
+}
+
+static void rnn_parse(const Graph *g, const Node *n, Rnn *r)
+{
+    const Value *x = ir_in(g, n, 0), *w = ir_in(g, n, 1), *rw = ir_in(g, n, 2);
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->dt = x->dtype;
+    r->t = dtype_ctype(x->dtype);
+    r->layout = ir_attr_int(n, "layout", 0) != 0;
+    r->T = x->shape.dims[r->layout ? 1 : 0];
+    r->B = x->shape.dims[r->layout ? 0 : 1];
+    r->I = x->shape.dims[2];
+    r->H = rw->shape.dims[2];
+    r->G = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
+    r->D = w->shape.dims[0];
+    const char *dir = ir_attr_str(n, "direction", "forward");
+    r->reverse = same_name(dir, "reverse");
+    r->lbr = n->op == OP_GRU && ir_attr_int(n, "linear_before_reset", 0) != 0;
+    r->input_forget = n->op == OP_LSTM && ir_attr_int(n, "input_forget", 0) != 0;
+    r->has_clip = ir_attr(n, "clip") != NULL;
+    r->clip = ir_attr_float(n, "clip", 0);
+    rnn_activations(r);
+}
+
+/* Opens a bare { } scope. */
+static void emit_scope(Emitter *e)
+{
+    emit_line(e, "{");
+    e->indent++;
+}
+
+/* "p + off" or just "p". */
+static const char *plus(Emitter *e, const char *p, int64_t off)
+{
+    return off ? arena_printf(e->arena, "%s + %lld", p, (long long)off) : p;
+}
+
+/* Prints `v = act(v);` (one or two statements) for activation a of
+ * direction d, clipping v to [-clip, clip] first when asked and the node has
+ * a clip (gate inputs, not LSTM's h(C_t)). */
+static void emit_activation(Emitter *e, const Rnn *r, int d, int a, const char *v, bool clip)
+{
+    DType dt = r->dt;
+    const char *name = r->act[d][a];
+    const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
+    const char *al = emit_flit(e, r->alpha[d][a], dt), *be = emit_flit(e, r->beta[d][a], dt);
+    if (clip && r->has_clip) {
+        const char *c = emit_flit(e, r->clip, dt), *mc = emit_flit(e, -r->clip, dt);
+        emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, mc, mc, v, c, c, v);
+    }
+    if (same_name(name, "Relu"))
+        emit_line(e, "%s = %s > %s ? %s : %s;", v, v, zero, v, zero);
+    else if (same_name(name, "Tanh"))
+        emit_line(e, "%s = %s(%s);", v, emit_math(e, dt, "tanh"), v);
+    else if (same_name(name, "Sigmoid"))
+        emit_line(e, "%s = %s / (%s + %s(-%s));", v, one, one, emit_math(e, dt, "exp"), v);
+    else if (same_name(name, "Affine"))
+        emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
+    else if (same_name(name, "LeakyRelu"))
+        emit_line(e, "%s = %s >= %s ? %s : %s * %s;", v, v, zero, v, al, v);
+    else if (same_name(name, "ThresholdedRelu"))
+        emit_line(e, "%s = %s >= %s ? %s : %s;", v, v, al, v, zero);
+    else if (same_name(name, "ScaledTanh"))
+        emit_line(e, "%s = %s * %s(%s * %s);", v, al, emit_math(e, dt, "tanh"), be, v);
+    else if (same_name(name, "HardSigmoid")) {
+        emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
+        emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, zero, zero, v, one, one, v);
+    } else if (same_name(name, "Elu"))
+        emit_line(e, "%s = %s >= %s ? %s : %s * %s(%s);", v, v, zero, v, al,
+                  emit_math(e, dt, "expm1"), v);
+    else if (same_name(name, "Softsign"))
+        emit_line(e, "%s = %s / (%s + %s(%s));", v, v, one, emit_math(e, dt, "fabs"), v);
+    else if (same_name(name, "Softplus")) /* log(1 + e^v) without overflow */
+        emit_line(e, "%s = %s > %s ? %s + %s(%s(-%s)) : %s(%s(%s));", v, v, zero, v,
+                  emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v,
+                  emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v);
+    else
+        KILN_ASSERT(!"k_rnn: activation the shape rule should have rejected");
+}
+
+/* The input projections of one direction for all T*B rows of X at once:
+ *   xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]
+ * (GRU with linear_before_reset keeps Rbh out: it goes inside r (.) (…)). */
+static void emit_projection(Emitter *e, const Rnn *r)
+{
+    int64_t GH = r->G * r->H, I = r->I;
+    const char *bias = emit_flit(e, 0, r->dt);
+    if (e->in_name[3] && r->lbr)
+        bias = arena_printf(e->arena, "wb[j] + (j < %lld ? rb[j] : %s)", (long long)(2 * r->H),
+                            emit_flit(e, 0, r->dt));
+    else if (e->in_name[3])
+        bias = "wb[j] + rb[j]";
+    emit_line(e, "/* xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]%s, every step at once */",
+              r->lbr ? " (Rbh stays out: linear_before_reset)" : "");
+    emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)(r->T * r->B));
+    emit_line(e, "const %s *x = %s + row * %lld;", r->t, e->in_name[0], (long long)I);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)GH);
+    emit_line(e, "const %s *wj = w + j * %lld;", r->t, (long long)I);
+    emit_line(e, "%s acc = %s;", r->t, bias);
+    emit_open(e, "for (int k = 0; k < %lld; k++)", (long long)I);
+    emit_line(e, "acc += x[k] * wj[k];");
+    emit_close(e);
+    emit_line(e, "xw[row * %lld + j] = acc;", (long long)GH);
+    emit_close(e);
+    emit_close(e);
+}
+
+/* Where batch b's row of a state tensor starts for direction d: initial_h,
+ * initial_c, Y_h, Y_c are [D,B,H], or [B,D,H] with layout 1. */
+static const char *state_row(Emitter *e, const Rnn *r, int d)
+{
+    int64_t per_b = r->layout ? r->D * r->H : r->H, off = r->layout ? d * r->H : d * r->B * r->H;
+    const char *s = arena_printf(e->arena, "b * %lld", (long long)per_b);
+    return off ? arena_printf(e->arena, "%s + %lld", s, (long long)off) : s;
+}
+
+/* The per-direction pointers into W, R, B and P. */
+static void emit_dir_pointers(Emitter *e, const Rnn *r, int d)
+{
+    int64_t GH = r->G * r->H;
+    emit_line(e, "const %s *w = %s;  /* [%lld][%lld] */", r->t,
+              plus(e, e->in_name[1], d * GH * r->I), (long long)GH, (long long)r->I);
+    emit_line(e, "const %s *rw = %s; /* [%lld][%lld] */", r->t,
+              plus(e, e->in_name[2], d * GH * r->H), (long long)GH, (long long)r->H);
+    if (e->in_name[3]) {
+        emit_line(e, "const %s *wb = %s;", r->t, plus(e, e->in_name[3], d * 2 * GH));
+        emit_line(e, "const %s *rb = %s;", r->t, plus(e, e->in_name[3], d * 2 * GH + GH));
+    }
+    if (r->n->op == OP_LSTM && e->in_name[7])
+        emit_line(e, "const %s *p = %s; /* peepholes i, o, f */", r->t,
+                  plus(e, e->in_name[7], d * 3 * r->H));
+}
+
+/* H_0 (and LSTM's C_0): initial_h / initial_c, or zeros. */
+static void emit_state_init(Emitter *e, const Rnn *r, int d)
+{
+    const char *bytes = arena_printf(e->arena, "%lld * sizeof(%s)", (long long)r->H, r->t);
+    int states = r->n->op == OP_LSTM ? 2 : 1;
+    for (int s = 0; s < states; s++) {
+        const char *buf = s ? "c" : "h", *init = e->in_name[s ? 6 : 5];
+        if (!init) {
+            emit_line(e, "memset(%s, 0, %lld * sizeof(%s)); /* %s_0 = 0 */", buf,
+                      (long long)(r->B * r->H), r->t, s ? "C" : "H");
+            continue;
+        }
+        emit_line(e, "/* %s_0 = %s */", s ? "C" : "H", s ? "initial_c" : "initial_h");
+        emit_open(e, "for (int b = 0; b < %lld; b++)", (long long)r->B);
+        emit_line(e, "memcpy(%s + b * %lld, %s + %s, %s);", buf, (long long)r->H, init,
+                  state_row(e, r, d), bytes);
+        emit_close(e);
+    }
+}
+
+/* Y_h (and Y_c): the last state of each batch row; 0 for a row whose
+ * sequence_lens entry is 0, as onnxruntime does. */
+static void emit_state_out(Emitter *e, const Rnn *r, int d)
+{
+    const char *bytes = arena_printf(e->arena, "%lld * sizeof(%s)", (long long)r->H, r->t);
+    for (int s = 0; s < 2; s++) {
+        const char *out = e->out_name[s + 1];
+        if (!out)
+            continue;
+        emit_line(e, "/* %s = the last %s */", s ? "Y_c" : "Y_h", s ? "C_t" : "H_t");
+        emit_open(e, "for (int b = 0; b < %lld; b++)", (long long)r->B);
+        if (e->in_name[4]) {
+            emit_line(e, "if (%s[b] <= 0)", e->in_name[4]);
+            emit_line(e, "    memset(%s + %s, 0, %s);", out, state_row(e, r, d), bytes);
+            emit_line(e, "else");
+            emit_line(e, "    memcpy(%s + %s, %s + b * %lld, %s);", out, state_row(e, r, d),
+                      s ? "c" : "h", (long long)r->H, bytes);
+        } else {
+            emit_line(e, "memcpy(%s + %s, %s + b * %lld, %s);", out, state_row(e, r, d),
+                      s ? "c" : "h", (long long)r->H, bytes);
+        }
+        emit_close(e);
+    }
+}
+
+/* Opens the loops over time and batch; sets t (the time index of this
+ * step), and the pointers xr (this row's projections), hb (and cb) (the
+ * state row) and yt (Y's row). With sequence_lens, batch row b runs its own
+ * len steps (reverse: from len - 1 down); the rest of Y stays 0. */
+static void emit_steps_open(Emitter *e, const Rnn *r, int d)
+{
+    bool rev = r->reverse || d == 1;
+    long long T = r->T, B = r->B, H = r->H, GH = r->G * r->H, D = r->D;
+    const char *lens = e->in_name[4];
+    if (lens)
+        emit_open(e, "for (int s = 0; s < %lld; s++)", T);
+    else if (rev)
+        emit_open(e, "for (int t = %lld; t >= 0; t--)", T - 1);
+    else
+        emit_open(e, "for (int t = 0; t < %lld; t++)", T);
+    emit_open(e, "for (int b = 0; b < %lld; b++)", B);
+    if (lens) {
+        emit_line(e, "const int len = %s[b] < 0 ? 0 : (%s[b] > %lld ? %lld : (int)%s[b]);", lens,
+                  lens, T, T, lens);
+        emit_line(e, "if (s >= len)");
+        emit_line(e, "    continue;");
+        emit_line(e, "const int t = %s;", rev ? "len - 1 - s" : "s");
+    }
+    if (r->layout)
+        emit_line(e, "const %s *xr = xw + (b * %lld + t) * %lld;", r->t, T, GH);
+    else
+        emit_line(e, "const %s *xr = xw + (t * %lld + b) * %lld;", r->t, B, GH);
+    emit_line(e, "%s *hb = h + b * %lld;", r->t, H);
+    if (r->n->op == OP_LSTM)
+        emit_line(e, "%s *cb = c + b * %lld;", r->t, H);
+    if (e->out_name[0] && r->layout)
+        emit_line(e, "%s *yt = %s + b * %lld + t * %lld;", r->t, plus(e, e->out_name[0], d * H),
+                  T * D * H, D * H);
+    else if (e->out_name[0])
+        emit_line(e, "%s *yt = %s + t * %lld + b * %lld;", r->t,
+                  plus(e, e->out_name[0], d * B * H), D * B * H, H);
+}
+
+/* gates[j] = (xr[j] +) H_{t-1}*R[j]^T for j < rows, the gates `which`. */
+static void emit_recurrence(Emitter *e, const Rnn *r, int64_t rows, bool add_x, const char *which)
+{
+    emit_line(e, "/* gates[j] = %sH_{t-1}*R[j]^T for %s */", add_x ? "xr[j] + " : "", which);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)rows);
+    emit_line(e, "const %s *rj = rw + j * %lld;", r->t, (long long)r->H);
+    emit_line(e, "%s acc = %s;", r->t, add_x ? "xr[j]" : emit_flit(e, 0, r->dt));
+    emit_open(e, "for (int k = 0; k < %lld; k++)", (long long)r->H);
+    emit_line(e, "acc += hb[k] * rj[k];");
+    emit_close(e);
+    emit_line(e, "gates[j] = acc;");
+    emit_close(e);
+}
+
+/* RNN: H_t = f(Xt*W^T + H_{t-1}*R^T + Wb + Rb). */
+static void emit_rnn_cell(Emitter *e, const Rnn *r, int d)
+{
+    emit_recurrence(e, r, r->H, true, "i");
+    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)r->H);
+    emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", r->act[d][0]);
+    emit_line(e, "%s ht = gates[j];", r->t);
+    emit_activation(e, r, d, 0, "ht", true);
+    emit_line(e, "hb[j] = ht;");
+    if (e->out_name[0])
+        emit_line(e, "yt[j] = ht;");
+    emit_close(e);
+}
+
+/* GRU, gates z r h:
+ *   z = f(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz),  r likewise
+ *   linear_before_reset 0: h~ = g(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh)
+ *   linear_before_reset 1: h~ = g(Xt*Wh^T + r (.) (H_{t-1}*Rh^T + Rbh) + Wbh)
+ *   H_t = (1 - z) (.) h~ + z (.) H_{t-1} */
+static void emit_gru_cell(Emitter *e, const Rnn *r, int d)
+{
+    long long H = r->H;
+    const char *one = emit_flit(e, 1, r->dt);
+    emit_recurrence(e, r, (r->lbr ? 3 : 2) * r->H, false, r->lbr ? "z, r, h" : "z, r");
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "/* z = %s(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz) */", r->act[d][0]);
+    emit_line(e, "%s z = xr[j] + gates[j];", r->t);
+    emit_activation(e, r, d, 0, "z", true);
+    emit_line(e, "/* r = %s(Xt*Wr^T + H_{t-1}*Rr^T + Wbr + Rbr) */", r->act[d][0]);
+    emit_line(e, "%s r = xr[%lld + j] + gates[%lld + j];", r->t, H, H);
+    emit_activation(e, r, d, 0, "r", true);
+    if (!r->lbr) {
+        emit_line(e, "gates[j] = z; /* kept for H_t below */");
+        emit_line(e, "rh[j] = r * hb[j];");
+        emit_close(e);
+        emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+        emit_line(e, "/* h~ = %s(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh) */", r->act[d][1]);
+        emit_line(e, "const %s *rj = rw + (%lld + j) * %lld;", r->t, 2 * H, H);
+        emit_line(e, "%s hh = xr[%lld + j];", r->t, 2 * H);
+        emit_open(e, "for (int k = 0; k < %lld; k++)", H);
+        emit_line(e, "hh += rh[k] * rj[k];");
+        emit_close(e);
+        emit_activation(e, r, d, 1, "hh", true);
+        emit_line(e, "/* H_t = (1 - z) (.) h~ + z (.) H_{t-1} */");
+        emit_line(e, "hb[j] = (%s - gates[j]) * hh + gates[j] * hb[j];", one);
+    } else {
+        emit_line(e, "/* h~ = %s(Xt*Wh^T + Wbh + r (.) (H_{t-1}*Rh^T + Rbh)) */", r->act[d][1]);
+        if (e->in_name[3])
+            emit_line(e, "%s hh = xr[%lld + j] + r * (gates[%lld + j] + rb[%lld + j]);", r->t,
+                      2 * H, 2 * H, 2 * H);
+        else
+            emit_line(e, "%s hh = xr[%lld + j] + r * gates[%lld + j];", r->t, 2 * H, 2 * H);
+        emit_activation(e, r, d, 1, "hh", true);
+        emit_line(e, "/* H_t = (1 - z) (.) h~ + z (.) H_{t-1} */");
+        emit_line(e, "hb[j] = (%s - z) * hh + z * hb[j];", one);
+    }
+    if (e->out_name[0])
+        emit_line(e, "yt[j] = hb[j];");
+    emit_close(e);
+}
+
+/* "off + j", or "j". */
+static const char *at_j(Emitter *e, int64_t off)
+{
+    return off ? arena_printf(e->arena, "%lld + j", (long long)off) : "j";
+}
+
+/* One LSTM gate's pre-activation: gates[off + j], plus the peephole
+ * P[poff + j] (.) the cell state when the node has P and poff >= 0. */
+static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off, int64_t poff)
+{
+    if (e->in_name[7] && poff >= 0)
+        emit_line(e, "%s %s = gates[%s] + p[%s] * cb[j];", r->t, v, at_j(e, off), at_j(e, poff));
+    else
+        emit_line(e, "%s %s = gates[%s];", r->t, v, at_j(e, off));
+}
+
+/* LSTM, gates i o f c (peepholes P in the order i o f):
+ *   i = f(Xt*Wi^T + H_{t-1}*Ri^T + Pi (.) C_{t-1} + Wbi + Rbi)
+ *   f = f(Xt*Wf^T + H_{t-1}*Rf^T + Pf (.) C_{t-1} + Wbf + Rbf)   (1 - i with input_forget)
+ *   g = g(Xt*Wc^T + H_{t-1}*Rc^T + Wbc + Rbc)   (the cell candidate)
+ *   C_t = f (.) C_{t-1} + i (.) g
+ *   o = f(Xt*Wo^T + H_{t-1}*Ro^T + Po (.) C_t + Wbo + Rbo)
+ *   H_t = o (.) h(C_t) */
+static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
+{
+    long long H = r->H;
+    const char *f = r->act[d][0];
+    emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "/* i = %s(Xt*Wi^T + H_{t-1}*Ri^T + Pi (.) C_{t-1} + Wbi + Rbi) */", f);
+    emit_lstm_gate(e, r, "i", 0, 0);
+    emit_activation(e, r, d, 0, "i", true);
+    if (r->input_forget) {
+        emit_line(e, "/* f = 1 - i (input_forget) */");
+        emit_line(e, "const %s f = %s - i;", r->t, emit_flit(e, 1, r->dt));
+    } else {
+        emit_line(e, "/* f = %s(Xt*Wf^T + H_{t-1}*Rf^T + Pf (.) C_{t-1} + Wbf + Rbf) */", f);
+        emit_lstm_gate(e, r, "f", 2 * H, 2 * H);
+        emit_activation(e, r, d, 0, "f", true);
+    }
+    emit_line(e, "/* g = %s(Xt*Wc^T + H_{t-1}*Rc^T + Wbc + Rbc), the cell candidate */",
+              r->act[d][1]);
+    emit_lstm_gate(e, r, "g", 3 * H, -1);
+    emit_activation(e, r, d, 1, "g", true);
+    emit_line(e, "/* C_t = f (.) C_{t-1} + i (.) g */");
+    emit_line(e, "cb[j] = f * cb[j] + i * g;");
+    emit_line(e, "/* o = %s(Xt*Wo^T + H_{t-1}*Ro^T + Po (.) C_t + Wbo + Rbo) */", f);
+    emit_lstm_gate(e, r, "o", H, H);
+    emit_activation(e, r, d, 0, "o", true);
+    emit_line(e, "/* H_t = o (.) %s(C_t) */", r->act[d][2]);
+    emit_line(e, "%s hc = cb[j];", r->t);
+    emit_activation(e, r, d, 2, "hc", false);
+    emit_line(e, "hb[j] = o * hc;");
+    if (e->out_name[0])
+        emit_line(e, "yt[j] = hb[j];");
+    emit_close(e);
+}
+
+/* The scratch buffers: xw [T*B][G*H], h [B][H], c [B][H] (LSTM),
+ * gates [G*H], rh [H] (GRU without linear_before_reset). */
+static void emit_scratch(Emitter *e, const Rnn *r)
+{
+    int64_t GH = r->G * r->H, BH = r->B * r->H, rows = r->T * r->B;
+    bool lstm = r->n->op == OP_LSTM, rh = r->n->op == OP_GRU && !r->lbr;
+    int64_t count = rows * GH + BH * (lstm ? 2 : 1) + GH + (rh ? r->H : 0);
+    e->scratch = count * (int64_t)dtype_size(r->dt);
+    emit_line(e, "%s *xw = (%s *)scratch; /* [%lld][%lld] input projections of every step */", r->t,
+              r->t, (long long)rows, (long long)GH);
+    emit_line(e, "%s *h = xw + %lld; /* [%lld][%lld] hidden state */", r->t, (long long)(rows * GH),
+              (long long)r->B, (long long)r->H);
+    if (lstm)
+        emit_line(e, "%s *c = h + %lld; /* [%lld][%lld] cell state */", r->t, (long long)BH,
+                  (long long)r->B, (long long)r->H);
+    emit_line(e, "%s *gates = %s + %lld; /* [%lld] one step's gates */", r->t, lstm ? "c" : "h",
+              (long long)BH, (long long)GH);
+    if (rh)
+        emit_line(e, "%s *rh = gates + %lld; /* [%lld] r (.) H_{t-1} */", r->t, (long long)GH,
+                  (long long)r->H);
+}
+
+/* RNN, GRU, LSTM: X [T,B,I] (layout 1: [B,T,I]) → Y [T,D,B,H] ([B,T,D,H]),
+ * Y_h, Y_c [D,B,H] ([B,D,H]). Per direction: the input projections of every
+ * step into xw, then the time loop over the recurrent part. */
+bool k_rnn(Emitter *e, const Graph *g, const Node *n)
+{
+    Rnn r;
+    rnn_parse(g, n, &r);
+    static const char *const gate_names[] = {"", "i", "", "z r h", "i o f c"};
+    emit_line(e, "/* %lld steps, batch %lld, input %lld, hidden %lld, %s; gates %s */",
+              (long long)r.T, (long long)r.B, (long long)r.I, (long long)r.H,
+              r.D == 2 ? "bidirectional" : r.reverse ? "reverse" : "forward", gate_names[r.G]);
+    emit_scratch(e, &r);
+    if (e->in_name[4] && e->out_name[0]) /* steps past a row's length stay 0 */
+        emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
+                  (long long)(r.T * r.D * r.B * r.H), r.t);
+    for (int d = 0; d < r.D; d++) {
+        emit_line(e, "/* direction %d: %s */", d, d == 1 || r.reverse ? "reverse" : "forward");
+        emit_scope(e);
+        emit_dir_pointers(e, &r, d);
+        emit_projection(e, &r);
+        emit_state_init(e, &r, d);
+        emit_steps_open(e, &r, d);
+        switch (n->op) {
+        case OP_LSTM: emit_lstm_cell(e, &r, d); break;
+        case OP_GRU: emit_gru_cell(e, &r, d); break;
+        default: emit_rnn_cell(e, &r, d); break;
+        }
+        emit_close(e);
+        emit_close(e);
+        emit_state_out(e, &r, d);
+        emit_close(e);
+    }
+    return true;
+}
