@@ -14,6 +14,13 @@ typedef struct InputShape {
     Shape shape;
 } InputShape;
 
+/* An input fixed to a value at compile time (--freeze): the model is
+ * specialized on it and it is no longer an input of the generated code. */
+typedef struct FrozenInput {
+    const char *name;
+    Tensor value;
+} FrozenInput;
+
 typedef struct CompileOptions {
     const char *model;        /* .onnx or .kir */
     const char *out_dir;
@@ -23,6 +30,10 @@ typedef struct CompileOptions {
     const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
     InputShape shapes[DRIVER_MAX_SHAPES];
     int n_shapes;
+    FrozenInput frozen[DRIVER_MAX_SHAPES];
+    int n_frozen;
+    const char *const *freeze_files; /* "NAME=FILE.pb" from the CLI, read by the driver */
+    int n_freeze_files;
     int64_t batch;            /* 0: not given */
     const char *command_line;
     const char *cc;           /* C compiler for run/verify */

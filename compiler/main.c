@@ -25,6 +25,8 @@ static const char usage[] =
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
     "  --batch N               fix the symbolic first dimension of the inputs\n"
+    "  --freeze NAME=FILE.pb   specialize the model on a value of input NAME (a TensorProto);\n"
+    "                          it stops being an input (for inputs that set output shapes)\n"
     "\n"
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
@@ -45,6 +47,7 @@ typedef struct Args {
     int n_positional;
     const char *inputs[256];
     int n_inputs;
+    const char *freeze[DRIVER_MAX_SHAPES];
 } Args;
 
 static int fail(const char *fmt, const char *arg)
@@ -123,6 +126,11 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (a->n_inputs == 256)
             return fail("too many --input flags%s", "");
         a->inputs[a->n_inputs++] = val;
+    } else if (!strcmp(name, "--freeze")) {
+        if (!strchr(val, '=') || strchr(val, '=') == val || o->n_freeze_files == DRIVER_MAX_SHAPES)
+            return fail("--freeze '%s': expected NAME=FILE.pb", val);
+        a->freeze[o->n_freeze_files++] = val;
+        o->freeze_files = a->freeze;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
@@ -140,7 +148,7 @@ static int parse_option(Args *a, const char *name, const char *val)
 /* The options that take a value; parse_option handles each. */
 static const char *const value_options[] = {
     "-o", "--prefix", "--target", "--weights", "--input-shape", "--batch", "--dump-after",
-    "--input", "--cc", "--rtol", "--atol", NULL};
+    "--input", "--freeze", "--cc", "--rtol", "--atol", NULL};
 
 static bool takes_value(const char *name)
 {

@@ -30,9 +30,17 @@ typedef struct Emitter {
      * and uses the parameter `void *restrict scratch` (64-byte aligned); the
      * workspace reserves the largest request after the planned tensors. */
     int64_t scratch;
+    /* File-scope code printed once before all kernels (shared helpers such
+     * as a micro-kernel), see emit_prelude_once. */
+    StrBuf *prelude;
+    const char *prelude_keys[64];
+    int n_prelude_keys;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
+/* Adds text at file scope before the kernels, once per key: returns false
+ * (and adds nothing) if that key was added before. */
+bool emit_prelude_once(Emitter *e, const char *key, const char *text);
 /* An empty line (no indentation). */
 void emit_blank(Emitter *e);
 /* Prints the line followed by " {" and indents. */

@@ -15,6 +15,17 @@ static void emit_vline(Emitter *e, const char *fmt, va_list ap)
     sb_vprintf(e->out, fmt, ap);
 }
 
+bool emit_prelude_once(Emitter *e, const char *key, const char *text)
+{
+    for (int i = 0; i < e->n_prelude_keys; i++)
+        if (strcmp(e->prelude_keys[i], key) == 0)
+            return false;
+    KILN_ASSERT(e->n_prelude_keys < 64);
+    e->prelude_keys[e->n_prelude_keys++] = arena_strdup(e->arena, key);
+    sb_append(e->prelude, text, strlen(text));
+    return true;
+}
+
 void emit_blank(Emitter *e)
 {
     sb_append(e->out, "\n", 1);

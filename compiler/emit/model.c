@@ -587,7 +587,8 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
     make_names(g, a, &nm);
 
     /* kernels first, into their own buffer, collecting the calls */
-    StrBuf kernels = {0}, calls = {0};
+    StrBuf kernels = {0}, calls = {0}, prelude = {0};
+    e.prelude = &prelude;
     bool *passed = arena_alloc(a, (size_t)g->n_values + 1);
     e.out = &kernels;
     bool ok = true;
@@ -614,6 +615,8 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
         } else {
             emit_weight_blob(g, &lay, &r->weights);
         }
+        if (prelude.len) /* file-scope helpers the kernels share */
+            sb_append(e.out, prelude.buf, prelude.len);
         sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
         emit_info(&e, g, o->prefix);
         emit_entry_points(&e, g, &nm, mp, &lay, o, s, calls.buf ? calls.buf : "");
@@ -621,6 +624,7 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
     }
     sb_free(&kernels);
     sb_free(&calls);
+    sb_free(&prelude);
     arena_free(a);
     return ok;
 }
