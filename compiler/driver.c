@@ -24,7 +24,8 @@ struct kiln_embedded_file {
 };
 extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
 
-const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "dce", NULL};
+const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
+                                         "dce", NULL};
 
 /* ---- loading ---- */
 
@@ -44,7 +45,7 @@ static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
             if (strcmp(g->values[g->inputs[j]]->name, f->name) == 0)
                 slot = j;
         if (slot < 0) {
-            diag_error(d, "--freeze: the model has no input named '%s'", f->name);
+            diag_error(d, "--const-input: the model has no input named '%s'", f->name);
             return false;
         }
         Value *v = g->values[g->inputs[slot]];
@@ -52,7 +53,7 @@ static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
         for (int i = 0; fits && i < v->shape.rank; i++)
             fits = v->shape.dims[i] < 0 || v->shape.dims[i] == f->value.shape.dims[i];
         if (!fits) {
-            diag_error(d, "--freeze: input '%s' is %s, the given tensor is %s", v->name,
+            diag_error(d, "--const-input: input '%s' is %s, the given tensor is %s", v->name,
                        dtype_name(v->dtype), dtype_name(f->value.dtype));
             return false;
         }
@@ -63,7 +64,7 @@ static bool freeze_inputs(Graph *g, const CompileOptions *o, Diag *d)
     return true;
 }
 
-/* Reads the --freeze NAME=FILE.pb tensors into o->frozen. */
+/* Reads the --const-input NAME=FILE.pb tensors into o->frozen. */
 static bool read_freeze_files(Arena *a, CompileOptions *o, Diag *d)
 {
     for (int k = 0; k < o->n_freeze_files; k++) {
@@ -147,8 +148,8 @@ static bool apply_input_shapes(Graph *g, const CompileOptions *o, Diag *d)
 
 typedef struct Compiled {
     Graph *g;
-    Schedule sched;
-    MemPlan plan;
+    Schedule run, train;    /* the nodes of P_run_v and of P_train_step_v */
+    MemPlan run_plan, train_plan;
     const char *prefix;
 } Compiled;
 
@@ -181,20 +182,28 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         ir_print(g, dump);
         return true;
     }
+    const TrainOptions *t = o->train ? &o->t : NULL;
     if (!step(g, "import", NULL, false, o, dump, &dumped, d) ||
         !step(g, "init_params", pass_init_params, false, o, dump, &dumped, d) ||
+        (t && !pass_mark_params(g, t, d)) ||
         !apply_input_shapes(g, o, d) ||
         !step(g, "infer_shapes", pass_infer_shapes, false, o, dump, &dumped, d) ||
+        (t && !pass_build_training(g, t, d)) ||
+        (t && !step(g, "training", NULL, true, o, dump, &dumped, d)) ||
         !step(g, "dce", pass_dce, true, o, dump, &dumped, d))
         return false;
     if (dump)
         return dumped;
-    c->sched.order = NULL;
-    if (!ir_graph_topo(g, &c->sched.order, &c->sched.n)) {
-        diag_error(d, "the graph has a cycle");
-        return false;
-    }
-    return sched_plan_memory(g, &c->sched, &c->plan, d);
+    /* P_run_v computes the outputs; P_train_step_v the loss and the updates */
+    int n_keep = 1 + g->n_assigns;
+    int *keep = arena_alloc(a, sizeof(int) * (size_t)n_keep);
+    keep[0] = g->train_loss;
+    for (int k = 0; k < g->n_assigns; k++)
+        keep[1 + k] = g->assigns[k].value;
+    return sched_entry(g, g->outputs, g->n_outputs, &c->run, d) &&
+           sched_plan_memory(g, &c->run, NULL, 0, &c->run_plan, d) &&
+           (!t || (sched_entry(g, keep, n_keep, &c->train, d) &&
+                   sched_plan_memory(g, &c->train, keep, n_keep, &c->train_plan, d)));
 }
 
 static const char *default_prefix(Arena *a, const char *model)
@@ -218,7 +227,7 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .target = o->target,
         .weights = o->weights,
     };
-    return emit_model(c->g, &c->sched, &c->plan, &eo, r, d);
+    return emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d);
 }
 
 /* ---- writing files: each to a temporary name, then renamed ---- */
@@ -636,7 +645,7 @@ typedef enum CaseResult { CASE_PASS, CASE_MISMATCH, CASE_REJECTED, CASE_BROKEN }
 /* Inputs that set an output's shape (Resize's sizes, OneHot's depth, …) must
  * be constants. When a case's model needs that, verify specializes it on the
  * data set's values of its small inputs (at most VERIFY_FREEZE_MAX elements),
- * as a user would with --freeze, and says so. */
+ * as a user would with --const-input, and says so. */
 #define VERIFY_FREEZE_MAX 64
 
 static bool freeze_small_inputs(Arena *a, CompileOptions *o, const char **names, Tensor *in,

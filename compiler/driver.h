@@ -6,6 +6,7 @@
 
 #include "emit.h"
 #include "ir.h"
+#include "pass.h"
 
 #define DRIVER_MAX_SHAPES 32
 
@@ -14,7 +15,7 @@ typedef struct InputShape {
     Shape shape;
 } InputShape;
 
-/* An input fixed to a value at compile time (--freeze): the model is
+/* An input fixed to a value at compile time (--const-input): the model is
  * specialized on it and it is no longer an input of the generated code. */
 typedef struct FrozenInput {
     const char *name;
@@ -39,6 +40,8 @@ typedef struct CompileOptions {
     const char *cc;           /* C compiler for run/verify */
     double rtol, atol;        /* verify tolerances */
     bool keep;                /* keep the build folder of run/verify */
+    bool train;               /* --train: also emit the training step */
+    TrainOptions t;
 } CompileOptions;
 
 /* Names of the passes --dump-after accepts, NULL-terminated. */

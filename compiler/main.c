@@ -1,5 +1,6 @@
 /* main.c — the kiln command line: flags → driver → diagnostics → exit code.
  * The only place that prints a diagnostic and exits. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,23 @@ static const char usage[] =
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
     "  --batch N               fix the symbolic first dimension of the inputs\n"
-    "  --freeze NAME=FILE.pb   specialize the model on a value of input NAME (a TensorProto);\n"
+    "  --const-input NAME=FILE.pb\n"
+    "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
+    "\n"
+    "training (compile --train):\n"
+    "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
+    "  --loss-output NAME      the model computes its loss in output NAME, or\n"
+    "  --loss KIND --loss-on OUTPUT\n"
+    "                          attach mse|l1|softmax_ce|sparse_softmax_ce|bce|bce_logits|nll\n"
+    "                          to OUTPUT; adds a 'labels' input to the training step\n"
+    "  --reduction R           mean (default) | sum\n"
+    "  --optimizer O           sgd (default) | adam | adamw | rmsprop | adagrad\n"
+    "  --lr X --momentum X --dampening X --nesterov --beta1 X --beta2 X --eps X --alpha X\n"
+    "  --weight-decay X        as torch.optim (defaults too)\n"
+    "  --l1 X --l2 X           add X*sign(p) / X*p to each gradient\n"
+    "  --clip-norm X           scale gradients to a global L2 norm of at most X\n"
+    "  --freeze REGEX          keep the parameters whose names match fixed\n"
     "\n"
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
@@ -75,6 +91,50 @@ static bool parse_shape(const char *text, Shape *s)
             return false;
     }
     return s->rank > 0;
+}
+
+/* The TrainOptions field a numeric training flag sets, or NULL. */
+static double *train_number(CompileOptions *o, const char *name)
+{
+    TrainOptions *t = &o->t;
+    static const char *const names[] = {"--lr", "--momentum", "--dampening", "--beta1", "--beta2",
+                                        "--eps", "--alpha", "--weight-decay", "--l1", "--l2",
+                                        "--clip-norm", NULL};
+    double *fields[] = {&t->lr, &t->momentum, &t->dampening, &t->beta1, &t->beta2, &t->eps,
+                        &t->alpha, &t->weight_decay, &t->l1, &t->l2, &t->clip_norm};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], name))
+            return fields[i];
+    return NULL;
+}
+
+/* torch.optim's defaults for the numbers not given (NAN until then). */
+static int train_defaults(CompileOptions *o)
+{
+    TrainOptions *t = &o->t;
+    const char *opt = t->optimizer ? t->optimizer : (t->optimizer = "sgd");
+    bool adam = !strcmp(opt, "adam") || !strcmp(opt, "adamw");
+    if (!t->loss_output == !t->loss_kind)
+        return fail("--train needs --loss-output NAME, or --loss KIND with --loss-on OUTPUT%s", "");
+    if (t->loss_kind && !t->loss_on)
+        return fail("--loss needs --loss-on OUTPUT%s", "");
+    if (isnan(t->lr))
+        t->lr = adam ? 1e-3 : 1e-2;
+    if (isnan(t->eps))
+        t->eps = !strcmp(opt, "adagrad") ? 1e-10 : 1e-8;
+    if (isnan(t->weight_decay))
+        t->weight_decay = !strcmp(opt, "adamw") ? 1e-2 : 0;
+    if (isnan(t->beta1))
+        t->beta1 = 0.9;
+    if (isnan(t->beta2))
+        t->beta2 = 0.999;
+    if (isnan(t->alpha))
+        t->alpha = 0.99;
+    double *zero[] = {&t->momentum, &t->dampening, &t->l1, &t->l2, &t->clip_norm};
+    for (int i = 0; i < 5; i++)
+        if (isnan(*zero[i]))
+            *zero[i] = 0;
+    return 0;
 }
 
 /* Returns 0, or an exit code after printing the problem. */
@@ -126,11 +186,34 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (a->n_inputs == 256)
             return fail("too many --input flags%s", "");
         a->inputs[a->n_inputs++] = val;
-    } else if (!strcmp(name, "--freeze")) {
+    } else if (!strcmp(name, "--const-input")) {
         if (!strchr(val, '=') || strchr(val, '=') == val || o->n_freeze_files == DRIVER_MAX_SHAPES)
-            return fail("--freeze '%s': expected NAME=FILE.pb", val);
+            return fail("--const-input '%s': expected NAME=FILE.pb", val);
         a->freeze[o->n_freeze_files++] = val;
         o->freeze_files = a->freeze;
+    } else if (!strcmp(name, "--loss-output")) {
+        o->t.loss_output = val;
+    } else if (!strcmp(name, "--loss")) {
+        o->t.loss_kind = val;
+    } else if (!strcmp(name, "--loss-on")) {
+        o->t.loss_on = val;
+    } else if (!strcmp(name, "--reduction")) {
+        if (strcmp(val, "mean") && strcmp(val, "sum"))
+            return fail("--reduction '%s': expected mean or sum", val);
+        o->t.reduction = val;
+    } else if (!strcmp(name, "--optimizer")) {
+        if (strcmp(val, "sgd") && strcmp(val, "adam") && strcmp(val, "adamw") &&
+            strcmp(val, "rmsprop") && strcmp(val, "adagrad"))
+            return fail("--optimizer '%s': expected sgd, adam, adamw, rmsprop or adagrad", val);
+        o->t.optimizer = val;
+    } else if (!strcmp(name, "--freeze")) {
+        o->t.freeze = val;
+    } else if (train_number(o, name)) {
+        char *end;
+        double v = strtod(val, &end);
+        if (*end || !(v >= 0))
+            return fail("'%s' is not a non-negative number", val);
+        *train_number(o, name) = v;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
@@ -148,7 +231,9 @@ static int parse_option(Args *a, const char *name, const char *val)
 /* The options that take a value; parse_option handles each. */
 static const char *const value_options[] = {
     "-o", "--prefix", "--target", "--weights", "--input-shape", "--batch", "--dump-after",
-    "--input", "--freeze", "--cc", "--rtol", "--atol", NULL};
+    "--input", "--const-input", "--cc", "--loss-output", "--loss", "--loss-on",
+    "--reduction", "--optimizer", "--lr", "--momentum", "--dampening", "--beta1", "--beta2",
+    "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", "--freeze", "--rtol", "--atol", NULL};
 
 static bool takes_value(const char *name)
 {
@@ -168,8 +253,10 @@ static int parse_args(Args *a, int argc, char **argv)
             a->positional[a->n_positional++] = arg;
             continue;
         }
-        if (!strcmp(arg, "--keep")) {
-            a->o.keep = true;
+        if (!strcmp(arg, "--keep") || !strcmp(arg, "--train") || !strcmp(arg, "--nesterov")) {
+            a->o.keep |= !strcmp(arg, "--keep");
+            a->o.train |= !strcmp(arg, "--train");
+            a->o.t.nesterov |= !strcmp(arg, "--nesterov");
             continue;
         }
         char name[64];
@@ -234,8 +321,12 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
+    for (const char *const *f = (const char *const[]){"--lr", "--momentum", "--dampening", "--beta1",
+             "--beta2", "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", NULL};
+         *f; f++)
+        *train_number(&a.o, *f) = NAN;
     int rc = parse_args(&a, argc, argv);
-    if (rc)
+    if (rc || (a.o.train && (rc = train_defaults(&a.o))))
         return rc;
     a.o.command_line = join_args(argc, argv);
     Diag d = {0};

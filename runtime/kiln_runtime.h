@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+
 #define KILN_RUNTIME_VERSION 1
 
 /* Status codes returned by every generated entry point. */

@@ -84,7 +84,7 @@ void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_
  *   static void NAME(const T *restrict x0, …, T *restrict y0, …)
  * where e->in_name / e->out_name give the parameter names; returns false
  * with a diagnostic for a case it can't handle. */
-#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) \
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) \
     bool kernel(Emitter *e, const Graph *g, const Node *n);
 #include "ops.def"
 #undef OP
@@ -104,7 +104,10 @@ typedef struct EmitResult {
     StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
 } EmitResult;
 
-bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const EmitOptions *o,
+/* run: the nodes of P_run_v; train (when g->train_loss >= 0): those of
+ * P_train_step_v; each with its memory plan. */
+bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
+                const Schedule *train, const MemPlan *train_plan, const EmitOptions *o,
                 EmitResult *r, Diag *d);
 /* A main() for `kiln run`/`kiln verify`: reads each input from argv files
  * (raw bytes), runs, writes each output to argv files. */

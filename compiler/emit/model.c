@@ -13,6 +13,7 @@
 typedef struct Names {
     const char **value;   /* per value id: the C name in P_run_v / weights */
     const char **kernel;  /* per node id: the kernel function's name */
+    const char **init;    /* per value id: the array of a state's first value, or NULL (zeros) */
     int n;
     const char **taken;
 } Names;
@@ -23,6 +24,11 @@ static const char *const reserved[] = {
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
     "outputs", "status", NULL};
+
+static int64_t value_bytes(const Value *v)
+{
+    return shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype);
+}
 
 static bool name_taken(const Names *nm, const char *s)
 {
@@ -48,7 +54,7 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
 {
     nm->value = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     nm->kernel = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
-    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + g->n_nodes + 1));
+    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + g->n_nodes + 1));
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
         const char *id = emit_ident(a, v->name);
@@ -58,6 +64,15 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
         const Node *n = g->nodes[i];
         if (!n->dead)
             nm->kernel[i] = unique_name(a, nm, arena_printf(a, "k_%s", emit_ident(a, n->name)));
+    }
+    nm->init = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        bool zero = true;
+        for (int64_t b = 0; v->kind == VAL_STATE && v->data && zero && b < value_bytes(v); b++)
+            zero = ((const unsigned char *)v->data)[b] == 0;
+        if (!zero)
+            nm->init[i] = unique_name(a, nm, arena_printf(a, "init_%s", nm->value[i]));
     }
 }
 
@@ -118,7 +133,7 @@ static const char *type_str(Arena *a, const Value *v)
 static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
-#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = kernel,
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = kernel,
 #include "ops.def"
 #undef OP
     };
@@ -196,37 +211,58 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
 
 /* ---- the model file around the kernels ---- */
 
+/* One entry point's code: its schedule, memory plan, and the kernel calls. */
+typedef struct Entry {
+    const Schedule *s;
+    const MemPlan *mp;
+    bool *passed;          /* per value id: some kernel call of this entry takes it */
+    StrBuf calls;
+} Entry;
+
+/* The workspace: [states][weights (file mode)][planned tensors][scratch]. */
 typedef struct Layout {
-    const bool *passed;    /* per value id: some kernel call takes it */
     bool *used;            /* per value id: a constant some kernel or output reads */
-    int64_t *weight_off;   /* per value id: offset in the weights region (file mode) */
-    int64_t weights_size;  /* bytes of the weights region at the start of the workspace */
+    int64_t *weight_off;   /* per value id: a used constant's offset (file mode) */
+    int64_t *state_off;    /* per value id: a state's offset, or -1 */
+    int64_t state_size;    /* bytes of the states at the start of the workspace */
+    int64_t weights_end;   /* end of the weights (file mode; = state_size otherwise) */
+    int64_t act_size;      /* the largest entry's planned tensors, from weights_end */
 } Layout;
 
-static int64_t value_bytes(const Value *v)
+static int64_t align64(int64_t x)
 {
-    return shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype);
+    return (x + SCHED_ALIGN - 1) / SCHED_ALIGN * SCHED_ALIGN;
 }
 
-/* passed: per value id, whether some kernel call takes it. */
-static void plan_weights(const Graph *g, const bool *passed, Arena *a, Layout *lay)
+static void plan_layout(const Graph *g, const Entry *ent, int n_ent, bool file, Arena *a,
+                        Layout *lay)
 {
-    lay->passed = passed;
     lay->used = arena_alloc(a, (size_t)g->n_values + 1);
     lay->weight_off = arena_alloc(a, sizeof(int64_t) * (size_t)(g->n_values + 1));
+    lay->state_off = arena_alloc(a, sizeof(int64_t) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++)
-        lay->used[i] = passed[i] && g->values[i]->kind == VAL_CONST;
+        for (int k = 0; k < n_ent; k++)
+            lay->used[i] |= ent[k].passed[i] && g->values[i]->kind == VAL_CONST;
     for (int k = 0; k < g->n_outputs; k++)
         if (g->values[g->outputs[k]]->kind == VAL_CONST)
             lay->used[g->outputs[k]] = true;
-    lay->weights_size = 0;
+    int64_t off = 0;
     for (int i = 0; i < g->n_values; i++) {
-        lay->weight_off[i] = -1;
-        if (!lay->used[i])
-            continue;
-        lay->weight_off[i] = lay->weights_size;
-        lay->weights_size += (value_bytes(g->values[i]) + SCHED_ALIGN - 1) / SCHED_ALIGN * SCHED_ALIGN;
+        lay->state_off[i] = g->values[i]->kind == VAL_STATE ? off : -1;
+        if (g->values[i]->kind == VAL_STATE)
+            off += align64(value_bytes(g->values[i]));
     }
+    lay->state_size = off;
+    for (int i = 0; i < g->n_values; i++) {
+        lay->weight_off[i] = file && lay->used[i] ? off : -1;
+        if (file && lay->used[i])
+            off += align64(value_bytes(g->values[i]));
+    }
+    lay->weights_end = off;
+    lay->act_size = 0;
+    for (int k = 0; k < n_ent; k++)
+        if (ent[k].mp->size > lay->act_size)
+            lay->act_size = ent[k].mp->size;
 }
 
 static void emit_front_matter(Emitter *e, const Graph *g, const EmitOptions *o, const char *file,
@@ -314,15 +350,19 @@ static void emit_weight_array(Emitter *e, const Value *v, const char *name)
 
 /* The blob kiln_weights_load reads (format in kiln_runtime.h): a header,
  * then every used constant at its offset in the weights region. */
+/* The blob kiln_weights_load reads (format in kiln_runtime.h): a header,
+ * then the first weights_end bytes of the workspace: every state's first
+ * value and every used constant at its offset. */
 static void emit_weight_blob(const Graph *g, const Layout *lay, StrBuf *blob)
 {
-    unsigned char *payload = calloc(1, (size_t)lay->weights_size + 1);
+    unsigned char *payload = calloc(1, (size_t)lay->weights_end + 1);
     KILN_ASSERT(payload != NULL);
-    for (int i = 0; i < g->n_values; i++)
-        if (lay->weight_off[i] >= 0)
-            memcpy(payload + lay->weight_off[i], g->values[i]->data,
-                   (size_t)value_bytes(g->values[i]));
-    uint64_t size = (uint64_t)lay->weights_size;
+    for (int i = 0; i < g->n_values; i++) {
+        int64_t off = lay->weight_off[i] >= 0 ? lay->weight_off[i] : lay->state_off[i];
+        if (off >= 0 && g->values[i]->data)
+            memcpy(payload + off, g->values[i]->data, (size_t)value_bytes(g->values[i]));
+    }
+    uint64_t size = (uint64_t)lay->weights_end;
     uint64_t sum = kiln_fnv1a64(payload, (size_t)size, 14695981039346656037ull);
     unsigned char head[24];
     memcpy(head, KILN_WEIGHTS_MAGIC, 8);
@@ -368,30 +408,30 @@ static void emit_info(Emitter *e, const Graph *g, const char *P)
               c_string(e->arena, g->name), g->n_inputs, g->n_outputs,
               g->n_inputs ? "inputs_info" : "NULL", g->n_outputs ? "outputs_info" : "NULL");
     emit_blank(e);
+    if (g->train_loss < 0)
+        return;
+    emit_info_table(e, g, "train_inputs", g->train_inputs, g->n_train_inputs);
+    emit_info_table(e, g, "train_outputs", &g->train_loss, 1);
+    emit_blank(e);
+    emit_line(e, "const kiln_model_info %s_train_info = {\"%s\", %d, 1, train_inputs_info, "
+                 "train_outputs_info};", P, c_string(e->arena, g->name), g->n_train_inputs);
+    emit_blank(e);
 }
 
-/* Where the kernels' scratch memory starts: after the weights (file mode)
- * and the planned tensors. */
-static int64_t scratch_offset(const EmitOptions *o, const MemPlan *mp, const Layout *lay)
-{
-    return (o->weights == WEIGHTS_FILE ? lay->weights_size : 0) + mp->size;
-}
-
-/* The pointer every value lives at inside P_run_v. */
-static void emit_run_locals(Emitter *e, const Graph *g, const Names *nm, const MemPlan *mp,
-                            const Layout *lay, const EmitOptions *o, const Schedule *s)
+/* The pointer every value an entry uses lives at: ids are the entry's
+ * inputs (inputs[k]); outputs (run only) come from outputs[k]. */
+static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                        const Entry *ent, const int *ids, int n_ids, bool run)
 {
     emit_line(e, "unsigned char *ws = (unsigned char *)workspace;");
-    if (o->weights == WEIGHTS_FILE)
-        emit_line(e, "const unsigned char *weights = ws;");
-    for (int k = 0; k < g->n_inputs; k++) {
-        const Value *v = g->values[g->inputs[k]];
-        if (lay->passed[v->id] || v->is_output) /* an input no kernel reads needs no name */
+    for (int k = 0; k < n_ids; k++) {
+        const Value *v = g->values[ids[k]];
+        if (ent->passed[v->id] || (run && v->is_output)) /* an input no kernel reads needs no name */
             emit_line(e, "const %s *%s = (const %s *)inputs[%d];", dtype_ctype(v->dtype),
                       nm->value[v->id], dtype_ctype(v->dtype), k);
     }
     bool *home = arena_alloc(e->arena, (size_t)g->n_values + 1);
-    for (int k = 0; k < g->n_outputs; k++) {
+    for (int k = 0; run && k < g->n_outputs; k++) {
         const Value *v = g->values[g->outputs[k]];
         if (v->kind != VAL_ACT || home[v->id])
             continue;
@@ -399,24 +439,42 @@ static void emit_run_locals(Emitter *e, const Graph *g, const Names *nm, const M
         emit_line(e, "%s *%s = (%s *)outputs[%d];", dtype_ctype(v->dtype), nm->value[v->id],
                   dtype_ctype(v->dtype), k);
     }
-    if (o->weights == WEIGHTS_FILE)
-        for (int i = 0; i < g->n_values; i++)
-            if (lay->weight_off[i] >= 0)
-                emit_line(e, "const %s *%s = (const %s *)(weights + %lld);",
-                          dtype_ctype(g->values[i]->dtype), nm->value[i],
-                          dtype_ctype(g->values[i]->dtype), (long long)lay->weight_off[i]);
-    for (int k = 0; k < s->n; k++) {
-        const Node *n = g->nodes[s->order[k]];
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        bool out_const = run && v->kind == VAL_CONST && v->is_output;
+        if (lay->state_off[i] >= 0 && (ent->passed[i] || (run && v->is_output)))
+            emit_line(e, "%s *%s = (%s *)(ws + %lld);", dtype_ctype(v->dtype), nm->value[i],
+                      dtype_ctype(v->dtype), (long long)lay->state_off[i]);
+        if (lay->weight_off[i] >= 0 && (ent->passed[i] || out_const))
+            emit_line(e, "const %s *%s = (const %s *)(ws + %lld);", dtype_ctype(v->dtype),
+                      nm->value[i], dtype_ctype(v->dtype), (long long)lay->weight_off[i]);
+    }
+    for (int k = 0; k < ent->s->n; k++) {
+        const Node *n = g->nodes[ent->s->order[k]];
         for (int i = 0; i < n->n_out; i++) {
             const Value *v = ir_out(g, n, i);
-            if (!v || mp->offset[v->id] < 0)
+            if (!v || ent->mp->offset[v->id] < 0)
                 continue;
             emit_line(e, "%s *%s = (%s *)(ws + %lld); /* %s */", dtype_ctype(v->dtype),
                       nm->value[v->id], dtype_ctype(v->dtype),
-                      (long long)(lay->weights_size * (o->weights == WEIGHTS_FILE) + mp->offset[v->id]),
-                      type_str(e->arena, v));
+                      (long long)(lay->weights_end + ent->mp->offset[v->id]), type_str(e->arena, v));
         }
     }
+    if (e->scratch > 0)
+        emit_line(e, "void *scratch = ws + %lld;", (long long)(lay->weights_end + lay->act_size));
+    emit_line(e, "(void)ws;");
+    emit_blank(e);
+}
+
+/* if (!ptr[i]) return KILN_ERR_ARGUMENT; for the count pointers of arr. */
+static void emit_check_ptrs(Emitter *e, const char *arr, int count)
+{
+    if (count == 0)
+        return;
+    emit_open(e, "for (int i = 0; i < %d; i++)", count);
+    emit_line(e, "if (!%s[i])", arr);
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_close(e);
 }
 
 /* Outputs that no kernel writes: constants, inputs, repeated outputs. */
@@ -434,9 +492,10 @@ static void emit_output_copies(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
-static void emit_entry_points(Emitter *e, const Graph *g, const Names *nm, const MemPlan *mp,
-                              const Layout *lay, const EmitOptions *o, const Schedule *s,
-                              const char *calls)
+/* P_init: the first value of every state (weights read from the blob in
+ * file mode). */
+static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                      const EmitOptions *o)
 {
     const char *P = o->prefix;
     if (o->weights == WEIGHTS_FILE) {
@@ -449,36 +508,124 @@ static void emit_entry_points(Emitter *e, const Graph *g, const Names *nm, const
         emit_func(e, "int %s_init(void *workspace)", P);
         emit_line(e, "return %s_init_from(workspace, %s_WEIGHTS_FILE);", P, P);
         emit_close(e);
-    } else {
-        emit_func(e, "int %s_init(void *workspace)", P);
-        emit_line(e, "return workspace ? KILN_OK : KILN_ERR_ARGUMENT;");
-        emit_close(e);
+        emit_blank(e);
+        return;
     }
+    emit_func(e, "int %s_init(void *workspace)", P);
+    emit_line(e, "if (!workspace)");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        if (lay->state_off[i] < 0)
+            continue;
+        if (nm->init[i])
+            emit_line(e, "memcpy((unsigned char *)workspace + %lld, %s, sizeof %s);",
+                      (long long)lay->state_off[i], nm->init[i], nm->init[i]);
+        else
+            emit_line(e, "memset((unsigned char *)workspace + %lld, 0, %lld); /* %s */",
+                      (long long)lay->state_off[i], (long long)value_bytes(v), safe_comment(e->arena, v->name));
+    }
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
     emit_blank(e);
-    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
+}
+
+static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                     const EmitOptions *o, const Entry *ent)
+{
+    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)",
+              o->prefix);
     if (g->n_inputs == 0)
         emit_line(e, "(void)inputs; /* the model has no inputs */");
     emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
               g->n_outputs ? " || !outputs" : "");
     emit_line(e, "    return KILN_ERR_ARGUMENT;");
-    for (int pass = 0; pass < 2; pass++) {
-        int count = pass ? g->n_outputs : g->n_inputs;
-        const char *arr = pass ? "outputs" : "inputs";
-        if (count == 0)
-            continue;
-        emit_open(e, "for (int i = 0; i < %d; i++)", count);
-        emit_line(e, "if (!%s[i])", arr);
-        emit_line(e, "    return KILN_ERR_ARGUMENT;");
-        emit_close(e);
-    }
-    emit_run_locals(e, g, nm, mp, lay, o, s);
-    if (e->scratch > 0)
-        emit_line(e, "void *scratch = ws + %lld;", (long long)scratch_offset(o, mp, lay));
-    emit_line(e, "(void)ws;");
-    emit_blank(e);
-    sb_append(e->out, calls, strlen(calls));
+    emit_check_ptrs(e, "inputs", g->n_inputs);
+    emit_check_ptrs(e, "outputs", g->n_outputs);
+    emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
+    sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
     emit_output_copies(e, g, nm);
     emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* The parameter file's table of states (kiln_params.h): "NAME DTYPE DIMS
+ * OFFSET" per line; names with spaces or newlines have them replaced. */
+static void state_table(const Graph *g, const Layout *lay, StrBuf *out)
+{
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        if (v->kind != VAL_STATE)
+            continue;
+        char dims[200];
+        for (const char *p = v->name; *p; p++)
+            sb_append(out, (*p == ' ' || *p == '\n' || *p == '\t') ? "_" : p, 1);
+        sb_printf(out, " %d %s %lld\n", (int)v->dtype, shape_str(&v->shape, dims, sizeof dims),
+                  (long long)lay->state_off[i]);
+    }
+}
+
+/* A hash of the table: a parameter file saved by another model is refused. */
+static uint64_t state_fingerprint(const Graph *g, const Layout *lay)
+{
+    StrBuf t = {0};
+    state_table(g, lay, &t);
+    uint64_t h = kiln_fnv1a64((const unsigned char *)(t.buf ? t.buf : ""), t.len, 14695981039346656037ull);
+    sb_free(&t);
+    return h;
+}
+
+/* P_train_step_v, P_set_lr, P_params_save, P_params_load. */
+static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                       const EmitOptions *o, const Entry *ent)
+{
+    const char *P = o->prefix;
+    emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
+    emit_line(e, "if (!workspace || !inputs || !loss)");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_check_ptrs(e, "inputs", g->n_train_inputs);
+    emit_locals(e, g, nm, lay, ent, g->train_inputs, g->n_train_inputs, false);
+    sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
+    emit_blank(e);
+    emit_line(e, "/* the loss before the update, then the new parameters and optimizer state */");
+    emit_line(e, "*loss = (float)%s[0];", nm->value[g->train_loss]);
+    for (int k = 0; k < g->n_assigns; k++) {
+        const Value *s = g->values[g->assigns[k].state];
+        emit_line(e, "memcpy(ws + %lld, %s, %lld); /* %s */", (long long)lay->state_off[s->id],
+                  nm->value[g->assigns[k].value], (long long)value_bytes(s), safe_comment(e->arena, s->name));
+    }
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+    const Value *lr = ir_graph_find_value(g, "kiln.lr");
+    KILN_ASSERT(lr && lr->kind == VAL_STATE);
+    emit_func(e, "void %s_set_lr(void *workspace, float lr)", P);
+    emit_line(e, "if (workspace)");
+    emit_line(e, "    memcpy((unsigned char *)workspace + %lld, &lr, sizeof lr);",
+              (long long)lay->state_off[lr->id]);
+    emit_close(e);
+    emit_blank(e);
+    StrBuf table = {0};
+    state_table(g, lay, &table);
+    emit_line(e, "/* the parameter file's table of states: name, ONNX dtype, dims, offset */");
+    emit_line(e, "static const char params_table[] =");
+    for (const char *p = table.buf; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        emit_line(e, "    \"%s\\n\"%s", c_string(e->arena, arena_printf(e->arena, "%.*s", (int)(nl - p), p)),
+                  nl[1] ? "" : ";");
+        p = nl + 1;
+    }
+    sb_free(&table);
+    emit_blank(e);
+    emit_func(e, "int %s_params_save(const void *workspace, const char *path)", P);
+    emit_line(e, "return kiln_state_save(workspace, %s_PARAMS_SIZE, %s_FINGERPRINT, params_table,", P, P);
+    emit_line(e, "                       sizeof params_table - 1, path);");
+    emit_close(e);
+    emit_blank(e);
+    emit_func(e, "int %s_params_load(void *workspace, const char *path)", P);
+    emit_line(e, "return kiln_state_load(workspace, %s_PARAMS_SIZE, %s_FINGERPRINT, params_table,", P, P);
+    emit_line(e, "                       sizeof params_table - 1, path);");
     emit_close(e);
     emit_blank(e);
 }
@@ -531,7 +678,7 @@ static void emit_run_typed(Emitter *e, const Graph *g, const Names *nm, const ch
 }
 
 static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitOptions *o,
-                        const MemPlan *mp, const Layout *lay, int64_t scratch)
+                        const Layout *lay, int64_t scratch)
 {
     const char *P = o->prefix;
     emit_front_matter(e, g, o, arena_printf(e->arena, "%s.h", P), "the model's C API");
@@ -546,14 +693,14 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "extern \"C\" {");
     emit_line(e, "#endif");
     emit_blank(e);
-    int64_t wsize = scratch_offset(o, mp, lay) + scratch;
+    int64_t wsize = lay->weights_end + lay->act_size + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
     emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
     if (o->weights == WEIGHTS_FILE) {
         emit_line(e, "/* The weights blob %s_init reads, and its payload size. */", P);
         emit_line(e, "#define %s_WEIGHTS_FILE \"%s.bin\"", P, P);
-        emit_line(e, "#define %s_WEIGHTS_SIZE ((size_t)%lld)", P, (long long)lay->weights_size);
+        emit_line(e, "#define %s_WEIGHTS_SIZE ((size_t)%lld)", P, (long long)lay->weights_end);
     }
     emit_line(e, "#define %s_NUM_INPUTS %d", P, g->n_inputs);
     emit_line(e, "#define %s_NUM_OUTPUTS %d", P, g->n_outputs);
@@ -570,6 +717,23 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
     emit_line(e, "int %s_run(%s);", P, typed_params(e, g, nm));
     emit_blank(e);
+    if (g->train_loss >= 0) {
+        emit_line(e, "/* Training (kiln compile --train). The inputs of a step: %s_train_info", P);
+        emit_line(e, " * order, %s_info's inputs and then the labels. One forward, backward and", P);
+        emit_line(e, " * optimizer update; *loss is the loss before the update. */");
+        emit_line(e, "extern const kiln_model_info %s_train_info;", P);
+        emit_line(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss);", P);
+        emit_line(e, "void %s_set_lr(void *workspace, float lr);", P);
+        emit_line(e, "/* Parameters and optimizer state: the first %s_PARAMS_SIZE bytes of the", P);
+        emit_line(e, " * workspace. Saving writes a temporary file, then renames it; loading");
+        emit_line(e, " * checks the file and leaves the workspace untouched if it is refused. */");
+        emit_line(e, "#define %s_PARAMS_SIZE ((size_t)%lld)", P, (long long)lay->state_size);
+        emit_line(e, "#define %s_FINGERPRINT UINT64_C(0x%016llx)", P,
+                  (unsigned long long)state_fingerprint(g, lay));
+        emit_line(e, "int %s_params_save(const void *workspace, const char *path);", P);
+        emit_line(e, "int %s_params_load(void *workspace, const char *path);", P);
+        emit_blank(e);
+    }
     emit_line(e, "#ifdef __cplusplus");
     emit_line(e, "}");
     emit_line(e, "#endif");
@@ -577,7 +741,8 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "#endif");
 }
 
-bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const EmitOptions *o,
+bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
+                const Schedule *train, const MemPlan *train_plan, const EmitOptions *o,
                 EmitResult *r, Diag *d)
 {
     Arena *a = arena_new();
@@ -586,31 +751,45 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
     Layout lay = {0};
     make_names(g, a, &nm);
 
-    /* kernels first, into their own buffer, collecting the calls */
-    StrBuf kernels = {0}, calls = {0}, prelude = {0};
+    /* kernels first, into their own buffer, collecting each entry's calls */
+    Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
+    int n_ent = g->train_loss >= 0 ? 2 : 1;
+    StrBuf kernels = {0}, prelude = {0};
     e.prelude = &prelude;
-    bool *passed = arena_alloc(a, (size_t)g->n_values + 1);
     e.out = &kernels;
     bool ok = true;
-    for (int k = 0; k < s->n && ok; k++)
-        ok = emit_node(&e, g->nodes[s->order[k]], &nm, &calls, passed);
-    plan_weights(g, passed, a, &lay);
+    for (int k = 0; k < n_ent; k++) {
+        ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
+        for (int i = 0; i < ent[k].s->n && ok; i++)
+            ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed);
+    }
+    plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
 
     if (ok) {
         e.out = &r->header;
-        emit_header(&e, g, &nm, o, mp, &lay, e.scratch);
+        emit_header(&e, g, &nm, o, &lay, e.scratch);
 
         e.out = &r->source;
         emit_front_matter(&e, g, o, arena_printf(a, "%s.c", o->prefix), "the model's code");
+        if (n_ent == 2) {
+            emit_line(&e, "#ifndef _POSIX_C_SOURCE");
+            emit_line(&e, "#define _POSIX_C_SOURCE 200809L /* fsync, for P_params_save */");
+            emit_line(&e, "#endif");
+        }
         emit_line(&e, "#include \"%s.h\"", o->prefix);
+        if (n_ent == 2)
+            emit_line(&e, "#include \"kiln_params.h\"");
         emit_blank(&e);
         emit_line(&e, "#include <math.h>");
         emit_line(&e, "#include <string.h>");
         emit_blank(&e);
         if (o->weights == WEIGHTS_EMBED) {
-            for (int i = 0; i < g->n_values; i++)
+            for (int i = 0; i < g->n_values; i++) {
                 if (lay.used[i])
                     emit_weight_array(&e, g->values[i], nm.value[i]);
+                if (nm.init[i])
+                    emit_weight_array(&e, g->values[i], nm.init[i]);
+            }
             emit_blank(&e);
         } else {
             emit_weight_blob(g, &lay, &r->weights);
@@ -619,11 +798,15 @@ bool emit_model(const Graph *g, const Schedule *s, const MemPlan *mp, const Emit
             sb_append(e.out, prelude.buf, prelude.len);
         sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
         emit_info(&e, g, o->prefix);
-        emit_entry_points(&e, g, &nm, mp, &lay, o, s, calls.buf ? calls.buf : "");
+        emit_init(&e, g, &nm, &lay, o);
+        emit_run(&e, g, &nm, &lay, o, &ent[0]);
+        if (n_ent == 2)
+            emit_train(&e, g, &nm, &lay, o, &ent[1]);
         emit_run_typed(&e, g, &nm, o->prefix);
     }
+    for (int k = 0; k < 2; k++)
+        sb_free(&ent[k].calls);
     sb_free(&kernels);
-    sb_free(&calls);
     sb_free(&prelude);
     arena_free(a);
     return ok;

@@ -5,20 +5,27 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ops.def switches OP_DOMAIN to "kiln" around kiln's own ops. */
+#define OP_DOMAIN ""
 const OpInfo op_info[OP_COUNT] = {
-    [OP_UNKNOWN] = {"<unknown>", 0, -1, 0, -1},
+    [OP_UNKNOWN] = {"<unknown>", "", 0, -1, 0, -1},
 #define OP(name, min_in, max_in, min_out, max_out, ...) \
-    [OP_##name] = {#name, min_in, max_in, min_out, max_out},
+    [OP_##name] = {#name, OP_DOMAIN, min_in, max_in, min_out, max_out},
 #include "ops.def"
 #undef OP
 };
 
-OpKind op_from_name(const char *name)
+OpKind op_lookup(const char *domain, const char *name)
 {
     for (int k = 1; k < OP_COUNT; k++)
-        if (strcmp(op_info[k].name, name) == 0)
+        if (strcmp(op_info[k].name, name) == 0 && strcmp(op_info[k].domain, domain) == 0)
             return (OpKind)k;
     return OP_UNKNOWN;
+}
+
+OpKind op_from_name(const char *name)
+{
+    return op_lookup("", name);
 }
 
 /* ---- dtypes ---- */
@@ -192,6 +199,7 @@ Graph *ir_graph_new(Arena *a)
     g->name = "model";
     g->producer = "";
     g->file = "";
+    g->train_loss = -1;
     return g;
 }
 
@@ -234,7 +242,7 @@ Node *ir_graph_add_node(Graph *g, OpKind op, const char *name, const int *in, in
     n->id = g->n_nodes;
     n->op = op;
     n->op_name = op_info[op].name;
-    n->domain = "";
+    n->domain = op_info[op].domain;
     n->opset = g->opset;
     n->name = (name && name[0]) ? arena_strdup(g->arena, name)
                                 : arena_printf(g->arena, "%s_%d", op_info[op].name, n->id);

@@ -72,6 +72,9 @@ typedef enum ValueKind {
     VAL_ACT = 0,   /* computed by a node */
     VAL_INPUT,     /* a graph input the caller provides */
     VAL_CONST,     /* data known at compile time: initializer or folded */
+    VAL_STATE,     /* lives in the workspace across calls (trainable parameters,
+                      optimizer moments, running statistics, the learning rate);
+                      data / init give its first value, set by P_init */
 } ValueKind;
 
 typedef struct Value {
@@ -83,6 +86,7 @@ typedef struct Value {
     ValueKind kind;
     bool is_param;      /* an initializer of the model (a weight), not a folded constant */
     bool is_output;     /* listed in Graph.outputs */
+    bool trainable;     /* VAL_STATE updated by the optimizer */
     void *data;         /* VAL_CONST: dense row-major, numel * dtype_size bytes */
     InitRule init;      /* for params without data (.kir init rules) */
     double init_scale;
@@ -132,10 +136,12 @@ typedef enum OpKind {
 
 typedef struct OpInfo {
     const char *name;
+    const char *domain;  /* "" for ONNX's default domain, "kiln" for kiln's own ops */
     int min_in, max_in, min_out, max_out; /* max -1: variadic */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
-OpKind op_from_name(const char *name); /* OP_UNKNOWN if kiln doesn't know it */
+OpKind op_from_name(const char *name); /* an ONNX default-domain op; OP_UNKNOWN if none */
+OpKind op_lookup(const char *domain, const char *name); /* any domain ("kiln" for kiln's own) */
 
 typedef struct Node {
     int id;
@@ -166,7 +172,19 @@ typedef struct Graph {
     int *inputs;           /* VAL_INPUT values, in graph order */
     int n_outputs, cap_outputs;
     int *outputs;
+    /* Training (pass/training.c): the training step reads train_inputs (the
+     * inputs above, then the labels kiln added), returns the value train_loss,
+     * and after each step sets every assigns[k].state to assigns[k].value. */
+    int n_train_inputs, cap_train_inputs;
+    int *train_inputs;
+    int train_loss;        /* value id, -1 when the graph doesn't train */
+    int n_assigns, cap_assigns;
+    struct Assign {
+        int state, value;
+    } *assigns;
 } Graph;
+
+typedef struct Assign Assign;
 
 Graph *ir_graph_new(Arena *a);
 /* Adds a value; the name is copied. Names are unique within a graph: the

@@ -338,7 +338,10 @@ static void put_init(StrBuf *sb, const Value *v)
 
 static void put_const_decl(StrBuf *sb, const Value *v)
 {
-    sb_printf(sb, "%s  ", v->is_param ? "param" : "const");
+    if (v->kind == VAL_STATE)
+        sb_printf(sb, "state %s", v->trainable ? "trainable " : "");
+    else
+        sb_printf(sb, "%s  ", v->is_param ? "param" : "const");
     put_vname(sb, v->name);
     sb_append(sb, " : ", 3);
     put_type(sb, v->dtype, &v->shape);
@@ -516,7 +519,7 @@ static void print_decls(const Graph *g, StrBuf *out)
 {
     bool any = g->n_inputs > 0;
     for (int i = 0; i < g->n_values && !any; i++)
-        any = g->values[i] && g->values[i]->kind == VAL_CONST;
+        any = g->values[i] && (g->values[i]->kind == VAL_CONST || g->values[i]->kind == VAL_STATE);
     if (any)
         sb_append(out, "\n", 1);
     for (int i = 0; i < g->n_inputs; i++) {
@@ -530,8 +533,34 @@ static void print_decls(const Graph *g, StrBuf *out)
         sb_append(out, "\n", 1);
     }
     for (int i = 0; i < g->n_values; i++)
-        if (g->values[i] && g->values[i]->kind == VAL_CONST)
+        if (g->values[i] && (g->values[i]->kind == VAL_CONST || g->values[i]->kind == VAL_STATE))
             put_const_decl(out, g->values[i]);
+}
+
+/* The training step's extra inputs, its loss and its state updates. */
+static void print_training(const Graph *g, StrBuf *out)
+{
+    if (g->train_loss < 0)
+        return;
+    sb_append(out, "\n", 1);
+    for (int i = g->n_inputs; i < g->n_train_inputs; i++) {
+        const Value *v = g->values[g->train_inputs[i]];
+        sb_append(out, "train_input ", 12);
+        put_ref(out, g, v->id);
+        sb_append(out, " : ", 3);
+        put_type(out, v->dtype, &v->shape);
+        sb_append(out, "\n", 1);
+    }
+    sb_append(out, "loss ", 5);
+    put_ref(out, g, g->train_loss);
+    sb_append(out, "\n", 1);
+    for (int i = 0; i < g->n_assigns; i++) {
+        sb_append(out, "assign ", 7);
+        put_ref(out, g, g->assigns[i].state);
+        sb_append(out, " = ", 3);
+        put_ref(out, g, g->assigns[i].value);
+        sb_append(out, "\n", 1);
+    }
 }
 
 void ir_print(const Graph *g, StrBuf *out)
@@ -562,6 +591,7 @@ void ir_print(const Graph *g, StrBuf *out)
         put_ref(out, g, g->outputs[i]);
         sb_append(out, "\n", 1);
     }
+    print_training(g, out);
 }
 
 /* ====================================== lexer ====================================== */
@@ -1290,11 +1320,14 @@ static bool parse_init(Parser *p, Value *v)
     return expect(p, ')', "expected ',' or ')' after an init argument");
 }
 
-/* ("param" | "const") %name ':' type ['=' (data | init rule)] */
+/* ("param" | "const" | "state" ["trainable"]) %name ':' type ['=' (data | init rule)] */
 static bool parse_const(Parser *p)
 {
-    bool is_param = is_word(&p->tok, "param");
+    bool is_param = is_word(&p->tok, "param"), is_state = is_word(&p->tok, "state");
     lex(p);
+    bool trainable = is_state && is_word(&p->tok, "trainable");
+    if (trainable)
+        lex(p);
     Tok t = p->tok;
     if (t.kind != T_VALUE)
         return perr(p, &t, "expected a value name like %%w");
@@ -1302,8 +1335,9 @@ static bool parse_const(Parser *p)
     if (!v)
         return false;
     lex(p);
-    v->kind = VAL_CONST;
-    v->is_param = is_param;
+    v->kind = is_state ? VAL_STATE : VAL_CONST;
+    v->is_param = is_param || is_state;
+    v->trainable = trainable;
     if (!parse_opt_type(p, v, true))
         return false;
     if (!accept(p, '='))
@@ -1328,6 +1362,48 @@ static bool parse_input(Parser *p)
     lex(p);
     ir_graph_add_input(p->g, v->id);
     return parse_opt_type(p, v, false);
+}
+
+/* "train_input" %name ':' type | "loss" %name | "assign" %state '=' %value */
+static bool parse_training(Parser *p)
+{
+    Graph *g = p->g;
+    bool input = is_word(&p->tok, "train_input"), loss = is_word(&p->tok, "loss");
+    lex(p);
+    Tok t = p->tok;
+    if (t.kind != T_VALUE)
+        return perr(p, &t, "expected a value name like %%x");
+    if (g->n_train_inputs == 0) /* the graph's inputs come first */
+        for (int i = 0; i < g->n_inputs; i++) {
+            g->train_inputs = arena_grow(g->arena, g->train_inputs, sizeof(int),
+                                         &g->cap_train_inputs, g->n_train_inputs + 1);
+            g->train_inputs[g->n_train_inputs++] = g->inputs[i];
+        }
+    if (input) {
+        Value *v = define_value(p, &t);
+        if (!v)
+            return false;
+        lex(p);
+        v->kind = VAL_INPUT;
+        g->train_inputs = arena_grow(g->arena, g->train_inputs, sizeof(int), &g->cap_train_inputs,
+                                     g->n_train_inputs + 1);
+        g->train_inputs[g->n_train_inputs++] = v->id;
+        return parse_opt_type(p, v, true);
+    }
+    int id = use_value(p, &t);
+    lex(p);
+    if (loss) {
+        g->train_loss = id;
+        return true;
+    }
+    if (!expect(p, '=', "expected '=' after the state in an assign"))
+        return false;
+    if (p->tok.kind != T_VALUE)
+        return perr(p, &p->tok, "expected a value name like %%x");
+    g->assigns = arena_grow(g->arena, g->assigns, sizeof(Assign), &g->cap_assigns, g->n_assigns + 1);
+    g->assigns[g->n_assigns++] = (Assign){id, use_value(p, &p->tok)};
+    lex(p);
+    return true;
 }
 
 /* "output" %name */
@@ -1615,7 +1691,7 @@ static bool parse_node(Parser *p)
     if (!parse_node_outputs(p, &nt) || !parse_opref(p, &nt) || !parse_node_inputs(p, &nt) ||
         !parse_node_tail(p, &nt))
         return false;
-    OpKind op = nt.domain[0] ? OP_UNKNOWN : op_from_name(nt.op);
+    OpKind op = op_lookup(nt.domain, nt.op);
     if (op != OP_UNKNOWN && !check_arity(p, &nt, op))
         return false;
     const char *name = nt.name ? nt.name : arena_printf(p->a, "%s_%d", nt.op, p->g->n_nodes);
@@ -1677,8 +1753,10 @@ static bool parse_stmt(Parser *p)
     const Tok *t = &p->tok;
     if (is_word(t, "input"))
         return parse_input(p);
-    if (is_word(t, "param") || is_word(t, "const"))
+    if (is_word(t, "param") || is_word(t, "const") || is_word(t, "state"))
         return parse_const(p);
+    if (is_word(t, "train_input") || is_word(t, "loss") || is_word(t, "assign"))
+        return parse_training(p);
     if (is_word(t, "output"))
         return parse_output(p);
     if (is_word(t, "node") || is_word(t, "_") || t->kind == T_VALUE || is_punct(p, '='))

@@ -46,7 +46,8 @@ static const char *value_name(const Graph *g, int id)
 static bool value_defined(const Verifier *v, int id)
 {
     const Value *val = v->g->values[id];
-    return val->kind == VAL_INPUT || val->kind == VAL_CONST || v->made_by[id] >= 0;
+    return val->kind == VAL_INPUT || val->kind == VAL_CONST || val->kind == VAL_STATE ||
+           v->made_by[id] >= 0;
 }
 
 static bool check_values(Verifier *v)
@@ -58,7 +59,8 @@ static bool check_values(Verifier *v)
             return fail(v, "value slot %d is empty", i);
         if (val->id != i)
             return fail(v, "value slot %d holds a value with id %d", i, val->id);
-        if (val->kind != VAL_ACT && val->kind != VAL_INPUT && val->kind != VAL_CONST)
+        if (val->kind != VAL_ACT && val->kind != VAL_INPUT && val->kind != VAL_CONST &&
+            val->kind != VAL_STATE)
             return fail(v, "value %d (%%%s) has kind %d", i, value_name(g, i), (int)val->kind);
         if (val->shape.rank < 0 || val->shape.rank > IR_MAX_RANK)
             return fail(v, "value %d (%%%s) has rank %d", i, value_name(g, i), val->shape.rank);
@@ -176,6 +178,15 @@ static bool check_graph_io(Verifier *v)
         int id = g->outputs[i];
         if (id < 0 || id >= g->n_values || !value_defined(v, id))
             return fail(v, "graph output %d refers to value %d that nothing defines", i, id);
+    }
+    if (g->train_loss >= g->n_values || (g->train_loss >= 0 && !value_defined(v, g->train_loss)))
+        return fail(v, "the training loss refers to value %d that nothing defines", g->train_loss);
+    for (int i = 0; i < g->n_assigns; i++) {
+        int s = g->assigns[i].state, x = g->assigns[i].value;
+        if (s < 0 || s >= g->n_values || g->values[s]->kind != VAL_STATE || x < 0 ||
+            x >= g->n_values || !value_defined(v, x))
+            return fail(v, "assign %d (state %d = value %d) is not a state set from a defined value",
+                        i, s, x);
     }
     for (int id = 0; id < g->n_values; id++) {
         int p = g->values[id]->producer, want = v->made_by[id];

@@ -3,8 +3,8 @@
 
 /* pass_dce
  * requires: nodes in topological order, Value.producer current.
- * does:     marks dead every node whose outputs reach no graph output, then
- *           compacts the node list.
+ * does:     marks dead every node whose outputs reach no graph output, no
+ *           training loss and no state update, then compacts the node list.
  * preserves: types, values (unreferenced values stay, unused). */
 bool pass_dce(Graph *g, Diag *d)
 {
@@ -13,6 +13,10 @@ bool pass_dce(Graph *g, Diag *d)
     bool *needed = arena_alloc(g->arena, (size_t)g->n_values + 1);
     for (int k = 0; k < g->n_outputs; k++)
         needed[g->outputs[k]] = true;
+    if (g->train_loss >= 0)
+        needed[g->train_loss] = true;
+    for (int k = 0; k < g->n_assigns; k++)
+        needed[g->assigns[k].value] = true;
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         Node *n = g->nodes[k];
         if (n->dead)

@@ -5,7 +5,7 @@
 #include "pass.h"
 
 static bool (*const fold_rules[OP_COUNT])(Graph *, Node *, Diag *) = {
-#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = fold,
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = fold,
 #include "ops.def"
 #undef OP
 };

@@ -11,13 +11,39 @@ bool pass_fold_constants(Graph *g, Diag *d);  /* fold_constants.c */
 bool pass_dce(Graph *g, Diag *d);             /* dce.c */
 bool pass_init_params(Graph *g, Diag *d);     /* init_params.c */
 
+/* Training (training.c): what `kiln compile --train` asks for. */
+typedef struct TrainOptions {
+    const char *loss_output;  /* --loss-output: the model computes its loss */
+    const char *loss_kind;    /* --loss mse|l1|softmax_ce|sparse_softmax_ce|bce|bce_logits|nll */
+    const char *loss_on;      /* --loss-on: the output the loss is attached to */
+    const char *reduction;    /* mean (default) | sum */
+    const char *optimizer;    /* sgd | adam | adamw | rmsprop | adagrad */
+    double lr, momentum, dampening, beta1, beta2, eps, alpha, weight_decay, l1, l2, clip_norm;
+    bool nesterov;
+    const char *freeze;       /* --freeze REGEX: parameters kept fixed */
+} TrainOptions;
+/* Before shape inference: the model's float parameters become trainable
+ * state, so folding leaves them alone. */
+bool pass_mark_params(Graph *g, const TrainOptions *t, Diag *d);
+/* After shape inference: the training step (forward copy, loss, backward,
+ * optimizer, state updates). */
+bool pass_build_training(Graph *g, const TrainOptions *t, Diag *d);
+/* Reverse-mode differentiation of g->train_loss with respect to every
+ * trainable state (autodiff.c); grads[v] gets the gradient's value id. */
+bool pass_autodiff(Graph *g, int **grads, Diag *d);
+
 /* Per-op rules, named in ops.def. */
-#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) \
-    bool shape(Graph *g, Node *n, Diag *d);                          \
-    bool fold(Graph *g, Node *n, Diag *d);
+typedef struct GradCtx GradCtx; /* autodiff.c */
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) \
+    bool shape(Graph *g, Node *n, Diag *d);                                \
+    bool fold(Graph *g, Node *n, Diag *d);                                 \
+    bool grad(GradCtx *c, const Node *n);
 #include "ops.def"
 #undef OP
 
+/* Checks n's arity and input types, then runs its shape rule
+ * (shape_infer.c). False with a diagnostic when the node is invalid. */
+bool infer_node(Graph *g, Node *n, Diag *d);
 /* Runs n's fold rule; a folded node becomes dead (fold_constants.c). False
  * only on a user error (in d). */
 bool fold_node(Graph *g, Node *n, Diag *d);

@@ -65,10 +65,17 @@ static bool check_outputs(const Graph *g, const Node *n, Diag *d)
 }
 
 static bool (*const shape_rules[OP_COUNT])(Graph *, Node *, Diag *) = {
-#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel) [OP_##name] = shape,
+#define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = shape,
 #include "ops.def"
 #undef OP
 };
+
+bool infer_node(Graph *g, Node *n, Diag *d)
+{
+    KILN_ASSERT(n->op > OP_UNKNOWN && n->op < OP_COUNT);
+    return check_arity(n, d) && check_inputs_typed(g, n, d) && shape_rules[n->op](g, n, d) &&
+           !d->errors && check_outputs(g, n, d);
+}
 
 /* pass_infer_shapes
  * requires: every graph input typed with a static shape (symbolic dims fixed
@@ -100,14 +107,7 @@ bool pass_infer_shapes(Graph *g, Diag *d)
         Node *n = g->nodes[k];
         if (n->dead)
             continue;
-        KILN_ASSERT(n->op > OP_UNKNOWN && n->op < OP_COUNT);
-        if (!check_arity(n, d) || !check_inputs_typed(g, n, d))
-            return false;
-        if (!shape_rules[n->op](g, n, d))
-            return false;
-        if (d->errors || !check_outputs(g, n, d))
-            return false;
-        if (!fold_node(g, n, d))
+        if (!infer_node(g, n, d) || !fold_node(g, n, d))
             return false;
     }
     return true;

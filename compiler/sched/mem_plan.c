@@ -27,14 +27,21 @@ static int64_t align_up(int64_t x)
 
 
 /* Collects the blocks with their lifetimes; returns how many. */
-static int collect(const Graph *g, const Schedule *s, Block *blocks,
+static int collect(const Graph *g, const Schedule *s, const int *keep, int n_keep, Block *blocks,
                    int *block_of)
 {
     int nb = 0;
+    bool *mine = arena_alloc(g->arena, (size_t)g->n_values + 1);
+    for (int step = 0; step < s->n; step++) {
+        const Node *n = g->nodes[s->order[step]];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0)
+                mine[n->out[k]] = true;
+    }
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
         block_of[i] = -1;
-        if (v->kind != VAL_ACT || v->is_output)
+        if (v->kind != VAL_ACT || v->is_output || !mine[i])
             continue;
         block_of[i] = nb;
         blocks[nb].value = i;
@@ -60,18 +67,22 @@ static int collect(const Graph *g, const Schedule *s, Block *blocks,
                     b->last = step;
             }
     }
+    for (int k = 0; k < n_keep; k++)
+        if (keep[k] >= 0 && block_of[keep[k]] >= 0)
+            blocks[block_of[keep[k]]].last = s->n;
     for (int i = 0; i < nb; i++) /* produced but never read: live at its step */
         if (blocks[i].first == INT64_MAX)
             blocks[i].first = blocks[i].last = 0;
     return nb;
 }
 
-bool sched_plan_memory(const Graph *g, const Schedule *s, MemPlan *mp, Diag *d)
+bool sched_plan_memory(const Graph *g, const Schedule *s, const int *keep, int n_keep,
+                       MemPlan *mp, Diag *d)
 {
     (void)d;
     Block *blocks = arena_alloc(g->arena, sizeof(Block) * (size_t)(g->n_values + 1));
     int *block_of = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n_values + 1));
-    int nb = collect(g, s, blocks, block_of);
+    int nb = collect(g, s, keep, n_keep, blocks, block_of);
 
     mp->offset = arena_alloc(g->arena, sizeof(int64_t) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++)

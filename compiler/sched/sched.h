@@ -21,8 +21,15 @@ typedef struct Schedule {
     int *order;           /* node ids in execution order */
 } Schedule;
 
-/* Places every VAL_ACT value that is not a graph output (those live in the
- * caller's output buffers) in the workspace, by liveness over s->order. */
-bool sched_plan_memory(const Graph *g, const Schedule *s, MemPlan *mp, Diag *d);
+/* The live nodes that the values roots depend on, in topological order
+ * (schedule.c). */
+bool sched_entry(const Graph *g, const int *roots, int n_roots, Schedule *s, Diag *d);
+
+/* Places every VAL_ACT value produced by s's nodes that is not a graph
+ * output (those live in the caller's output buffers) in the workspace, by
+ * liveness over s->order; the keep values live to the end (they are read
+ * after the last node). */
+bool sched_plan_memory(const Graph *g, const Schedule *s, const int *keep, int n_keep,
+                       MemPlan *mp, Diag *d);
 
 #endif

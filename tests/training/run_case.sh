@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# run_case.sh KILN SRCDIR CASE — trains CASE 20 steps in torch and in kiln's
+# generated C from the same initial parameters and batches, and compares.
+set -euo pipefail
+kiln=$1 src=$2 case=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 "$src/tests/training/torch_train.py" "$case" "$tmp" > "$tmp/torch.log" 2>&1 ||
+  { cat "$tmp/torch.log"; exit 1; }
+# shellcheck disable=SC2046
+"$kiln" compile "$tmp/model.onnx" -o "$tmp/gen" --prefix model $(cat "$tmp/flags.txt")
+cc -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/train_harness.c" \
+   -lm -o "$tmp/train"
+n=$(ls "$tmp"/input_*.bin | wc -l)
+"$tmp/train" 20 "$tmp" $(for k in $(seq 0 $((n - 1))); do echo "$tmp/input_$k.bin"; done) > "$tmp/kiln_losses.txt"
+/usr/bin/python3 "$src/tests/training/compare.py" "$tmp" "$tmp/kiln_losses.txt"

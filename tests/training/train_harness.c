@@ -1,0 +1,51 @@
+/* train_harness.c — runs a kiln-compiled training step (prefix "model") for
+ * every batch in the input files and records what torch_train.py recorded:
+ *   train_harness STEPS OUTDIR INPUT_0.bin INPUT_1.bin ...
+ * prints the loss before each step, one per line, and saves the parameters
+ * to OUTDIR/kiln_params.bin with model_params_save. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model.h"
+
+static size_t tensor_bytes(const kiln_tensor_info *t)
+{
+    size_t n = t->dtype == KILN_INT64 || t->dtype == KILN_DOUBLE ? 8 : 4;
+    for (int i = 0; i < t->rank; i++)
+        n *= (size_t)t->dims[i];
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    const kiln_model_info *info = &model_train_info;
+    if (argc != 3 + info->num_inputs) {
+        fprintf(stderr, "usage: %s STEPS OUTDIR and %d input files\n", argv[0], info->num_inputs);
+        return 2;
+    }
+    int steps = atoi(argv[1]);
+    unsigned char *raw = malloc(model_WORKSPACE_SIZE + 64);
+    void *ws = raw + (64 - (uintptr_t)raw % 64) % 64;
+    FILE *in[16];
+    void *buf[16];
+    if (!raw || model_init(ws) != KILN_OK)
+        return 3;
+    for (int k = 0; k < info->num_inputs; k++) {
+        in[k] = fopen(argv[3 + k], "rb");
+        buf[k] = malloc(tensor_bytes(&info->inputs[k]));
+        if (!in[k] || !buf[k])
+            return 2;
+    }
+    for (int s = 0; s < steps; s++) {
+        for (int k = 0; k < info->num_inputs; k++)
+            if (fread(buf[k], 1, tensor_bytes(&info->inputs[k]), in[k]) != tensor_bytes(&info->inputs[k]))
+                return 2;
+        float loss;
+        if (model_train_step_v(ws, (const void *const *)buf, &loss) != KILN_OK)
+            return 3;
+        printf("%.9g\n", loss);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/kiln_params.bin", argv[2]);
+    return model_params_save(ws, path) == KILN_OK ? 0 : 4;
+}
