@@ -1,107 +1,96 @@
-/* shapes_movement.c — shape rules of the data-movement ops: Flatten, Reshape,
- * Transpose (ONNX spec sections of the same names). */
+/* shapes_movement.c — shape rules of the shape and data-movement ops. The
+ * ops that move bytes (Reshape, Transpose, Slice, Concat, Pad, …) share one
+ * reader of their parameters with folding and the kernels (ir/move.h); the
+ * ops that only describe shapes (Shape, Size, Range) and Trilu are here. */
 #include "pass.h"
 
-/* Flatten: [d0..d(axis-1)] x [d(axis)..] into 2-D; axis in [-r, r]. */
-bool shape_flatten(Graph *g, Node *n, Diag *d)
+#include <math.h>
+
+#include "move.h"
+
+/* Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice,
+ * Expand, Tile, Pad, DepthToSpace, SpaceToDepth, EyeLike, ConstantOfShape:
+ * parameters and output shapes per the ONNX spec section of each op, every
+ * opset from 6 on (move.h has the per-op details). */
+bool shape_move(Graph *g, Node *n, Diag *d)
 {
-    const Value *x = ir_in(g, n, 0);
-    int r = x->shape.rank;
-    int64_t axis = ir_attr_int(n, "axis", 1);
-    if (axis < -r || axis > r) {
-        ir_node_error(d, n, "axis %lld out of range for rank %d", (long long)axis, r);
+    MoveParams p;
+    char err[MOVE_ERR_LEN];
+    if (!move_params(g, n, g->arena, &p, err)) {
+        ir_node_error(d, n, "%s", err);
         return false;
     }
-    if (axis < 0)
-        axis += r;
-    Shape y = {.rank = 2, .dims = {1, 1}};
-    for (int i = 0; i < r; i++)
-        y.dims[i < axis ? 0 : 1] *= x->shape.dims[i];
-    rule_set_out(g, n, 0, x->dtype, &y);
+    for (int i = 0; i < n->n_out; i++)
+        rule_set_out(g, n, i, p.dtype, &p.out[i]);
     return true;
 }
 
-/* Reshape: the shape input must be constant; 0 copies the input dim (unless
- * allowzero=1, opset 14+), one -1 is inferred. */
-bool shape_reshape(Graph *g, Node *n, Diag *d)
+/* Shape: int64 [end - start], the input's dims in move_shape_span. */
+bool shape_shape(Graph *g, Node *n, Diag *d)
 {
-    const Value *x = ir_in(g, n, 0);
-    int64_t want[IR_MAX_RANK];
-    int r = rule_const_ints(g, n, 1, want, IR_MAX_RANK);
-    if (r < 0) {
-        ir_node_error(d, n, "the target shape must be a constant (at most %d int64 values)",
-                      IR_MAX_RANK);
-        return false;
-    }
-    bool allowzero = ir_attr_int(n, "allowzero", 0) != 0;
-    Shape y = {.rank = r};
-    int infer = -1;
-    int64_t known = 1;
-    for (int i = 0; i < r; i++) {
-        int64_t v = want[i];
-        if (v == 0 && !allowzero) {
-            if (i >= x->shape.rank) {
-                ir_node_error(d, n, "target dim %d is 0 but the input has rank %d", i,
-                              x->shape.rank);
-                return false;
-            }
-            v = x->shape.dims[i];
-        }
-        if (v == -1) {
-            if (infer >= 0) {
-                ir_node_error(d, n, "target shape has more than one -1");
-                return false;
-            }
-            infer = i;
-            continue;
-        }
-        if (v < 0 || !size_mul_ok(known, v, &known)) {
-            ir_node_error(d, n, "target dim %d is invalid (%lld)", i, (long long)want[i]);
-            return false;
-        }
-        y.dims[i] = v;
-    }
-    int64_t total = shape_numel(&x->shape);
-    if (infer >= 0) {
-        if (known == 0 || total % known != 0) {
-            ir_node_error(d, n, "can't infer -1: %lld elements into blocks of %lld",
-                          (long long)total, (long long)known);
-            return false;
-        }
-        y.dims[infer] = total / known;
-    } else if (known != total) {
-        char sx[128], sy[128];
-        ir_node_error(d, n, "can't reshape %s (%lld elements) to %s", shape_str(&x->shape, sx, 128),
-                      (long long)total, shape_str(&y, sy, 128));
-        return false;
-    }
-    rule_set_out(g, n, 0, x->dtype, &y);
+    (void)d;
+    int start, end;
+    move_shape_span(n, ir_in(g, n, 0)->shape.rank, &start, &end);
+    Shape y = {.rank = 1, .dims = {end - start}};
+    rule_set_out(g, n, 0, DT_I64, &y);
     return true;
 }
 
-/* Transpose: perm defaults to reversing the dims. */
-bool shape_transpose(Graph *g, Node *n, Diag *d)
+/* Size: int64 scalar, the input's element count. */
+bool shape_size(Graph *g, Node *n, Diag *d)
 {
-    const Value *x = ir_in(g, n, 0);
-    int r = x->shape.rank;
-    const Attr *perm = ir_attr(n, "perm");
-    Shape y = {.rank = r};
-    bool seen[IR_MAX_RANK] = {0};
-    if (perm && perm->n != r) {
-        ir_node_error(d, n, "perm has %d entries for rank %d", perm->n, r);
-        return false;
-    }
-    for (int i = 0; i < r; i++) {
-        int64_t p = perm ? perm->ints[i] : r - 1 - i;
-        if (p < 0)
-            p += r;
-        if (p < 0 || p >= r || seen[p]) {
-            ir_node_error(d, n, "perm is not a permutation of 0..%d", r - 1);
+    (void)d;
+    Shape y = {0};
+    rule_set_out(g, n, 0, DT_I64, &y);
+    return true;
+}
+
+/* Range: scalars start, limit, delta of one numeric dtype; the output's
+ * length max(ceil((limit - start) / delta), 0) depends on their values, so
+ * all three must be compile-time constants (then the node always folds). */
+bool shape_range(Graph *g, Node *n, Diag *d)
+{
+    const Value *v[3] = {ir_in(g, n, 0), ir_in(g, n, 1), ir_in(g, n, 2)};
+    DType dt = v[0]->dtype;
+    for (int i = 0; i < 3; i++) {
+        if (v[i]->dtype != dt || shape_numel(&v[i]->shape) != 1) {
+            ir_node_error(d, n, "start, limit and delta must be scalars of one dtype");
             return false;
         }
-        seen[p] = true;
-        y.dims[i] = x->shape.dims[p];
+        if (v[i]->kind != VAL_CONST || !v[i]->data) {
+            ir_node_error(d, n, "input '%s' must be a compile-time constant (the output's length "
+                          "depends on it)", v[i]->name);
+            return false;
+        }
     }
-    rule_set_out(g, n, 0, x->dtype, &y);
+    if (dt != DT_F32 && dt != DT_F64 && dt != DT_I16 && dt != DT_I32 && dt != DT_I64) {
+        ir_node_error(d, n, "dtype %s is not one of f32, f64, i16, i32, i64", dtype_name(dt));
+        return false;
+    }
+    double start = tensor_get_f(dt, v[0]->data, 0), limit = tensor_get_f(dt, v[1]->data, 0);
+    double delta = tensor_get_f(dt, v[2]->data, 0), count = ceil((limit - start) / delta);
+    if (delta == 0 || !(count < INT32_MAX)) {
+        ir_node_error(d, n, "delta is 0 or the range is too long");
+        return false;
+    }
+    Shape y = {.rank = 1, .dims = {count > 0 ? (int64_t)count : 0}};
+    rule_set_out(g, n, 0, dt, &y);
+    return true;
+}
+
+/* Trilu (opset 14): rank >= 2, the last two dims a matrix; k an optional
+ * int64 scalar input (it may be a run-time value); upper attribute. */
+bool shape_trilu(Graph *g, Node *n, Diag *d)
+{
+    const Value *x = ir_in(g, n, 0), *k = ir_in(g, n, 1);
+    if (x->shape.rank < 2) {
+        ir_node_error(d, n, "input has rank %d, expected at least 2", x->shape.rank);
+        return false;
+    }
+    if (k && (k->dtype != DT_I64 || shape_numel(&k->shape) != 1)) {
+        ir_node_error(d, n, "k must be one int64");
+        return false;
+    }
+    rule_set_out(g, n, 0, x->dtype, &x->shape);
     return true;
 }
