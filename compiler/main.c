@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "driver.h"
+#include "onnx_io.h"
 
 static const char usage[] =
     "kiln " KILN_VERSION " — compile ONNX and .kir models to standalone C99\n"
@@ -15,6 +16,9 @@ static const char usage[] =
     "  kiln ir MODEL [--dump-after PASS]     print the model as .kir text\n"
     "  kiln run MODEL --input NAME=FILE.pb... -o OUTDIR\n"
     "                                        compile, build with cc, run, write outputs as .pb\n"
+    "  kiln export MODEL.onnx PARAMS.bin -o OUT.onnx\n"
+    "                                        the model with the trained parameters of a\n"
+    "                                        P_params_save file as its initializers\n"
     "  kiln verify CASEDIR...                run ONNX backend-test folders (model.onnx or\n"
     "                                        model.kir + test_data_set_*/), print PASS/FAIL\n"
     "  kiln --help | --version\n"
@@ -337,6 +341,15 @@ int main(int argc, char **argv)
         driver_verify(&a.o, a.positional, a.n_positional, &failed, &d);
         return failed ? 1 : 0;
     }
+    if (!strcmp(a.cmd, "export")) {
+        if (a.n_positional != 2 || !a.o.out_dir)
+            return fail("usage: kiln export MODEL.onnx PARAMS.bin -o OUT.onnx%s", "");
+        int replaced = 0;
+        bool ok = onnx_export_params(a.positional[0], a.positional[1], a.o.out_dir, &replaced, &d);
+        if (ok)
+            printf("%s: %d initializers from %s\n", a.o.out_dir, replaced, a.positional[1]);
+        return report(ok, &d);
+    }
     if (a.n_positional != 1)
         return fail(a.n_positional ? "'%s' takes one model file" : "'%s' needs a model file", a.cmd);
     a.o.model = a.positional[0];
@@ -358,5 +371,5 @@ int main(int argc, char **argv)
             return fail("run needs -o OUTDIR%s", "");
         return report(driver_run(&a.o, a.inputs, a.n_inputs, a.o.out_dir, &d), &d);
     }
-    return fail("unknown command '%s' (expected compile, ir, run or verify; see kiln --help)", a.cmd);
+    return fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", a.cmd);
 }

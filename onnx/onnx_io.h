@@ -18,4 +18,10 @@ Graph *onnx_import(Arena *a, const char *path, Diag *d);
 bool onnx_read_tensor(Arena *a, const char *path, Tensor *t, const char **name, Diag *d);
 bool onnx_write_tensor(const char *path, const Tensor *t, const char *name, Diag *d);
 
+/* kiln export: writes to out_path (atomically) a copy of the model whose
+ * initializers take the values of the tensors of the same name in the kiln
+ * parameter file (P_params_save's format); *replaced counts them. */
+bool onnx_export_params(const char *model_path, const char *params_path, const char *out_path,
+                        int *replaced, Diag *d);
+
 #endif

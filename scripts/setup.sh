@@ -11,6 +11,7 @@ packages=(
   libonnx-dev                            # /usr/include/onnx/onnx.proto, the ONNX schema
   libonnx-testdata                       # the official ONNX backend test cases
   python3 python3-numpy python3-onnx python3-torch  # reference models and data (/usr/bin/python3)
+  nodejs npm                             # onnxruntime (npm onnxruntime-node) checks exported models
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,3 +27,12 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
+
+# onnxruntime for the export checks, from npm into build/ort (its install
+# script would download extra binaries: ONNXRUNTIME_NODE_INSTALL=skip).
+if [ ! -d build/ort/node_modules/onnxruntime-node ]; then
+  echo "setup: installing onnxruntime-node into build/ort"
+  mkdir -p build/ort
+  (cd build/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --no-audit --no-fund \
+     onnxruntime-node >/dev/null)
+fi

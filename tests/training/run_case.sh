@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run_case.sh KILN SRCDIR CASE — trains CASE 20 steps in torch and in kiln's
 # generated C from the same initial parameters and batches, and compares.
+# With KILN_ORT_DIR (a folder with node_modules/onnxruntime-node), also exports
+# the trained model with kiln export and checks it in onnxruntime.
 set -euo pipefail
 kiln=$1 src=$2 case=$3
 tmp=$(mktemp -d)
@@ -14,3 +16,8 @@ cc -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/t
 n=$(ls "$tmp"/input_*.bin | wc -l)
 "$tmp/train" 20 "$tmp" $(for k in $(seq 0 $((n - 1))); do echo "$tmp/input_$k.bin"; done) > "$tmp/kiln_losses.txt"
 /usr/bin/python3 "$src/tests/training/compare.py" "$tmp" "$tmp/kiln_losses.txt"
+# kiln export: the trained parameters back into the ONNX model, run by onnxruntime
+if [ -n "${KILN_ORT_DIR:-}" ]; then
+  "$kiln" export "$tmp/model.onnx" "$tmp/kiln_params.bin" -o "$tmp/trained.onnx"
+  node "$src/tests/training/ort_check.js" "$tmp/trained.onnx" "$tmp" 20
+fi

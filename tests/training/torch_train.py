@@ -64,6 +64,8 @@ def main(case, out):
                       do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
     with open(os.path.join(out, "flags.txt"), "w") as f:
         f.write(flags + "\n")
+    with open(os.path.join(out, "input_0.dims.json"), "w") as f:
+        f.write(str(list(batches[0][0].shape)) + "\n")
     with open(os.path.join(out, "input_0.bin"), "wb") as fx, \
             open(os.path.join(out, "input_1.bin"), "wb") as fy:
         for x, y in batches:

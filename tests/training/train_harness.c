@@ -1,8 +1,9 @@
 /* train_harness.c — runs a kiln-compiled training step (prefix "model") for
  * every batch in the input files and records what torch_train.py recorded:
  *   train_harness STEPS OUTDIR INPUT_0.bin INPUT_1.bin ...
- * prints the loss before each step, one per line, and saves the parameters
- * to OUTDIR/kiln_params.bin with model_params_save. */
+ * prints the loss before each step, one per line, saves the parameters to
+ * OUTDIR/kiln_params.bin with model_params_save, and writes the inference
+ * outputs (model_run_v) on the last batch to OUTDIR/kiln_out_K.bin. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,5 +48,22 @@ int main(int argc, char **argv)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/kiln_params.bin", argv[2]);
-    return model_params_save(ws, path) == KILN_OK ? 0 : 4;
+    if (model_params_save(ws, path) != KILN_OK)
+        return 4;
+    /* inference with the trained parameters on the last batch, for the
+     * export check (tests/training/ort_check.js) */
+    void *out[16];
+    for (int k = 0; k < model_info.num_outputs; k++)
+        if (!(out[k] = malloc(tensor_bytes(&model_info.outputs[k]))))
+            return 2;
+    if (model_run_v(ws, (const void *const *)buf, out) != KILN_OK)
+        return 3;
+    for (int k = 0; k < model_info.num_outputs; k++) {
+        snprintf(path, sizeof path, "%s/kiln_out_%d.bin", argv[2], k);
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(out[k], 1, tensor_bytes(&model_info.outputs[k]), f) !=
+                      tensor_bytes(&model_info.outputs[k]) || fclose(f) != 0)
+            return 4;
+    }
+    return 0;
 }
