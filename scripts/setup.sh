@@ -11,8 +11,10 @@ packages=(
   libonnx-dev                            # /usr/include/onnx/onnx.proto, the ONNX schema
   libonnx-testdata                       # the official ONNX backend test cases
   python3 python3-numpy python3-onnx python3-torch  # reference models and data (/usr/bin/python3)
-  nodejs npm                             # onnxruntime (npm onnxruntime-node) checks exported models
 )
+# onnxruntime (npm onnxruntime-node) checks exported models: Node.js with npm,
+# from Debian unless the machine already has one (some bundle npm with node)
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
