@@ -433,7 +433,7 @@ static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layou
     bool *home = arena_alloc(e->arena, (size_t)g->n_values + 1);
     for (int k = 0; run && k < g->n_outputs; k++) {
         const Value *v = g->values[g->outputs[k]];
-        if (v->kind != VAL_ACT || home[v->id])
+        if (v->kind != VAL_ACT || home[v->id] || !ent->passed[v->id]) /* e.g. no elements */
             continue;
         home[v->id] = true;
         emit_line(e, "%s *%s = (%s *)outputs[%d];", dtype_ctype(v->dtype), nm->value[v->id],
