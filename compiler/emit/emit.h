@@ -15,6 +15,10 @@ typedef enum Target {
 
 typedef enum WeightMode { WEIGHTS_EMBED = 0, WEIGHTS_FILE } WeightMode;
 
+/* Prelude entries per model: one per shared helper and per pre-packed
+ * weight (k_gemm.c, k_conv.c). */
+#define EMIT_MAX_PRELUDE 4096
+
 typedef struct Emitter {
     StrBuf *out;
     int indent;
@@ -33,8 +37,15 @@ typedef struct Emitter {
     /* File-scope code printed once before all kernels (shared helpers such
      * as a micro-kernel), see emit_prelude_once. */
     StrBuf *prelude;
-    const char *prelude_keys[64];
+    const char *prelude_keys[EMIT_MAX_PRELUDE];
     int n_prelude_keys;
+    /* Set by a kernel that calls AVX2+FMA code (x86-64-v3 micro-kernels):
+     * P_init then checks the CPU and returns KILN_ERR_CPU on one without. */
+    bool needs_avx2;
+    /* Constant operands may be re-laid out into new file-scope arrays (GEMM
+     * weight pre-packing) only when weights are embedded; with --weights
+     * file every weight must come from the blob. */
+    bool pack_constants;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);

@@ -20,7 +20,7 @@ bool emit_prelude_once(Emitter *e, const char *key, const char *text)
     for (int i = 0; i < e->n_prelude_keys; i++)
         if (strcmp(e->prelude_keys[i], key) == 0)
             return false;
-    KILN_ASSERT(e->n_prelude_keys < 64);
+    KILN_ASSERT(e->n_prelude_keys < EMIT_MAX_PRELUDE);
     e->prelude_keys[e->n_prelude_keys++] = arena_strdup(e->arena, key);
     sb_append(e->prelude, text, strlen(text));
     return true;

@@ -4,7 +4,7 @@
  * number of spatial dims. The geometry comes from the canonical attributes
  * the shape rule wrote (pass/shapes_conv.c: kernel_shape, strides,
  * dilations and pads all explicit); keep the two in step. */
-#include "emit.h"
+#include "k_gemm.h"
 
 #include <string.h>
 
@@ -223,14 +223,49 @@ static int emit_channels_open(Emitter *e, const Node *n, int64_t batch, int64_t 
     return group > 1 ? 3 : 2;
 }
 
+/* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
+ * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
+ * gathered straight from the image into the micro-kernel's panels
+ * (kiln_sgemm_pack_b_conv), W pre-packed when it is a constant. */
+static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+{
+    const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1];
+    int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp);
+    int64_t k = c * prod(gm->k, gm->nsp);
+    int j = gm->nsp - 1; /* the width dim; a 1-D conv has height 1 */
+    bool two = gm->nsp == 2;
+    emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+                 "%lld, %lld, %lld, %lld, %lld};",
+              (long long)c, (long long)(two ? gm->ext[0] : 1), (long long)gm->ext[j],
+              (long long)(two ? gm->k[0] : 1), (long long)gm->k[j], (long long)(two ? gm->s[0] : 1),
+              (long long)gm->s[j], (long long)(two ? gm->d[0] : 1), (long long)gm->d[j],
+              (long long)(two ? gm->pb[0] : 0), (long long)gm->pb[j],
+              (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
+    emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
+    BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1};
+    p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = k, .cs = 1};
+    if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
+        p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};
+    p.b = (GemmOperand){.src = GEMM_CONV_B, .expr = "x", .geom = "geom"};
+    if (e->in_name[2])
+        p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
+    emit_gemm_blocked(e, &p);
+    emit_close(e);
+}
+
 /* Conv (opset 1, 11): X [N, C, D...], W [M, C/group, K...], B [M] →
  * Y [N, M, O...] with
  *   y[n, oc, o] = b[oc] + sum over c in oc's group and taps k of
  *                 x[n, c, o*s - pb + k*d] * w[oc, c, k]
  * and taps outside x skipped (zero padding). ConvInteger (opset 10): the
  * same over int32 with the zero points subtracted (padding is the zero
- * point, so skipping stays right). Loops: n, g, m, o..., c, k...; the inner
- * tap loop walks x and w contiguously. */
+ * point, so skipping stays right). Dense f32 1-D/2-D convs big enough run
+ * as implicit GEMM on the micro-kernels (emit_conv_blocked); the rest as
+ * loops n, g, m, o..., c, k..., the inner tap loop walking x and w
+ * contiguously. */
 bool k_conv(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
@@ -239,6 +274,11 @@ bool k_conv(Emitter *e, const Graph *g, const Node *n)
     geom_read(n, &y->shape, &x->shape, false, &gm);
     int64_t group = ir_attr_int(n, "group", 1), cg = x->shape.dims[1] / group;
     int64_t insz = prod(gm.ext, gm.nsp), outsz = prod(gm.pos, gm.nsp), ksz = prod(gm.k, gm.nsp);
+    if (!integer && y->dtype == DT_F32 && group == 1 && gm.nsp <= 2 &&
+        gemm_blocked_pays(e, y->shape.dims[1], outsz, cg * ksz)) {
+        emit_conv_blocked(e, g, n, &gm);
+        return true;
+    }
     const char *t = dtype_ctype(y->dtype), *oc;
     int depth = emit_channels_open(e, n, x->shape.dims[0], x->shape.dims[1], y->shape.dims[1],
                                    insz, outsz, &oc);

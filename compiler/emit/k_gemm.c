@@ -1,10 +1,222 @@
 /* k_gemm.c — kernels of Gemm, MatMul and MatMulInteger (ONNX spec:
- * Y = alpha * A' * B' + beta * C; the MatMuls as numpy.matmul). Plain loop
- * nests ordered so the inner loop runs over contiguous memory; the tiled SIMD
- * versions replace these later and are checked against them. */
-#include "emit.h"
+ * Y = alpha * A' * B' + beta * C; the MatMuls as numpy.matmul). f32 products
+ * big enough to pay for packing go through the blocked path below: a
+ * BLIS-style loop nest around the target's micro-kernel (templates/), with
+ * constant operands pre-packed at compile time and the bias fused into the
+ * epilogue. Everything else runs plain loop nests ordered so the inner loop
+ * walks contiguous memory; tests/kernels checks the micro-kernels against
+ * such naive loops. */
+#include "k_gemm.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "tile.h"
+
+/* ---- the blocked path ---- */
+
+/* A target's micro-kernel (templates/kiln_gemm_*.h). */
+typedef struct GemmIsa {
+    const char *desc, *header, *block;
+    int mr, nr;
+} GemmIsa;
+
+static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16};
+static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",
+                                    6, 4};
+
+static const GemmIsa *gemm_isa(const Emitter *e)
+{
+    return e->target == TARGET_X86_64_V3 ? &isa_avx2 : &isa_generic;
+}
+
+bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
+{
+    const int64_t limit = (int64_t)1 << 30; /* keeps every index in an int */
+    if (M * K >= limit || K * N >= limit || M * N >= limit)
+        return false;
+    /* a product of a few thousand FMAs, or a B narrower than half a panel,
+     * is faster without packing */
+    return M * N * K >= 4096 && N * 2 >= gemm_isa(e)->nr && K >= 4;
+}
+
+/* One float of packed data as a C literal, exact (%.9g round-trips f32). */
+static void float_literal(float x, char *buf, size_t n)
+{
+    if (x != x) {
+        snprintf(buf, n, "NAN");
+    } else if (isinf(x)) {
+        snprintf(buf, n, x < 0 ? "-INFINITY" : "INFINITY");
+    } else {
+        snprintf(buf, n, "%.9g", (double)x);
+        if (!strpbrk(buf, ".en"))
+            strcat(buf, ".0");
+        strcat(buf, "f");
+    }
+}
+
+/* The name of constant operand o of p packed whole into panels of r (A:
+ * rows of p->M, B: columns of p->N), printed into the prelude once per
+ * layout. */
+static const char *emit_packed_const(Emitter *e, const BlockedGemm *p, bool is_a, int r)
+{
+    const GemmOperand *o = is_a ? &p->a : &p->b;
+    int64_t rows = is_a ? p->M : p->N, numel = sched_packed_numel(rows, p->K, r);
+    const char *key = arena_printf(e->arena, "packed %d %c %lld %lld %lld %lld %lld %d",
+                                   o->value->id, is_a ? 'a' : 'b', (long long)o->offset,
+                                   (long long)o->rs, (long long)o->cs, (long long)rows,
+                                   (long long)p->K, r);
+    int slot = e->n_prelude_keys;
+    for (int i = 0; i < e->n_prelude_keys; i++)
+        if (strcmp(e->prelude_keys[i], key) == 0)
+            slot = i;
+    const char *name = arena_printf(e->arena, "kiln_packed_%s_%d",
+                                    emit_ident(e->arena, o->value->name), slot);
+    if (slot < e->n_prelude_keys)
+        return name;
+    float *data = arena_alloc(e->arena, sizeof(float) * (size_t)numel);
+    const float *src = (const float *)o->value->data + o->offset;
+    if (is_a)
+        sched_pack_a(src, o->rs, o->cs, p->M, p->K, r, data);
+    else
+        sched_pack_b(src, o->rs, o->cs, p->K, p->N, r, data);
+    StrBuf sb = {0};
+    sb_printf(&sb, "/* %s as %s panels of %d %s: [%lld][%lld][%d] */\n",
+              emit_ident(e->arena, o->value->name),
+              is_a ? "A" : "B", r, is_a ? "rows" : "columns", (long long)(numel / (p->K * r)),
+              (long long)p->K, r);
+    sb_printf(&sb, "static const float %s[%lld] = {\n", name, (long long)numel);
+    char lit[48];
+    for (int64_t k = 0; k < numel; k++) {
+        float_literal(data[k], lit, sizeof lit);
+        sb_printf(&sb, "%s%s%s", k % 6 == 0 ? "    " : "", lit,
+                  k + 1 == numel ? "\n" : (k % 6 == 5 ? ",\n" : ", "));
+    }
+    sb_printf(&sb, "};\n\n");
+    emit_prelude_once(e, key, sb.buf);
+    sb_free(&sb);
+    return name;
+}
+
+/* "base + v1 * m1 + v2 * m2" leaving out zero terms and unit factors. */
+static const char *offset_expr(Emitter *e, const char *base, const char *v1, int64_t m1,
+                               const char *v2, int64_t m2)
+{
+    const char *r = base;
+    const char *v[2] = {v1, v2};
+    int64_t m[2] = {m1, m2};
+    for (int i = 0; i < 2; i++) {
+        if (m[i] == 0)
+            continue;
+        r = m[i] == 1 ? arena_printf(e->arena, "%s + %s", r, v[i])
+                      : arena_printf(e->arena, "%s + %s * %lld", r, v[i], (long long)m[i]);
+    }
+    return r;
+}
+
+/* Opens "for (int v = 0; v < total; v += step)" and declares the block's
+ * extent ext (a constant when step divides total). */
+static void emit_block_loop(Emitter *e, const char *v, const char *ext, int64_t total,
+                            int64_t step)
+{
+    if (step > total)
+        step = total;
+    emit_open(e, "for (int %s = 0; %s < %lld; %s += %lld)", v, v, (long long)total, v,
+              (long long)step);
+    if (total % step == 0)
+        emit_line(e, "const int %s = %lld;", ext, (long long)step);
+    else
+        emit_line(e, "const int %s = %lld - %s < %lld ? %lld - %s : %lld;", ext, (long long)total,
+                  v, (long long)step, (long long)total, v, (long long)step);
+}
+
+/* The comment above the loop nest: shape, kernel, blocks, packing. */
+static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa *isa,
+                                 const GemmTiles *t, const char *pa, const char *pb)
+{
+    emit_line(e, "/* %lldx%lldx%lld (M x N x K) on the %dx%d %s micro-kernel;", (long long)p->M,
+              (long long)p->N, (long long)p->K, isa->mr, isa->nr, isa->desc);
+    emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
+              (long long)t->mc, (long long)t->nc, (long long)t->kc,
+              (long long)(sched_cache_default.l1d / 1024),
+              (long long)(sched_cache_default.l2 / 1024));
+    emit_line(e, " * A: %s; B: %s. */",
+              pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
+              pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
+                 : (p->b.src == GEMM_CONV_B ? "gathered from the image per block"
+                                            : "packed per block"));
+}
+/* Where the micro-kernel finds an operand's panels for the block at (row
+ * or column) r0 and k offset pc: *ptr and the panel stride *ps; packed
+ * names the pre-packed constant, or NULL for the scratch block. */
+static void operand_panels(Emitter *e, const char *packed,
+                           const char *scratch, int r, int64_t K, const char *r0,
+                           const char **ptr, const char **ps)
+{
+    if (packed) { /* panel r0 / r of the whole packed operand, at row pc */
+        *ptr = arena_printf(e->arena, "%s + %s * %lld + pc * %d", packed, r0, (long long)K, r);
+        *ps = arena_printf(e->arena, "%lld", (long long)(K * r));
+    } else {
+        *ptr = scratch;
+        *ps = arena_printf(e->arena, "kc * %d", r);
+    }
+}
+
+void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
+{
+    const GemmIsa *isa = gemm_isa(e);
+    GemmTiles t;
+    sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
+    if (isa == &isa_avx2)
+        e->needs_avx2 = true;
+    const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr) : NULL;
+    const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr) : NULL;
+    /* scratch: the A block, then the B block, each 64-byte aligned */
+    int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
+    int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
+    if (a_bytes + b_bytes > e->scratch)
+        e->scratch = a_bytes + b_bytes;
+    emit_blocked_comment(e, p, isa, &t, pa, pb);
+    if (!pa)
+        emit_line(e, "float *pa = (float *)scratch;");
+    if (!pb && a_bytes)
+        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
+    else if (!pb)
+        emit_line(e, "float *pb = (float *)scratch;");
+    emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
+              emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
+              (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
+    emit_block_loop(e, "jc", "nc", p->N, t.nc);
+    emit_block_loop(e, "pc", "kc", p->K, t.kc);
+    emit_line(e, "const int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
+                 "KILN_SGEMM_LAST : 0);", (long long)p->K);
+    if (p->b.src == GEMM_RUNTIME)
+        emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
+                  offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
+                  (long long)p->b.cs);
+    else if (p->b.src == GEMM_CONV_B)
+        emit_line(e, "kiln_sgemm_pack_b_conv(%d, kc, nc, pc, jc, %s, &%s, pb);", isa->nr, p->b.expr,
+                  p->b.geom);
+    emit_block_loop(e, "ic", "mc", p->M, t.mc);
+    if (!pa)
+        emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,
+                  offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs), (long long)p->a.rs,
+                  (long long)p->a.cs);
+    if (p->bias)
+        emit_line(e, "ep.bias = %s;", offset_expr(e, p->bias, "ic", p->bias_rs, "jc", p->bias_cs));
+    const char *ap, *aps, *bp, *bps;
+    operand_panels(e, pa, "pa", isa->mr, p->K, "ic", &ap, &aps);
+    operand_panels(e, pb, "pb", isa->nr, p->K, "jc", &bp, &bps);
+    emit_line(e, "%s(mc, nc, kc, %s, %s, %s, %s, %s, %lld, &ep, flags);", isa->block, ap, aps, bp,
+              bps, offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
+    emit_close(e);
+    emit_close(e);
+    emit_close(e);
+}
+
+/* ---- plain loops ---- */
 
 /* One [M,K] x [K,N] product at offsets a_off, b_off, y_off (C expressions),
  * accumulating into y which the caller initialised. trans_b: B is [N,K]. */
@@ -38,6 +250,19 @@ static void emit_matmul_block(Emitter *e, DType dt, int64_t M, int64_t N, int64_
     emit_close(e);
 }
 
+/* Operand i of n as the blocked path reads it: a constant (pre-packed) or
+ * the parameter, element (r, c) at r * rs + c * cs. */
+static void gemm_operand(Emitter *e, const Graph *g, const Node *n, int i, int64_t rs,
+                         int64_t cs, GemmOperand *o)
+{
+    const Value *v = ir_in(g, n, i);
+    *o = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[i], .rs = rs, .cs = cs};
+    if (v->kind == VAL_CONST && v->data && e->pack_constants) {
+        o->src = GEMM_CONST;
+        o->value = v;
+    }
+}
+
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
  * [K,M] (transA), B [K,N] or [N,K] (transB), C broadcast to [M,N] (dropped
  * by the shape rule when beta is 0). */
@@ -48,6 +273,19 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
     double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
+    if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
+        BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
+                         .alpha = alpha, .beta = beta};
+        gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
+        gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
+        if (c && beta != 0) {
+            int64_t st[IR_MAX_RANK];
+            emit_bcast_strides(&y->shape, &c->shape, 1, st);
+            p.bias = e->in_name[2], p.bias_rs = st[0], p.bias_cs = st[1];
+        }
+        emit_gemm_blocked(e, &p);
+        return true;
+    }
     /* y = beta * C (broadcast), or 0 */
     EmitLoops l = {.rank = 2, .dims = {M, N}, .n_ops = 2};
     emit_bcast_strides(&y->shape, &y->shape, 1, l.strides[0]);
@@ -86,17 +324,18 @@ static void matmul_dims(const Value *a, const Value *b, Shape *sa, Shape *sb, in
     *M = sa->dims[sa->rank - 2], *K = sa->dims[sa->rank - 1], *N = sb->dims[sb->rank - 1];
 }
 
-/* Zeroes y and opens the loops over the broadcast batch dims; *pa, *pb, *py
- * name the current [M,K], [K,N] and [M,N] blocks. */
-static void emit_batch_open(Emitter *e, const Graph *g, const Node *n, EmitLoops *l,
+/* Zeroes y (when zero) and opens the loops over the broadcast batch dims;
+ * *pa, *pb, *py name the current [M,K], [K,N] and [M,N] blocks. */
+static void emit_batch_open(Emitter *e, const Graph *g, const Node *n, bool zero, EmitLoops *l,
                             const char **pa, const char **pb, const char **py)
 {
     const Value *a = ir_in(g, n, 0), *b = ir_in(g, n, 1), *y = ir_out(g, n, 0);
     Shape sa, sb;
     int64_t M, K, N;
     matmul_dims(a, b, &sa, &sb, &M, &K, &N);
-    emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
-              (long long)shape_numel(&y->shape), dtype_ctype(y->dtype));
+    if (zero)
+        emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
+                  (long long)shape_numel(&y->shape), dtype_ctype(y->dtype));
     /* batch dims: the output's leading dims, with A and B broadcast */
     Shape batch = y->shape, ba = sa, bb = sb;
     batch.rank = sa.rank > sb.rank ? sa.rank - 2 : sb.rank - 2;
@@ -117,6 +356,34 @@ static void emit_batch_open(Emitter *e, const Graph *g, const Node *n, EmitLoops
     }
 }
 
+/* MatMul's blocked path. When B has no batch of its own (a weight), A's
+ * batch folds into M: one product of [batch*M, K] x [K, N]. Otherwise one
+ * blocked product per batch, a constant operand pre-packed only when every
+ * batch shares it. */
+static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64_t M, int64_t N,
+                                int64_t K)
+{
+    int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
+    int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
+    BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1};
+    gemm_operand(e, g, n, 0, K, 1, &p.a);
+    gemm_operand(e, g, n, 1, N, 1, &p.b);
+    if (bb == 1) {
+        p.M = ba * M;
+        emit_gemm_blocked(e, &p);
+        return;
+    }
+    EmitLoops l;
+    const char *pa, *pb, *py;
+    emit_batch_open(e, g, n, false, &l, &pa, &pb, &py);
+    p.y = py;
+    if (ba > 1)
+        p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = pa, .rs = K, .cs = 1};
+    p.b = (GemmOperand){.src = GEMM_RUNTIME, .expr = pb, .rs = N, .cs = 1};
+    emit_gemm_blocked(e, &p);
+    emit_loops_close(e, &l);
+}
+
 /* MatMul (opset 1–13): numpy.matmul with 1-D promotion and broadcast batch
  * dims. */
 bool k_matmul(Emitter *e, const Graph *g, const Node *n)
@@ -125,9 +392,13 @@ bool k_matmul(Emitter *e, const Graph *g, const Node *n)
     Shape sa, sb;
     int64_t M, K, N;
     matmul_dims(ir_in(g, n, 0), ir_in(g, n, 1), &sa, &sb, &M, &K, &N);
+    if (y->dtype == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
+        emit_matmul_blocked(e, g, n, M, N, K);
+        return true;
+    }
     EmitLoops l;
     const char *pa, *pb, *py;
-    emit_batch_open(e, g, n, &l, &pa, &pb, &py);
+    emit_batch_open(e, g, n, true, &l, &pa, &pb, &py);
     emit_matmul_block(e, y->dtype, M, N, K, false, false, pa, pb, py, "");
     emit_loops_close(e, &l);
     return true;
@@ -150,7 +421,7 @@ bool k_matmul_integer(Emitter *e, const Graph *g, const Node *n)
                           shape_numel(&bzp->shape) == 1 ? "0" : "n");
     EmitLoops l;
     const char *pa, *pb, *py;
-    emit_batch_open(e, g, n, &l, &pa, &pb, &py);
+    emit_batch_open(e, g, n, true, &l, &pa, &pb, &py);
     emit_open(e, "for (int m = 0; m < %lld; m++)", (long long)M);
     emit_open(e, "for (int k = 0; k < %lld; k++)", (long long)K);
     emit_line(e, "const int32_t a_mk = (int32_t)%s[m * %lld + k]%s;", pa, (long long)K, za);

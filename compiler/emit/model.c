@@ -492,6 +492,15 @@ static void emit_output_copies(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
+/* The kernels use AVX2+FMA: P_init refuses a CPU without them. */
+static void emit_cpu_check(Emitter *e)
+{
+    if (!e->needs_avx2)
+        return;
+    emit_line(e, "if (!kiln_cpu_has_avx2_fma())");
+    emit_line(e, "    return KILN_ERR_CPU;");
+}
+
 /* P_init: the first value of every state (weights read from the blob in
  * file mode). */
 static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
@@ -500,6 +509,7 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
     const char *P = o->prefix;
     if (o->weights == WEIGHTS_FILE) {
         emit_func(e, "int %s_init_from(void *workspace, const char *weights_path)", P);
+        emit_cpu_check(e);
         emit_line(e, "if (!workspace)");
         emit_line(e, "    return KILN_ERR_ARGUMENT;");
         emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
@@ -512,6 +522,7 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
         return;
     }
     emit_func(e, "int %s_init(void *workspace)", P);
+    emit_cpu_check(e);
     emit_line(e, "if (!workspace)");
     emit_line(e, "    return KILN_ERR_ARGUMENT;");
     for (int i = 0; i < g->n_values; i++) {
@@ -746,7 +757,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
                 EmitResult *r, Diag *d)
 {
     Arena *a = arena_new();
-    Emitter e = {.arena = a, .d = d, .g = g, .target = o->target};
+    Emitter e = {.arena = a, .d = d, .g = g, .target = o->target,
+                 .pack_constants = o->weights == WEIGHTS_EMBED};
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);

@@ -1,0 +1,49 @@
+/* k_gemm.h — the blocked single-precision GEMM that k_gemm.c prints for
+ * Gemm/MatMul and k_conv.c for dense convolutions (implicit GEMM): a
+ * BLIS-style loop nest (sched/tile.c) around the target's micro-kernel
+ * (templates/kiln_gemm_*.h), constant operands pre-packed at compile time
+ * (sched/pack.c), bias and activation fused into the micro-kernel's
+ * epilogue. */
+#ifndef KILN_K_GEMM_H
+#define KILN_K_GEMM_H
+
+#include "emit.h"
+
+/* How the loop nest gets one operand's panels. */
+typedef enum GemmSource {
+    GEMM_RUNTIME = 0, /* a strided matrix in memory: packed block by block into scratch */
+    GEMM_CONST,       /* a constant: packed whole at compile time */
+    GEMM_CONV_B,      /* B of a convolution: packed from the image by kiln_sgemm_pack_b_conv */
+} GemmSource;
+
+typedef struct GemmOperand {
+    GemmSource src;
+    const char *expr;     /* RUNTIME / CONV_B: a C pointer expression to element (0, 0) */
+    const Value *value;   /* CONST: the constant */
+    int64_t offset;       /* CONST: element (0, 0)'s index in value->data */
+    int64_t rs, cs;       /* RUNTIME / CONST: element strides of rows and columns */
+    const char *geom;     /* CONV_B: the name of the kiln_conv_geom variable */
+} GemmOperand;
+
+/* y[M,N] (row stride ldy) = act(alpha * A[M,K] * B[K,N] + beta * bias),
+ * bias broadcast by element strides bias_rs / bias_cs (0 or 1), or NULL. */
+typedef struct BlockedGemm {
+    int64_t M, N, K;
+    GemmOperand a, b;
+    const char *y;
+    int64_t ldy;
+    const char *bias;
+    int64_t bias_rs, bias_cs;
+    double alpha, beta;
+    bool relu;
+} BlockedGemm;
+
+/* Whether an f32 GEMM of this size goes through the blocked path (packing
+ * pays for itself) rather than the plain loops. */
+bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K);
+
+/* Prints the loop nest for p, including the template and the packed
+ * constants into the prelude and reserving scratch. */
+void emit_gemm_blocked(Emitter *e, const BlockedGemm *p);
+
+#endif

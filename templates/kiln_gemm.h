@@ -1,0 +1,149 @@
+/* kiln_gemm.h — what every single-precision GEMM micro-kernel template
+ * shares: the epilogue description, the packed panel layouts and the packing
+ * routines. Shipped beside generated code; the ISA templates
+ * (kiln_gemm_avx2.h, kiln_gemm_generic.h) include it.
+ *
+ * Packed layouts (compiler/sched/pack.c writes the same at compile time;
+ * keep the two in step):
+ *   A panels of MR rows:    pa[(i / MR) * ps + k * MR + i % MR]
+ *   B panels of NR columns: pb[(j / NR) * ps + k * NR + j % NR]
+ * with ps the panel stride (kc * MR or kc * NR for a packed block, K * MR
+ * or K * NR for a whole pre-packed operand) and zeros past the last row or
+ * column, so micro-kernels always compute whole tiles. */
+#ifndef KILN_GEMM_H
+#define KILN_GEMM_H
+
+#include <stddef.h>
+
+/* What a micro-kernel does with its tile t = A * B (over one k block):
+ *   first k block:  c = alpha * t + beta * bias   (bias NULL: no term)
+ *   later blocks:   c = alpha * t + c
+ *   last k block:   then c = max(c, 0) when relu (NaN stays NaN).
+ * bias is at the block's origin; bias[i * bias_rs + j * bias_cs] is its
+ * value for row i, column j (strides 0 broadcast; bias_cs is 0 or 1). */
+typedef struct kiln_sgemm_epi {
+    float alpha, beta;
+    const float *bias;
+    ptrdiff_t bias_rs, bias_cs;
+    int relu;
+} kiln_sgemm_epi;
+
+#define KILN_SGEMM_FIRST 1 /* the first k block: start from the bias */
+#define KILN_SGEMM_LAST 2  /* the last k block: apply the activation */
+
+/* Packs rows [0, mc) and columns [0, kc) of A, whose element (i, k) is
+ * a[i * rs + k * cs], into panels of mr rows (panel stride kc * mr). */
+static inline void kiln_sgemm_pack_a(int mr, int mc, int kc, const float *restrict a,
+                                     ptrdiff_t rs, ptrdiff_t cs, float *restrict pa)
+{
+    for (int i0 = 0; i0 < mc; i0 += mr) {
+        const int rows = mc - i0 < mr ? mc - i0 : mr;
+        float *restrict p = pa + (ptrdiff_t)i0 * kc;
+        for (int k = 0; k < kc; k++) {
+            for (int i = 0; i < rows; i++)
+                p[k * mr + i] = a[(i0 + i) * rs + k * cs];
+            for (int i = rows; i < mr; i++)
+                p[k * mr + i] = 0.0f;
+        }
+    }
+}
+
+/* Packs rows [0, kc) and columns [0, nc) of B, whose element (k, j) is
+ * b[k * rs + j * cs], into panels of nr columns (panel stride kc * nr). */
+static inline void kiln_sgemm_pack_b(int nr, int kc, int nc, const float *restrict b,
+                                     ptrdiff_t rs, ptrdiff_t cs, float *restrict pb)
+{
+    for (int j0 = 0; j0 < nc; j0 += nr) {
+        const int cols = nc - j0 < nr ? nc - j0 : nr;
+        float *restrict p = pb + (ptrdiff_t)j0 * kc;
+        for (int k = 0; k < kc; k++) {
+            const float *restrict row = b + k * rs + j0 * cs;
+            if (cols == nr && cs == 1) {
+                for (int j = 0; j < nr; j++)
+                    p[k * nr + j] = row[j];
+                continue;
+            }
+            for (int j = 0; j < cols; j++)
+                p[k * nr + j] = row[j * cs];
+            for (int j = cols; j < nr; j++)
+                p[k * nr + j] = 0.0f;
+        }
+    }
+}
+
+/* The epilogue of one edge tile, computed into t (row stride ldt) and now
+ * written to the mr x nr part of c that exists. Scalar, but at most one
+ * tile per row or column of tiles. */
+static inline void kiln_sgemm_store_edge(const float *t, int ldt, float *c, ptrdiff_t ldc, int mr,
+                                         int nr, const kiln_sgemm_epi *ep, const float *bias,
+                                         int flags)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float v = ep->alpha * t[i * ldt + j];
+            if (!(flags & KILN_SGEMM_FIRST))
+                v += c[i * ldc + j];
+            else if (bias)
+                v += ep->beta * bias[i * ep->bias_rs + j * ep->bias_cs];
+            if ((flags & KILN_SGEMM_LAST) && ep->relu && v < 0.0f)
+                v = 0.0f;
+            c[i * ldc + j] = v;
+        }
+}
+
+/* A 2-D convolution's geometry (1-D: h = kh = 1): input [c, h, w], kernel
+ * [kh, kw], strides, dilations, top/left padding, output [oh, ow]. */
+typedef struct kiln_conv_geom {
+    int c, h, w, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow;
+} kiln_conv_geom;
+
+/* Implicit GEMM: packs rows [k0, k0 + kc) and columns [j0, j0 + nc) of the
+ * convolution's im2col matrix B [c*kh*kw, oh*ow] of image x straight from
+ * the image (B is never built whole): B(k, j) with k = (ci, r, s) and
+ * j = (oy, ox) is x[ci, oy*sh - ph + r*dh, ox*sw - pw + s*dw], 0 outside.
+ * Each panel row is filled by runs along one output row: zeros, a strided
+ * (for sw = 1 contiguous) copy, zeros. */
+static inline void kiln_sgemm_pack_b_conv(int nr, int kc, int nc, int k0, int j0,
+                                          const float *restrict x, const kiln_conv_geom *g,
+                                          float *restrict pb)
+{
+    const int ksz = g->kh * g->kw;
+    for (int p0 = 0; p0 < nc; p0 += nr) {
+        const int cols = nc - p0 < nr ? nc - p0 : nr;
+        for (int kk = 0; kk < kc; kk++) {
+            const int k = k0 + kk, r = (k / g->kw) % g->kh, s = k % g->kw;
+            const float *restrict xc = x + (ptrdiff_t)(k / ksz) * g->h * g->w;
+            float *restrict d = pb + (ptrdiff_t)p0 * kc + (ptrdiff_t)kk * nr;
+            int j = 0;
+            while (j < cols) {
+                const int pix = j0 + p0 + j, oy = pix / g->ow, ox = pix % g->ow;
+                const int run = g->ow - ox < cols - j ? g->ow - ox : cols - j;
+                const int iy = oy * g->sh - g->ph + r * g->dh, ix = ox * g->sw - g->pw + s * g->dw;
+                int lo = 0, hi = 0; /* taps t in [lo, hi) land inside the row */
+                const float *restrict row = xc;
+                if (iy >= 0 && iy < g->h && ix < g->w) {
+                    lo = ix >= 0 ? 0 : (-ix + g->sw - 1) / g->sw;
+                    hi = (g->w - 1 - ix) / g->sw + 1;
+                    hi = hi < run ? hi : run;
+                    lo = lo < hi ? lo : hi;
+                    row = xc + (ptrdiff_t)iy * g->w;
+                }
+                for (int t = 0; t < lo; t++)
+                    d[j + t] = 0.0f;
+                if (g->sw == 1)
+                    for (int t = lo; t < hi; t++)
+                        d[j + t] = row[ix + t];
+                else
+                    for (int t = lo; t < hi; t++)
+                        d[j + t] = row[ix + t * g->sw];
+                for (int t = hi; t < run; t++)
+                    d[j + t] = 0.0f;
+                j += run;
+            }
+            for (; j < nr; j++)
+                d[j] = 0.0f;
+        }
+    }
+}
+
+#endif

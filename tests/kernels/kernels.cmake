@@ -1,0 +1,39 @@
+# The SIMD abstraction and the GEMM micro-kernel templates, each compiled on
+# its own with the contract flags (C99, -O2, no -march: the AVX2 kernels
+# enable themselves) and checked against naive code. Included from
+# tests/CMakeLists.txt.
+set(KILN_KERNEL_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+function(kiln_kernel_test name)
+  set(t kernels_${name})
+  add_executable(${t} ${ARGN})
+  set_target_properties(${t} PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
+  target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/runtime ${CMAKE_SOURCE_DIR}/templates)
+  target_compile_options(${t} PRIVATE -O2 -Wpedantic -Werror)
+  target_link_libraries(${t} PRIVATE m)
+  add_test(NAME kernels.${name} COMMAND ${t})
+endfunction()
+
+kiln_kernel_test(test_simd ${KILN_KERNEL_DIR}/test_simd.c ${KILN_KERNEL_DIR}/simd_other.c)
+kiln_kernel_test(test_simd_scalar ${KILN_KERNEL_DIR}/test_simd.c ${KILN_KERNEL_DIR}/simd_other.c)
+target_compile_definitions(kernels_test_simd_scalar PRIVATE KILN_SIMD_FORCE_SCALAR)
+kiln_kernel_test(test_gemm ${KILN_KERNEL_DIR}/test_gemm.c)
+
+# The same tests cross-compiled for aarch64 (NEON and the generic kernel)
+# and run under qemu, where Debian's gcc-aarch64-linux-gnu and
+# qemu-user-static are installed.
+find_program(KILN_AARCH64_CC aarch64-linux-gnu-gcc)
+find_program(KILN_QEMU_AARCH64 qemu-aarch64-static)
+if(KILN_AARCH64_CC AND KILN_QEMU_AARCH64)
+  foreach(t test_simd test_gemm)
+    set(srcs ${KILN_KERNEL_DIR}/${t}.c)
+    if(t STREQUAL "test_simd")
+      list(APPEND srcs ${KILN_KERNEL_DIR}/simd_other.c)
+    endif()
+    string(JOIN " " srcs ${srcs})
+    set(exe ${CMAKE_CURRENT_BINARY_DIR}/${t}_aarch64)
+    add_test(NAME kernels.${t}_aarch64
+             COMMAND sh -c "\"$0\" -O2 -std=c99 -Wall -Wextra -Wpedantic -Werror -static -I\"$1\" -I\"$2\" -o \"$3\" $4 -lm && \"$5\" \"$3\""
+                     ${KILN_AARCH64_CC} ${CMAKE_SOURCE_DIR}/runtime ${CMAKE_SOURCE_DIR}/templates ${exe} "${srcs}" ${KILN_QEMU_AARCH64})
+  endforeach()
+endif()

@@ -1,0 +1,261 @@
+/* test_gemm.c — the GEMM micro-kernel templates (templates/kiln_gemm_*.h)
+ * against a naive triple loop: every edge-tile shape, transposed operands,
+ * every bias broadcast, alpha/beta, ReLU and several k blocks, driven by the
+ * same cache-blocked loops and packing k_gemm.c prints; and convolutions as
+ * implicit GEMM (kiln_sgemm_pack_b_conv) against the direct loops. Built with the plain
+ * contract flags (no -march): the AVX2 kernel must enable itself. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln_gemm_generic.h"
+#include "kiln_simd.h"
+#ifdef KILN_SIMD_HAS_AVX2
+#include "kiln_gemm_avx2.h"
+#endif
+
+typedef void (*BlockFn)(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
+                        const float *pb, ptrdiff_t pb_ps, float *c, ptrdiff_t ldc,
+                        const kiln_sgemm_epi *ep, int flags);
+
+typedef struct Isa {
+    const char *name;
+    int mr, nr;
+    BlockFn block;
+} Isa;
+
+/* One problem: c[M,N] = relu?(alpha * op(A) * op(B) + beta * bias). */
+typedef struct Case {
+    int M, N, K;
+    int ta, tb;   /* A stored [K,M], B stored [N,K] */
+    int bias;     /* 0 none, 1 [N], 2 [M,1], 3 scalar, 4 [M,N] */
+    float alpha, beta;
+    int relu;
+    int mc, nc, kc; /* cache blocks */
+} Case;
+
+static unsigned rng = 12345u;
+static float frand(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void bias_strides(const Case *t, ptrdiff_t *rs, ptrdiff_t *cs)
+{
+    static const ptrdiff_t r[] = {0, 0, 1, 0, 0}, s[] = {0, 1, 0, 0, 1};
+    *rs = t->bias == 4 ? t->N : r[t->bias];
+    *cs = s[t->bias];
+}
+
+static void naive(const Case *t, const float *a, const float *b, const float *bias, float *c)
+{
+    ptrdiff_t brs, bcs;
+    bias_strides(t, &brs, &bcs);
+    for (int i = 0; i < t->M; i++)
+        for (int j = 0; j < t->N; j++) {
+            double s = 0;
+            for (int k = 0; k < t->K; k++)
+                s += (double)(t->ta ? a[k * t->M + i] : a[i * t->K + k]) *
+                     (double)(t->tb ? b[j * t->K + k] : b[k * t->N + j]);
+            double v = t->alpha * s + (t->bias ? t->beta * (double)bias[i * brs + j * bcs] : 0.0);
+            if (t->relu && v < 0)
+                v = 0;
+            c[i * t->N + j] = (float)v;
+        }
+}
+
+/* The loop nest k_gemm.c prints: jc, pc (pack B), ic (pack A), block. */
+static void blocked(const Isa *isa, const Case *t, const float *a, const float *b,
+                    const float *bias, float *c, float *pa, float *pb)
+{
+    kiln_sgemm_epi ep = {t->alpha, t->beta, NULL, 0, 0, t->relu};
+    bias_strides(t, &ep.bias_rs, &ep.bias_cs);
+    ptrdiff_t a_rs = t->ta ? 1 : t->K, a_cs = t->ta ? t->M : 1;
+    ptrdiff_t b_rs = t->tb ? 1 : t->N, b_cs = t->tb ? t->K : 1;
+    for (int jc = 0; jc < t->N; jc += t->nc) {
+        int nc = t->N - jc < t->nc ? t->N - jc : t->nc;
+        for (int pc = 0; pc < t->K; pc += t->kc) {
+            int kc = t->K - pc < t->kc ? t->K - pc : t->kc;
+            int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == t->K ? KILN_SGEMM_LAST : 0);
+            kiln_sgemm_pack_b(isa->nr, kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
+            for (int ic = 0; ic < t->M; ic += t->mc) {
+                int mc = t->M - ic < t->mc ? t->M - ic : t->mc;
+                kiln_sgemm_pack_a(isa->mr, mc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs, pa);
+                ep.bias = t->bias ? bias + ic * ep.bias_rs + jc * ep.bias_cs : NULL;
+                isa->block(mc, nc, kc, pa, (ptrdiff_t)kc * isa->mr, pb, (ptrdiff_t)kc * isa->nr,
+                           c + ic * t->N + jc, t->N, &ep, flags);
+            }
+        }
+    }
+}
+
+/* Runs one case; returns 1 if every element matches. */
+static int run_case(const Isa *isa, const Case *t)
+{
+    size_t M = (size_t)t->M, N = (size_t)t->N, K = (size_t)t->K;
+    float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
+    float *bias = malloc(M * N * sizeof *bias), *want = malloc(M * N * sizeof *want);
+    float *got = malloc(M * N * sizeof *got);
+    float *pa = malloc((M + 8) * K * sizeof *pa), *pb = malloc((N + 16) * K * sizeof *pb);
+    for (size_t i = 0; i < M * K; i++)
+        a[i] = frand();
+    for (size_t i = 0; i < K * N; i++)
+        b[i] = frand();
+    for (size_t i = 0; i < M * N; i++)
+        bias[i] = frand(), got[i] = NAN;
+    naive(t, a, b, bias, want);
+    blocked(isa, t, a, b, bias, got, pa, pb);
+    int ok = 1;
+    for (size_t i = 0; i < M * N && ok; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
+            printf("FAIL %s M=%d N=%d K=%d ta=%d tb=%d bias=%d relu=%d blocks %d/%d/%d: "
+                   "c[%zu] = %g, want %g\n",
+                   isa->name, t->M, t->N, t->K, t->ta, t->tb, t->bias, t->relu, t->mc, t->nc,
+                   t->kc, i, got[i], want[i]);
+            ok = 0;
+        }
+    free(a), free(b), free(bias), free(want), free(got), free(pa), free(pb);
+    return ok;
+}
+
+/* A convolution as implicit GEMM: W [M, c*kh*kw] x im2col(x), packed by
+ * kiln_sgemm_pack_b_conv block by block, bias per output channel, against
+ * the direct loops. Returns 1 if every element matches. */
+static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, int nc_block)
+{
+    const int K = g.c * g.kh * g.kw, N = g.oh * g.ow;
+    const size_t f = sizeof(float);
+    float *x = malloc(f * (size_t)(g.c * g.h * g.w)), *w = malloc(f * (size_t)(M * K));
+    float *bias = malloc(f * (size_t)M), *want = malloc(f * (size_t)(M * N));
+    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((M + 8) * K));
+    float *pb = malloc(f * (size_t)((nc_block + 16) * kc_block));
+    for (int i = 0; i < g.c * g.h * g.w; i++)
+        x[i] = frand();
+    for (int i = 0; i < M * K; i++)
+        w[i] = frand();
+    for (int i = 0; i < M; i++)
+        bias[i] = frand();
+    for (int m = 0; m < M; m++)
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < g.ow; ox++) {
+                double acc = bias[m];
+                for (int c = 0; c < g.c; c++)
+                    for (int r = 0; r < g.kh; r++)
+                        for (int q = 0; q < g.kw; q++) {
+                            int iy = oy * g.sh - g.ph + r * g.dh, ix = ox * g.sw - g.pw + q * g.dw;
+                            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+                                acc += (double)x[(c * g.h + iy) * g.w + ix] *
+                                       w[((m * g.c + c) * g.kh + r) * g.kw + q];
+                        }
+                want[(m * g.oh + oy) * g.ow + ox] = (float)acc;
+            }
+    kiln_sgemm_pack_a(isa->mr, M, K, w, K, 1, pa); /* whole W, panel stride K * mr */
+    kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, 0};
+    for (int jc = 0; jc < N; jc += nc_block) {
+        int nc = N - jc < nc_block ? N - jc : nc_block;
+        for (int pc = 0; pc < K; pc += kc_block) {
+            int kc = K - pc < kc_block ? K - pc : kc_block;
+            int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == K ? KILN_SGEMM_LAST : 0);
+            kiln_sgemm_pack_b_conv(isa->nr, kc, nc, pc, jc, x, &g, pb);
+            isa->block(M, nc, kc, pa + pc * isa->mr, (ptrdiff_t)K * isa->mr, pb,
+                       (ptrdiff_t)kc * isa->nr, got + jc, N, &ep, flags);
+        }
+    }
+    int ok = 1;
+    for (int i = 0; i < M * N && ok; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
+            printf("FAIL %s conv M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d: "
+                   "y[%d] = %g, want %g\n",
+                   isa->name, M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, i,
+                   got[i], want[i]);
+            ok = 0;
+        }
+    free(x), free(w), free(bias), free(want), free(got), free(pa), free(pb);
+    return ok;
+}
+
+/* Output size of one spatial dim with end padding pe. */
+static int conv_out(int in, int k, int s, int d, int pb, int pe)
+{
+    return (in + pb + pe - d * (k - 1) - 1) / s + 1;
+}
+
+static int run_conv_cases(const Isa *isa)
+{
+    int cases = 0, failed = 0;
+    for (int kh = 1; kh <= 3; kh += 2)
+        for (int s = 1; s <= 2; s++)
+            for (int d = 1; d <= 2; d++)
+                for (int p = 0; p <= 2; p++)
+                    for (int w = 5; w <= 19; w += 7) {
+                        kiln_conv_geom g = {3, 7, w, kh, kh + (w % 2), s, 3 - s,
+                                            d, 1, p, p / 2, 0, 0};
+                        g.oh = conv_out(g.h, g.kh, g.sh, g.dh, g.ph, p);
+                        g.ow = conv_out(g.w, g.kw, g.sw, g.dw, g.pw, 1);
+                        if (g.oh <= 0 || g.ow <= 0)
+                            continue;
+                        cases++;
+                        failed += !run_conv_case(isa, 5 + w % 4, g, 7, 2 * isa->nr);
+                    }
+    kiln_conv_geom big = {16, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 20, 20}; /* a 3x3 "same" layer */
+    cases++;
+    failed += !run_conv_case(isa, 32, big, 64, 256);
+    kiln_conv_geom line = {4, 1, 50, 1, 5, 1, 2, 1, 1, 0, 2, 1, 25}; /* 1-D, stride 2 */
+    cases++;
+    failed += !run_conv_case(isa, 8, line, 20, 32);
+    printf("%s conv: %d cases, %d failed\n", isa->name, cases, failed);
+    return failed;
+}
+
+static int run_isa(const Isa *isa)
+{
+    int cases = 0, failed = 0;
+    /* every edge-tile combination of small shapes, blocks smaller than the
+     * problem so every loop runs more than once */
+    for (int M = 1; M <= 2 * isa->mr + 1; M++)
+        for (int N = 1; N <= 2 * isa->nr + 1; N += (N < isa->nr - 1 ? 3 : 1))
+            for (int K = 1; K <= 9; K += 4) {
+                Case t = {M, N, K, (M + K) % 2, (N + K) % 3 == 0, (M + N + K) % 5,
+                          (M % 3) ? 1.0f : 0.5f, (N % 2) ? 1.0f : -2.0f, (M + N) % 2,
+                          isa->mr, isa->nr, 4};
+                cases++;
+                failed += !run_case(isa, &t);
+            }
+    /* shapes of the benchmarks and the models, with real cache blocks */
+    static const Case big[] = {
+        {64, 128, 784, 0, 0, 1, 1.0f, 1.0f, 1, 126, 128, 196},
+        {1, 128, 784, 0, 0, 1, 1.0f, 1.0f, 1, 126, 128, 196},
+        {256, 256, 256, 0, 0, 0, 1.0f, 1.0f, 0, 126, 256, 256},
+        {100, 10, 128, 0, 1, 4, 0.25f, 3.0f, 0, 48, 16, 64},
+        {37, 75, 301, 1, 1, 2, 1.0f, 1.0f, 1, 12, 32, 100},
+    };
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        Case t = big[i];
+        t.mc = (t.mc / isa->mr) * isa->mr;
+        t.nc = (t.nc / isa->nr) * isa->nr;
+        cases++;
+        failed += !run_case(isa, &t);
+    }
+    printf("%s: %d cases, %d failed\n", isa->name, cases, failed);
+    return failed + run_conv_cases(isa);
+}
+
+int main(void)
+{
+    int failed = 0;
+    const Isa generic = {"generic 6x4", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
+                         kiln_sgemm_generic_block};
+    failed += run_isa(&generic);
+#ifdef KILN_SIMD_HAS_AVX2
+    if (kiln_cpu_has_avx2_fma()) {
+        const Isa avx2 = {"avx2 6x16", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR,
+                          kiln_sgemm_avx2_block};
+        failed += run_isa(&avx2);
+    } else {
+        printf("avx2 6x16: skipped, this CPU lacks AVX2+FMA\n");
+    }
+#endif
+    return failed != 0;
+}
