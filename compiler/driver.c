@@ -13,9 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dot.h"
 #include "onnx_io.h"
 #include "pass.h"
 #include "sched.h"
+#include "stats.h"
 
 struct kiln_embedded_file {
     const char *name;
@@ -153,6 +155,15 @@ typedef struct Compiled {
     const char *prefix;
 } Compiled;
 
+/* `kiln ir` prints .kir text, or with --dot a Graphviz graph. */
+static void print_ir(const CompileOptions *o, const Graph *g, StrBuf *out)
+{
+    if (o->dot)
+        ir_print_dot(g, out);
+    else
+        ir_print(g, out);
+}
+
 static bool step(Graph *g, const char *name, bool (*pass)(Graph *, Diag *), bool want_types,
                  const CompileOptions *o, StrBuf *dump, bool *dumped, Diag *d)
 {
@@ -164,7 +175,7 @@ static bool step(Graph *g, const char *name, bool (*pass)(Graph *, Diag *), bool
         KILN_ASSERT(!"the IR verifier failed after a pass");
     }
     if (dump && o->dump_after && strcmp(o->dump_after, name) == 0) {
-        ir_print(g, dump);
+        print_ir(o, g, dump);
         *dumped = true;
     }
     return true;
@@ -179,7 +190,7 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
     if (!g)
         return false;
     if (dump && !o->dump_after) {
-        ir_print(g, dump);
+        print_ir(o, g, dump);
         return true;
     }
     const TrainOptions *t = o->train ? &o->t : NULL;
@@ -298,6 +309,22 @@ static void result_free(EmitResult *r)
     sb_free(&r->weights);
 }
 
+/* kiln compile --stats: the table of P_run_v, and of P_train_step_v. */
+static void print_stats(Arena *a, const Compiled *c, StrBuf *out)
+{
+    bool train = c->g->train_loss >= 0;
+    ModelStats st;
+    sched_stats(c->g, &c->run, &c->run_plan, a, &st);
+    st.entry = train ? "inference (P_run_v)" : NULL;
+    sched_stats_print(c->g, &st, out);
+    if (train) {
+        sched_stats(c->g, &c->train, &c->train_plan, a, &st);
+        st.entry = "training step (P_train_step_v)";
+        sb_printf(out, "\n");
+        sched_stats_print(c->g, &st, out);
+    }
+}
+
 bool driver_compile(const CompileOptions *opts, Diag *d)
 {
     Arena *a = arena_new();
@@ -306,6 +333,8 @@ bool driver_compile(const CompileOptions *opts, Diag *d)
     EmitResult r = {0};
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, NULL, d) &&
               emit_all(a, o, &c, &r, d) && write_outputs(o->out_dir, c.prefix, &r, d);
+    if (ok && o->stats)
+        print_stats(a, &c, o->stats);
     result_free(&r);
     arena_free(a);
     return ok;
@@ -316,6 +345,8 @@ bool driver_ir(const CompileOptions *opts, StrBuf *out, Diag *d)
     Arena *a = arena_new();
     CompileOptions oo = *opts, *o = &oo;
     Compiled c = {0};
+    if (o->dot && !o->dump_after)
+        o->dump_after = "dce"; /* draw the graph after every pass: shapes known */
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, out, d);
     if (!ok && !d->errors)
         diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);

@@ -29,6 +29,8 @@ typedef struct CompileOptions {
     Target target;
     WeightMode weights;
     const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
+    bool dot;                 /* kiln ir: Graphviz dot instead of .kir text (dot.h) */
+    StrBuf *stats;            /* kiln compile --stats: the tables are appended here (stats.h) */
     InputShape shapes[DRIVER_MAX_SHAPES];
     int n_shapes;
     FrozenInput frozen[DRIVER_MAX_SHAPES];

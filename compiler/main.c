@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_suggest.h"
+#include "dot.h"
 #include "driver.h"
 #include "onnx_io.h"
 
@@ -13,7 +15,7 @@ static const char usage[] =
     "\n"
     "usage:\n"
     "  kiln compile MODEL -o DIR [options]   write DIR/P.h, DIR/P.c and the runtime header\n"
-    "  kiln ir MODEL [--dump-after PASS]     print the model as .kir text\n"
+    "  kiln ir MODEL [--dump-after PASS]     print the model as .kir text (or draw it: --dot)\n"
     "  kiln run MODEL --input NAME=FILE.pb... -o OUTDIR\n"
     "                                        compile, build with cc, run, write outputs as .pb\n"
     "  kiln export MODEL.onnx PARAMS.bin -o OUT.onnx\n"
@@ -33,6 +35,7 @@ static const char usage[] =
     "  --const-input NAME=FILE.pb\n"
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
+    "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
     "\n"
     "training (compile --train):\n"
     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
@@ -50,6 +53,8 @@ static const char usage[] =
     "\n"
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
+    "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
+    "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
     "\n"
     "run and verify options:\n"
     "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
@@ -68,6 +73,8 @@ typedef struct Args {
     const char *inputs[256];
     int n_inputs;
     const char *freeze[DRIVER_MAX_SHAPES];
+    const char *render_format, *render_file; /* kiln ir --svg/--png FILE */
+    bool stats;                              /* kiln compile --stats */
 } Args;
 
 static int fail(const char *fmt, const char *arg)
@@ -141,6 +148,8 @@ static int train_defaults(CompileOptions *o)
     return 0;
 }
 
+static int unknown_option(const char *name);
+
 /* Returns 0, or an exit code after printing the problem. */
 static int parse_option(Args *a, const char *name, const char *val)
 {
@@ -184,6 +193,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         bool known = false;
         for (int i = 0; driver_pass_names[i]; i++)
             known |= !strcmp(driver_pass_names[i], val);
+        const char *near = cli_nearest(val, driver_pass_names);
+        if (!known && near) {
+            fprintf(stderr, "kiln: --dump-after '%s': did you mean '%s'? (expected import, "
+                            "init_params, infer_shapes or dce)\n", val, near);
+            return 1;
+        }
         if (!known)
             return fail("--dump-after '%s': expected import, init_params, infer_shapes or dce", val);
     } else if (!strcmp(name, "--input")) {
@@ -218,6 +233,10 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (*end || !(v >= 0))
             return fail("'%s' is not a non-negative number", val);
         *train_number(o, name) = v;
+    } else if (!strcmp(name, "--svg") || !strcmp(name, "--png")) {
+        a->render_format = name[2] == 's' ? "svg" : "png";
+        a->render_file = val;
+        o->dot = true;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
@@ -227,7 +246,7 @@ static int parse_option(Args *a, const char *name, const char *val)
             return fail("tolerance '%s' is not a non-negative number", val);
         *(name[2] == 'r' ? &o->rtol : &o->atol) = v;
     } else {
-        return fail("unknown option '%s' (see kiln --help)", name);
+        return unknown_option(name);
     }
     return 0;
 }
@@ -237,7 +256,27 @@ static const char *const value_options[] = {
     "-o", "--prefix", "--target", "--weights", "--input-shape", "--batch", "--dump-after",
     "--input", "--const-input", "--cc", "--loss-output", "--loss", "--loss-on",
     "--reduction", "--optimizer", "--lr", "--momentum", "--dampening", "--beta1", "--beta2",
-    "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", "--freeze", "--rtol", "--atol", NULL};
+    "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", "--freeze", "--rtol", "--atol", "--svg", "--png", NULL};
+/* The options that take none; parse_args handles each. */
+static const char *const flag_options[] = {"--keep", "--train", "--nesterov", "--dot", "--stats",
+                                           "--help", "--version", NULL};
+
+/* "unknown option", suggesting the nearest real one for a typo. */
+static int unknown_option(const char *name)
+{
+    const char *all[96];
+    int n = 0;
+    for (int i = 0; value_options[i]; i++)
+        all[n++] = value_options[i];
+    for (int i = 0; flag_options[i]; i++)
+        all[n++] = flag_options[i];
+    all[n] = NULL;
+    const char *near = cli_nearest(name, all);
+    if (!near)
+        return fail("unknown option '%s' (see kiln --help)", name);
+    fprintf(stderr, "kiln: unknown option '%s'; did you mean '%s'? (see kiln --help)\n", name, near);
+    return 1;
+}
 
 static bool takes_value(const char *name)
 {
@@ -263,6 +302,11 @@ static int parse_args(Args *a, int argc, char **argv)
             a->o.t.nesterov |= !strcmp(arg, "--nesterov");
             continue;
         }
+        if (!strcmp(arg, "--dot") || !strcmp(arg, "--stats")) {
+            a->o.dot |= !strcmp(arg, "--dot");
+            a->stats |= !strcmp(arg, "--stats");
+            continue;
+        }
         char name[64];
         const char *eq = strchr(arg, '='), *val;
         if (eq && arg[1] == '-') {
@@ -271,7 +315,7 @@ static int parse_args(Args *a, int argc, char **argv)
         } else {
             snprintf(name, sizeof name, "%s", arg);
             if (!takes_value(name))
-                return fail("unknown option '%s' (see kiln --help)", arg);
+                return unknown_option(arg);
             if (i + 1 >= argc)
                 return fail("option '%s' needs a value", arg);
             val = argv[++i];
@@ -356,12 +400,20 @@ int main(int argc, char **argv)
     if (!strcmp(a.cmd, "compile")) {
         if (!a.o.out_dir)
             return fail("compile needs -o DIR%s", "");
-        return report(driver_compile(&a.o, &d), &d);
+        StrBuf stats = {0};
+        a.o.stats = a.stats ? &stats : NULL;
+        bool ok = driver_compile(&a.o, &d);
+        if (ok && stats.len)
+            fwrite(stats.buf, 1, stats.len, stdout);
+        sb_free(&stats);
+        return report(ok, &d);
     }
     if (!strcmp(a.cmd, "ir")) {
         StrBuf out = {0};
         bool ok = driver_ir(&a.o, &out, &d);
-        if (ok)
+        if (ok && a.render_file)
+            ok = ir_dot_render(out.buf, out.len, a.render_format, a.render_file, &d);
+        else if (ok)
             fwrite(out.buf, 1, out.len, stdout);
         sb_free(&out);
         return report(ok, &d);
@@ -370,6 +422,12 @@ int main(int argc, char **argv)
         if (!a.o.out_dir)
             return fail("run needs -o OUTDIR%s", "");
         return report(driver_run(&a.o, a.inputs, a.n_inputs, a.o.out_dir, &d), &d);
+    }
+    static const char *const commands[] = {"compile", "ir", "run", "verify", "export", NULL};
+    const char *near = cli_nearest(a.cmd, commands);
+    if (near) {
+        fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", a.cmd, near);
+        return 1;
     }
     return fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", a.cmd);
 }

@@ -4,6 +4,8 @@
  * returning. The first problem found is the one error the user sees. */
 #include "onnx_pb.h"
 
+#include "cli_suggest.h"
+
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -390,13 +392,28 @@ static Node *new_node(Importer *im, const Onnx__NodeProto *np, OpKind op, const 
     return n;
 }
 
+/* "unsupported op", with a hint when a supported op is close (cli_suggest.h). */
+static void unsupported_op(Importer *im, const Node *n)
+{
+    static const char *names[OP_COUNT]; /* the supported ONNX ops, NULL-terminated */
+    if (!names[0])
+        for (int k = 1, m = 0; k < OP_COUNT; k++)
+            if (!op_info[k].domain[0])
+                names[m++] = op_info[k].name;
+    char hint[256];
+    if (cli_op_hint(n->op_name, names, hint, sizeof hint))
+        ir_node_error(im->d, n, "unsupported op; %s", hint);
+    else
+        ir_node_error(im->d, n, "unsupported op");
+}
+
 /* Sets n->opset from the scope; errors for an unknown op or a bad opset. */
 static bool node_opset(Importer *im, const Scope *sc, Node *n)
 {
     int64_t v = scope_opset(im, sc, n->domain);
     n->opset = v >= 0 && v <= INT_MAX ? (int)v : 0;
     if (n->op == OP_UNKNOWN)
-        ir_node_error(im->d, n, "unsupported op");
+        unsupported_op(im, n);
     else if (v < 0)
         ir_node_error(im->d, n, "the model imports no opset for domain '%s'", n->domain);
     else if (!n->domain[0] && v < 1)

@@ -13,6 +13,7 @@ packages=(
   python3 python3-numpy python3-onnx python3-torch  # reference models and data (/usr/bin/python3)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # NEON kernels, tested under qemu
   libbenchmark-dev libopenblas-dev libblis-dev  # bench/: Google Benchmark and the BLAS baselines
+  graphviz pkgconf                       # kiln ir --dot pictures; the installed kiln.pc
 )
 # onnxruntime (npm onnxruntime-node) checks exported models: Node.js with npm,
 # from Debian unless the machine already has one (some bundle npm with node)

@@ -34,8 +34,11 @@ expect "kiln: --target 'arm': expected generic, x86-64-v3 or host" compile mlp.o
 expect "mlp.onnx: --input-shape: the model has no input named 'x'" compile mlp.onnx -o out7 --input-shape x=1x784
 expect "mlp.onnx: --input-shape: input 'image' has rank 4, the flag gives 2 dims" compile mlp.onnx -o out8 --input-shape image=1x784
 expect "kiln: compile needs -o DIR" compile mlp.onnx
-expect "kiln: unknown command 'compil' (expected compile, ir, run, verify or export; see kiln --help)" compil mlp.onnx
-for d in out1 out2 out3 out4 out5 out6 out7 out8; do
+expect "kiln: unknown command 'compil'; did you mean 'compile'? (see kiln --help)" compil mlp.onnx
+expect "kiln: unknown command 'frobnicate' (expected compile, ir, run, verify or export; see kiln --help)" frobnicate mlp.onnx
+expect "kiln: unknown option '--prefx'; did you mean '--prefix'? (see kiln --help)" compile mlp.onnx -o out9 --prefx m
+expect "kiln: --dump-after 'infer_shape': did you mean 'infer_shapes'? (expected import, init_params, infer_shapes or dce)" ir mlp.onnx --dump-after infer_shape
+for d in out1 out2 out3 out4 out5 out6 out7 out8 out9; do
   [ -e $d ] && { echo "FAIL: $d was created by a failing compile"; fails=$((fails + 1)); }
 done
 echo "$fails failed"
