@@ -199,6 +199,7 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         (t && !pass_mark_params(g, t, d)) ||
         !apply_input_shapes(g, o, d) ||
         !step(g, "infer_shapes", pass_infer_shapes, false, o, dump, &dumped, d) ||
+        !step(g, "lower_gradient", pass_lower_gradient, false, o, dump, &dumped, d) ||
         (t && !pass_build_training(g, t, d)) ||
         (t && !step(g, "training", NULL, true, o, dump, &dumped, d)) ||
         !step(g, "dce", pass_dce, true, o, dump, &dumped, d))
@@ -748,7 +749,7 @@ static CaseResult verify_case(const CompileOptions *o, const char *dir, char *wh
     CaseResult res = CASE_PASS;
     int sets = 0;
     for (int s = 0; res == CASE_PASS; s++) {
-        char set[4200];
+        char set[4096];
         snprintf(set, sizeof set, "%s/test_data_set_%d", dir, s);
         if (access(set, F_OK) != 0)
             break;

@@ -134,17 +134,20 @@ static bool import_header(Importer *im, const char *path)
     g->producer = trimmed(arena_printf(g->arena, "%s %s", pb_str(m->producer_name),
                                        pb_str(m->producer_version)));
     int64_t opset = find_opset(m->opset_import, m->n_opset_import, "");
-    if (opset < 0) {
+    bool uses_default = false; /* a model of only other domains' ops needs no opset of it */
+    for (size_t k = 0; m->graph && k < m->graph->n_node; k++)
+        uses_default |= !norm_domain(m->graph->node[k]->domain)[0];
+    if (opset < 0 && uses_default) {
         diag_error(im->d, "the model imports no opset for the default ONNX domain");
         return false;
     }
-    if (opset > ONNX_MAX_OPSET || opset < 1) {
+    if (opset >= 0 && (opset > ONNX_MAX_OPSET || opset < 1)) {
         diag_error(im->d, opset < 1 ? "opset %lld is not a valid ONNX opset"
                                     : "opset %lld is newer than kiln supports (max %d)",
                    (long long)opset, ONNX_MAX_OPSET);
         return false;
     }
-    g->opset = (int)opset;
+    g->opset = opset < 0 ? 0 : (int)opset;
     if (!m->graph) {
         diag_error(im->d, "the model has no graph");
         return false;
@@ -465,7 +468,8 @@ static bool import_node(Importer *im, const Scope *sc, const Onnx__NodeProto *np
                            ? arena_printf(im->g->arena, "%s%s", sc->prefix, np->name)
                            : arena_printf(im->g->arena, "%s%s_%d", sc->prefix, op_type,
                                           im->g->n_nodes);
-    OpKind op = domain[0] ? OP_UNKNOWN : op_from_name(op_type);
+    /* any domain of ops.def but "kiln": models can't name kiln's own ops */
+    OpKind op = strcmp(domain, "kiln") == 0 ? OP_UNKNOWN : op_lookup(domain, op_type);
     int n_attrs;
     const AttrRef *attrs = attr_refs(im, sc, np, &n_attrs);
     const Onnx__FunctionProto *fn = op == OP_UNKNOWN ? find_function(im->m, op_type, domain)

@@ -16,7 +16,7 @@ void emit_harness(const Graph *g, const char *prefix, StrBuf *out)
               "    switch (dtype) {\n"
               "    case KILN_DOUBLE: case KILN_INT64: case KILN_UINT64: return 8;\n"
               "    case KILN_FLOAT: case KILN_INT32: case KILN_UINT32: return 4;\n"
-              "    case KILN_INT16: case KILN_UINT16: case 10: return 2;\n"
+              "    case KILN_INT16: case KILN_UINT16: case 10: case 16: return 2;\n"
               "    default: return 1;\n    }\n}\n\n"
               "static size_t tensor_bytes(const kiln_tensor_info *t)\n{\n"
               "    size_t n = elem_size(t->dtype);\n"

@@ -168,13 +168,60 @@ static const char *shrink_expr(Emitter *e, const Node *n, DType dt)
     return dtype_is_float(dt) ? expr : arena_printf(e->arena, "(%s)(%s)", dtype_ctype(dt), expr);
 }
 
+/* float16 and bfloat16 (held as uint16_t bits) to and from float, for Cast;
+ * the same conversions as pass/fold_elementwise.c's half_to_double and
+ * half_from_double. man, bias: 10, 15 (IEEE half) or 7, 127 (bfloat16). */
+static const char half_to_f32[] =
+    "/* 16-bit float bits (man mantissa bits, exponent bias) to their exact value */\n"
+    "static float kiln_half_to_f32(uint16_t h, int man, int bias)\n"
+    "{\n"
+    "    const int e = (h & 0x7fff) >> man, f = h & ((1 << man) - 1);\n"
+    "    const float v = e == 0 ? ldexpf((float)f, 1 - bias - man)\n"
+    "                  : e == 2 * bias + 1 ? (f ? NAN : INFINITY)\n"
+    "                  : ldexpf((float)(f | (1 << man)), e - bias - man);\n"
+    "    return h & 0x8000 ? -v : v;\n"
+    "}\n\n";
+
+static const char half_from_f64[] =
+    "/* x rounded to the nearest 16-bit float (ties to even), as bits */\n"
+    "static uint16_t kiln_half_from_f64(double x, int man, int bias)\n"
+    "{\n"
+    "    const unsigned sign = signbit(x) ? 0x8000u : 0u, inf = (unsigned)(2 * bias + 1) << man;\n"
+    "    int e;\n"
+    "    if (isnan(x))\n"
+    "        return (uint16_t)(sign | inf | 1u << (man - 1));\n"
+    "    x = fabs(x);\n"
+    "    if (isinf(x))\n"
+    "        return (uint16_t)(sign | inf);\n"
+    "    const double m = frexp(x, &e);\n"
+    "    if (x == 0.0 || e - 1 < 1 - bias) /* subnormal: units of 2^(1-bias-man) */\n"
+    "        return (uint16_t)(sign | (unsigned)nearbyint(ldexp(x, bias - 1 + man)));\n"
+    "    unsigned f = (unsigned)nearbyint(ldexp(m * 2.0 - 1.0, man)), ex = (unsigned)(e - 1 + bias);\n"
+    "    if (f >> man)\n"
+    "        f = 0, ex++;\n"
+    "    return (uint16_t)(ex >= (unsigned)(2 * bias + 1) ? sign | inf : sign | ex << man | f);\n"
+    "}\n\n";
+
 /* Cast, CastLike (ONNX Cast-13): C's conversion (float → integer truncates
- * toward zero), and x != 0 into bool. */
-static const char *cast_expr(Emitter *e, DType to)
+ * toward zero), and x != 0 into bool. float16 and bfloat16 convert exactly
+ * to float, and from double rounding to nearest even (the helpers above). */
+static const char *cast_expr(Emitter *e, DType from, DType to)
 {
+    const char *x = "x";
+    if (from == to)
+        return x;
+    if (from == DT_F16 || from == DT_BF16) {
+        emit_prelude_once(e, "kiln_half_to_f32", half_to_f32);
+        x = arena_printf(e->arena, "kiln_half_to_f32(x, %s)", from == DT_F16 ? "10, 15" : "7, 127");
+    }
+    if (to == DT_F16 || to == DT_BF16) {
+        emit_prelude_once(e, "kiln_half_from_f64", half_from_f64);
+        return arena_printf(e->arena, "kiln_half_from_f64((double)%s, %s)", x,
+                            to == DT_F16 ? "10, 15" : "7, 127");
+    }
     if (to == DT_BOOL)
-        return "(uint8_t)(x != 0)";
-    return arena_printf(e->arena, "(%s)x", dtype_ctype(to));
+        return arena_printf(e->arena, "(uint8_t)(%s != 0)", x);
+    return arena_printf(e->arena, "(%s)%s", dtype_ctype(to), x);
 }
 
 /* Elementwise ops of one tensor (ops_unary.def but Clip): y[i] = f(x[i])
@@ -185,7 +232,7 @@ bool k_unary(Emitter *e, const Graph *g, const Node *n)
     DType dt = x->dtype;
     const char *expr;
     if (n->op == OP_Cast || n->op == OP_CastLike)
-        expr = cast_expr(e, y->dtype);
+        expr = cast_expr(e, x->dtype, y->dtype);
     else if (n->op == OP_Shrink)
         expr = shrink_expr(e, n, dt);
     else
@@ -374,22 +421,33 @@ static const char *binary_expr(Emitter *e, const Node *n, DType dt, DType et, co
 #undef P
 }
 
+/* A result of dtype dt stored as y's element: float16 (Max, Min, Mod),
+ * computed in float, is rounded back to its bits. */
+static const char *store_expr(Emitter *e, DType dt, const char *expr)
+{
+    if (dt != DT_F16)
+        return expr;
+    emit_prelude_once(e, "kiln_half_from_f64", half_from_f64);
+    return arena_printf(e->arena, "kiln_half_from_f64((double)(%s), 10, 15)", expr);
+}
+
 /* The body of one output element from the inputs bound to names[]. */
 static void emit_element(Emitter *e, const Graph *g, const Node *n, const char **names,
                          const char *yidx)
 {
     const Value *y = ir_out(g, n, 0), *x0 = ir_in(g, n, 0);
     const char *ys = e->out_name[0];
-    DType dt = x0->dtype, et = n->n_in > 1 ? ir_in(g, n, 1)->dtype : dt;
+    DType dt = x0->dtype == DT_F16 ? DT_F32 : x0->dtype;
+    DType et = n->n_in > 1 && ir_in(g, n, 1)->dtype != DT_F16 ? ir_in(g, n, 1)->dtype : dt;
     bool variadic = n->op == OP_Max || n->op == OP_Min || n->op == OP_Sum || n->op == OP_Mean;
     if (n->op == OP_Where) {
         emit_line(e, "%s[%s] = c ? a : b;", ys, yidx);
     } else if (n->n_in == 1) {
-        emit_line(e, "%s[%s] = %s;", ys, yidx, names[0]);
+        emit_line(e, "%s[%s] = %s;", ys, yidx, store_expr(e, y->dtype, names[0]));
     } else if (!variadic || (n->n_in == 2 && n->op != OP_Mean)) {
         const char *expr = binary_expr(e, n, dt, et, names[0], names[1]);
         KILN_ASSERT(expr != NULL); /* shape_broadcast let an op through without a formula */
-        emit_line(e, "%s[%s] = %s;", ys, yidx, expr);
+        emit_line(e, "%s[%s] = %s;", ys, yidx, store_expr(e, y->dtype, expr));
     } else { /* left to right, as fold_binary */
         emit_line(e, "%s r = %s;", dtype_ctype(dt), names[0]);
         for (int i = 1; i < n->n_in; i++)
@@ -397,7 +455,7 @@ static void emit_element(Emitter *e, const Graph *g, const Node *n, const char *
         if (n->op == OP_Mean)
             emit_line(e, "%s[%s] = r / %s;", ys, yidx, emit_flit(e, n->n_in, y->dtype));
         else
-            emit_line(e, "%s[%s] = r;", ys, yidx);
+            emit_line(e, "%s[%s] = %s;", ys, yidx, store_expr(e, y->dtype, "r"));
     }
 }
 
@@ -426,8 +484,15 @@ bool k_binary(Emitter *e, const Graph *g, const Node *n)
                    : n->n_in <= 2    ? two[i]
                                      : arena_printf(e->arena, "a%d", i);
     emit_loops_open(e, &l);
-    for (int i = 0; i < n->n_in; i++)
-        emit_load(e, ir_in(g, n, i), names[i], e->in_name[i], l.idx[i + 1]);
+    for (int i = 0; i < n->n_in; i++) {
+        if (ir_in(g, n, i)->dtype != DT_F16) {
+            emit_load(e, ir_in(g, n, i), names[i], e->in_name[i], l.idx[i + 1]);
+            continue;
+        }
+        emit_prelude_once(e, "kiln_half_to_f32", half_to_f32); /* Max, Min, Mod of float16 */
+        emit_line(e, "const float %s = kiln_half_to_f32(%s[%s], 10, 15);", names[i],
+                  e->in_name[i], l.idx[i + 1]);
+    }
     emit_element(e, g, n, names, l.idx[0]);
     emit_loops_close(e, &l);
     return true;

@@ -140,10 +140,14 @@ static void emit_batchnorm_train(Emitter *e, const Node *n, DType dt, const Shap
     emit_line(e, "%s[%s] = (%s[%s] - mean) * a + b;", out[0], at, in[0], at);
     emit_loops_close(e, &red);
     const char *m = emit_flit(e, momentum, dt), *m1 = emit_flit(e, 1 - momentum, dt);
+    /* kiln's training step asks for torch's running variance: the unbiased
+     * batch variance, count / (count - 1) times the biased one */
+    bool unbiased = ir_attr_int(n, "kiln_unbiased_running_var", 0) != 0 && count > 1;
+    const char *v1 = unbiased ? emit_flit(e, (1 - momentum) * (double)count / (double)(count - 1), dt) : m1;
     if (n->n_out > 1 && out[1])
         emit_line(e, "%s[k] = %s[k] * %s + mean * %s;", out[1], in[3], m, m1);
     if (n->n_out > 2 && out[2])
-        emit_line(e, "%s[k] = %s[k] * %s + var * %s;", out[2], in[4], m, m1);
+        emit_line(e, "%s[k] = %s[k] * %s + var * %s;", out[2], in[4], m, v1);
     if (n->n_out > 3 && out[3])
         emit_line(e, "%s[k] = mean;", out[3]);
     if (n->n_out > 4 && out[4])

@@ -6,6 +6,63 @@
 
 #include <string.h>
 
+/* The derivatives of the math ops and of the other activations (torch's
+ * formulas and kinks; alpha, beta, gamma, lambd defaults as in ONNX; Clip
+ * passes dy where it left x unchanged, bounds included, as torch's clamp). */
+static const char *unary_grad_math(Emitter *e, const Node *n, OpKind op, DType dt)
+{
+#define F(fn) emit_math(e, dt, fn)
+#define L(v) emit_flit(e, v, dt)
+#define P(...) arena_printf(e->arena, __VA_ARGS__)
+    const char *zero = L(0), *one = L(1);
+    double dflt = op == OP_HardSigmoid ? 0.2 : op == OP_Selu ? 1.67326319217681884765625 : 1.0;
+    const char *alpha = L(ir_attr_float(n, "alpha", dflt));
+    switch (op) {
+    case OP_Exp: return "dy * y";
+    case OP_Log: return "dy / x";
+    case OP_Sqrt: return P("dy / (%s * y)", L(2));
+    case OP_Neg: return "-dy";
+    case OP_Abs: return P("x > %s ? dy : (x < %s ? -dy : %s)", zero, zero, zero);
+    case OP_Reciprocal: return "-dy * y * y";
+    case OP_Erf: return P("dy * %s * %s(-x * x)", L(1.1283791670955126), F("exp")); /* 2/sqrt(pi) */
+    case OP_Sin: return P("dy * %s(x)", F("cos"));
+    case OP_Cos: return P("-dy * %s(x)", F("sin"));
+    case OP_Tan: return P("dy * (%s + y * y)", one);
+    case OP_Asin: return P("dy / %s(%s - x * x)", F("sqrt"), one);
+    case OP_Acos: return P("-dy / %s(%s - x * x)", F("sqrt"), one);
+    case OP_Atan: return P("dy / (%s + x * x)", one);
+    case OP_Sinh: return P("dy * %s(x)", F("cosh"));
+    case OP_Cosh: return P("dy * %s(x)", F("sinh"));
+    case OP_Asinh: return P("dy / %s(x * x + %s)", F("sqrt"), one);
+    case OP_Acosh: return P("dy / %s(x * x - %s)", F("sqrt"), one);
+    case OP_Atanh: return P("dy / (%s - x * x)", one);
+    case OP_Elu: return P("x > %s ? dy : dy * %s * %s(x)", zero, alpha, F("exp"));
+    case OP_Selu: {
+        const char *gamma = L(ir_attr_float(n, "gamma", 1.05070102214813232421875));
+        return P("x > %s ? dy * %s : dy * %s * %s * %s(x)", zero, gamma, gamma, alpha, F("exp"));
+    }
+    case OP_Celu: return P("x > %s ? dy : dy * %s(x / %s)", zero, F("exp"), alpha);
+    case OP_HardSigmoid: {
+        const char *lin = P("%s * x + %s", alpha, L(ir_attr_float(n, "beta", 0.5)));
+        return P("%s > %s && %s < %s ? dy * %s : %s", lin, zero, lin, one, alpha, zero);
+    }
+    case OP_HardSwish:
+        return P("x < %s ? %s : (x <= %s ? dy * (x / %s + %s) : dy)", L(-3), zero, L(3), L(3), L(0.5));
+    case OP_Softplus: return P("dy / (%s + %s(-x))", one, F("exp"));
+    case OP_Softsign: return P("dy / ((%s + %s(x)) * (%s + %s(x)))", one, F("fabs"), one, F("fabs"));
+    case OP_ThresholdedRelu: return P("x > %s ? dy : %s", alpha, zero);
+    case OP_Shrink: {
+        double l = ir_attr_float(n, "lambd", 0.5);
+        return P("x < %s || x > %s ? dy : %s", L(-l), L(l), zero);
+    }
+    case OP_Clip: return P("x == y ? dy : %s", zero);
+    default: return NULL;
+    }
+#undef F
+#undef L
+#undef P
+}
+
 /* The derivative dX of an elementwise op from dy, x, y (the forward op's
  * output); NULL if kiln has none. PyTorch's conventions at kinks (Relu'(0) = 0). */
 static const char *unary_grad_expr(Emitter *e, const Node *n, DType dt)
@@ -24,7 +81,7 @@ static const char *unary_grad_expr(Emitter *e, const Node *n, DType dt)
     case OP_Tanh:
         return arena_printf(e->arena, "dy * (%s - y * y)", one);
     default:
-        return NULL;
+        return unary_grad_math(e, n, op, dt);
     }
 }
 
@@ -283,7 +340,7 @@ bool k_loss_kiln_grad(Emitter *e, const Graph *g, const Node *n)
     else if (strcmp(kind, "bce") == 0)
         d = "(p - t) / fmax(p * (1.0 - p), 1e-12)";
     else
-        d = "1.0 / (1.0 + exp(-p)) - t";
+        d = "(1.0 / (1.0 + exp(-p)) - t)";
     emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&p->shape));
     emit_line(e, "const double p = %s[i], t = %s[i];", P, T);
     emit_line(e, "%s[i] = (%s)(%s * g);", e->out_name[0], t, d);

@@ -130,7 +130,8 @@ static const char *type_str(Arena *a, const Value *v)
 /* One node: its kernel body first (so unused parameters can be left out of
  * the signature), then the function around it. The call goes to *call;
  * passed[id] is set for every value the call passes. */
-static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed)
+static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed,
+                      bool *uses_scratch)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = kernel,
@@ -184,6 +185,7 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         }
     }
     if (wants_scratch) {
+        *uses_scratch = true;
         sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
         sb_printf(call, "%sscratch", params ? ", " : "");
         params++;
@@ -216,6 +218,7 @@ typedef struct Entry {
     const Schedule *s;
     const MemPlan *mp;
     bool *passed;          /* per value id: some kernel call of this entry takes it */
+    bool scratch;          /* some kernel call of this entry takes the scratch pointer */
     StrBuf calls;
 } Entry;
 
@@ -413,8 +416,9 @@ static void emit_info(Emitter *e, const Graph *g, const char *P)
     emit_info_table(e, g, "train_inputs", g->train_inputs, g->n_train_inputs);
     emit_info_table(e, g, "train_outputs", &g->train_loss, 1);
     emit_blank(e);
-    emit_line(e, "const kiln_model_info %s_train_info = {\"%s\", %d, 1, train_inputs_info, "
-                 "train_outputs_info};", P, c_string(e->arena, g->name), g->n_train_inputs);
+    emit_line(e, "const kiln_model_info %s_train_info = {\"%s\", %d, 1, %s, train_outputs_info};",
+              P, c_string(e->arena, g->name), g->n_train_inputs,
+              g->n_train_inputs ? "train_inputs_info" : "NULL");
     emit_blank(e);
 }
 
@@ -460,7 +464,7 @@ static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layou
                       (long long)(lay->weights_end + ent->mp->offset[v->id]), type_str(e->arena, v));
         }
     }
-    if (e->scratch > 0)
+    if (ent->scratch)
         emit_line(e, "void *scratch = ws + %lld;", (long long)(lay->weights_end + lay->act_size));
     emit_line(e, "(void)ws;");
     emit_blank(e);
@@ -773,7 +777,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     for (int k = 0; k < n_ent; k++) {
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
         for (int i = 0; i < ent[k].s->n && ok; i++)
-            ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed);
+            ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
+                           &ent[k].scratch);
     }
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
 

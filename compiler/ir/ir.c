@@ -41,6 +41,7 @@ static const struct {
     {DT_U8, "u8", "uint8_t", 1},     {DT_U16, "u16", "uint16_t", 2},
     {DT_U32, "u32", "uint32_t", 4},  {DT_U64, "u64", "uint64_t", 8},
     {DT_BOOL, "bool", "uint8_t", 1}, {DT_F16, "f16", "uint16_t", 2},
+    {DT_BF16, "bf16", "uint16_t", 2},
 };
 
 #define N_DTYPES (int)(sizeof dtypes / sizeof dtypes[0])
@@ -105,7 +106,8 @@ int64_t tensor_get_i(DType dt, const void *data, int64_t k)
     case DT_I64: return ((const int64_t *)data)[k];
     case DT_U8:
     case DT_BOOL: return ((const uint8_t *)data)[k];
-    case DT_U16: return ((const uint16_t *)data)[k];
+    case DT_U16:
+    case DT_BF16: return ((const uint16_t *)data)[k]; /* bfloat16: its bits */
     case DT_U32: return ((const uint32_t *)data)[k];
     case DT_U64: return (int64_t)((const uint64_t *)data)[k];
     default: KILN_ASSERT(!"tensor_get_i: dtype without elements");

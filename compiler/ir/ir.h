@@ -23,6 +23,7 @@ typedef enum DType {
     DT_F64 = 11,
     DT_U32 = 12,
     DT_U64 = 13,
+    DT_BF16 = 16, /* bfloat16, held as its bits like DT_F16; only Cast converts it */
 } DType;
 
 size_t dtype_size(DType t);          /* bytes per element; 0 if kiln can't hold it */

@@ -748,7 +748,7 @@ static inline void move_build(const Graph *g, const Node *n, const MoveParams *p
         break;
     }
     case OP_Transpose: {
-        int64_t xs[IR_MAX_RANK];
+        int64_t xs[IR_MAX_RANK] = {0};
         MoveStep *s = move_add_dense(prog, a, MOVE_COPY, 0, 0, y);
         move_strides(&x->shape, xs);
         for (int i = 0; i < y->rank; i++)

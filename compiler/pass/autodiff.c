@@ -152,28 +152,28 @@ int ad_reshape_like(GradCtx *c, int gv, int v)
     return ad_op2(c, OP_Reshape, gv, ad_ints(c, want->dims, want->rank));
 }
 
-/* wants[v]: on a path from a trainable state to the loss, through float values. */
-static void mark_wanted(GradCtx *c)
+/* wants[v]: on a path from a wrt value to y, through float values. */
+static void mark_wanted(GradCtx *c, int y, const int *wrt, int n_wrt)
 {
     Graph *g = c->g;
     bool *from = arena_alloc(g->arena, (size_t)g->n_values + 1);
     bool *to = arena_alloc(g->arena, (size_t)g->n_values + 1);
-    for (int i = 0; i < g->n_values; i++)
-        from[i] = g->values[i]->kind == VAL_STATE && g->values[i]->trainable;
+    for (int k = 0; k < n_wrt; k++)
+        from[wrt[k]] = true;
     for (int k = 0; k < g->n_nodes; k++) {
         const Node *n = g->nodes[k];
         bool any = false;
-        for (int i = 0; i < n->n_in; i++)
+        for (int i = 0; i < n->n_in && !n->dead; i++)
             any |= n->in[i] >= 0 && from[n->in[i]];
         for (int i = 0; i < n->n_out && any; i++)
             if (n->out[i] >= 0)
                 from[n->out[i]] = dtype_is_float(g->values[n->out[i]]->dtype);
     }
-    to[g->train_loss] = true;
+    to[y] = true;
     for (int k = g->n_nodes - 1; k >= 0; k--) {
         const Node *n = g->nodes[k];
         bool any = false;
-        for (int i = 0; i < n->n_out; i++)
+        for (int i = 0; i < n->n_out && !n->dead; i++)
             any |= n->out[i] >= 0 && to[n->out[i]];
         for (int i = 0; i < n->n_in && any; i++)
             if (n->in[i] >= 0)
@@ -183,15 +183,32 @@ static void mark_wanted(GradCtx *c)
         c->wants[i] = from[i] && to[i];
 }
 
-/* pass_autodiff
- * requires: a typed graph in topological order with g->train_loss a float
- *           scalar and trainable VAL_STATE values.
- * does:     seeds d(loss) = 1 and runs the gradient rule of every node on a
- *           path from a trainable state to the loss, last node first;
- *           *grads maps each value to its gradient (-1 if none). New nodes
- *           are typed as they are made and appended after the forward nodes.
- * preserves: the forward nodes. */
-bool pass_autodiff(Graph *g, int **grads, Diag *d)
+/* d(y) = 1: a scalar for a rank-0 y, else ones of y's shape (the gradient of
+ * the sum of y's elements). */
+static int seed_ones(GradCtx *c, const Value *y)
+{
+    if (y->shape.rank == 0)
+        return ad_scalar(c, y->dtype, 1.0);
+    reserve(c);
+    int64_t numel = shape_numel(&y->shape);
+    void *data = arena_alloc(c->g->arena, (size_t)numel * dtype_size(y->dtype) + 1);
+    for (int64_t k = 0; k < numel; k++)
+        tensor_set_f(y->dtype, data, k, 1.0);
+    Value *seed = ir_graph_add_temp(c->g, "grad/seed");
+    ir_value_set_const(c->g, seed, y->dtype, &y->shape, data);
+    return seed->id;
+}
+
+/* ad_differentiate
+ * requires: a typed graph in topological order; y a float value; wrt float
+ *           values (graph inputs, states or intermediate values).
+ * does:     seeds d(y) = 1 and runs the gradient rule of every node on a
+ *           path from a wrt value to y, last node first; grads[k] gets the
+ *           gradient of y w.r.t. wrt[k] (-1 when y doesn't depend on it).
+ *           New nodes are typed as they are made and appended after the
+ *           existing ones.
+ * preserves: the existing nodes. */
+bool ad_differentiate(Graph *g, int y, const int *wrt, int n_wrt, int *grads, Diag *d)
 {
     GradCtx c = {.g = g, .d = d};
     int n_values = g->n_values, n_nodes = g->n_nodes;
@@ -200,10 +217,9 @@ bool pass_autodiff(Graph *g, int **grads, Diag *d)
     c.wants = arena_alloc(g->arena, (size_t)c.cap);
     for (int i = 0; i < c.cap; i++)
         c.grad[i] = -1;
-    mark_wanted(&c);
-    const Value *loss = g->values[g->train_loss];
-    int seed = ad_scalar(&c, loss->dtype, 1.0);
-    c.grad[g->train_loss] = seed;
+    mark_wanted(&c, y, wrt, n_wrt);
+    int seed = seed_ones(&c, g->values[y]); /* may grow c.grad: not in one expression */
+    c.grad[y] = seed;
     for (int k = n_nodes - 1; k >= 0 && !d->errors; k--) {
         const Node *n = g->nodes[k];
         bool in_wants = false, out_has = false;
@@ -216,6 +232,32 @@ bool pass_autodiff(Graph *g, int **grads, Diag *d)
         if (!grad_rules[n->op](&c, n))
             return false;
     }
-    *grads = c.grad;
+    for (int k = 0; k < n_wrt; k++)
+        grads[k] = c.wants[wrt[k]] ? c.grad[wrt[k]] : -1;
     return !d->errors;
+}
+
+/* pass_autodiff
+ * requires: a typed graph in topological order with g->train_loss a float
+ *           scalar and trainable VAL_STATE values.
+ * does:     ad_differentiate of the loss w.r.t. every trainable state;
+ *           *grads maps each value to its gradient (-1 if none; only the
+ *           trainable states have one).
+ * preserves: the forward nodes. */
+bool pass_autodiff(Graph *g, int **grads, Diag *d)
+{
+    int n_wrt = 0, *wrt = arena_alloc(g->arena, sizeof(int) * ((size_t)g->n_values + 1));
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i]->kind == VAL_STATE && g->values[i]->trainable)
+            wrt[n_wrt++] = i;
+    int *got = arena_alloc(g->arena, sizeof(int) * ((size_t)n_wrt + 1));
+    if (!ad_differentiate(g, g->train_loss, wrt, n_wrt, got, d))
+        return false;
+    int *map = arena_alloc(g->arena, sizeof(int) * ((size_t)g->n_values + 1));
+    for (int i = 0; i < g->n_values; i++)
+        map[i] = -1;
+    for (int k = 0; k < n_wrt; k++)
+        map[wrt[k]] = got[k];
+    *grads = map;
+    return true;
 }

@@ -145,6 +145,73 @@ static void fold_clip(const Graph *g, const Node *n, void *out)
     }
 }
 
+/* ---- float16 and bfloat16 (held as their bits), for Cast ---- */
+
+/* The 16-bit float formats: mantissa bits and exponent bias. */
+static void half_format(DType t, int *man, int *bias)
+{
+    *man = t == DT_F16 ? 10 : 7;
+    *bias = t == DT_F16 ? 15 : 127;
+}
+
+static bool is_half(DType t)
+{
+    return t == DT_F16 || t == DT_BF16;
+}
+
+/* The exact value of 16-bit float bits h. */
+static double half_to_double(uint16_t h, DType t)
+{
+    int man, bias;
+    half_format(t, &man, &bias);
+    int e = (h & 0x7fff) >> man, f = h & ((1 << man) - 1);
+    double v = e == 0 ? ldexp(f, 1 - bias - man)
+             : e == 2 * bias + 1 ? (f ? NAN : INFINITY)
+             : ldexp(f | (1 << man), e - bias - man);
+    return h & 0x8000 ? -v : v;
+}
+
+/* x rounded to the nearest 16-bit float, ties to even (IEEE 754), as bits:
+ * overflow gives infinity, NaN a quiet NaN of x's sign. The kernel's
+ * kiln_half_from_f64 (emit/k_elementwise.c) computes the same. */
+static uint16_t half_from_double(double x, DType t)
+{
+    int man, bias, e;
+    half_format(t, &man, &bias);
+    uint16_t sign = signbit(x) ? 0x8000 : 0, inf = (uint16_t)((2 * bias + 1) << man);
+    if (isnan(x))
+        return (uint16_t)(sign | inf | (1 << (man - 1)));
+    x = fabs(x);
+    if (isinf(x))
+        return sign | inf;
+    double m = frexp(x, &e); /* x = m 2^e, m in [0.5, 1) */
+    if (x == 0 || e - 1 < 1 - bias) /* subnormal (or zero): units of 2^(1-bias-man) */
+        return (uint16_t)(sign | (uint16_t)nearbyint(ldexp(x, bias - 1 + man)));
+    double f = nearbyint(ldexp(m * 2 - 1, man));
+    int ex = e - 1 + bias;
+    if (f >= (double)(1 << man))
+        f = 0, ex++;
+    if (ex >= 2 * bias + 1)
+        return sign | inf;
+    return (uint16_t)(sign | (uint16_t)(ex << man) | (uint16_t)f);
+}
+
+/* Cast and CastLike to or from float16 / bfloat16: through the exact
+ * double value; into integers and bool as C converts a double. */
+static void fold_half_cast(const Value *x, const Value *y, void *out)
+{
+    for (int64_t k = 0, numel = shape_numel(&y->shape); k < numel; k++) {
+        double v = is_half(x->dtype) ? half_to_double(((const uint16_t *)x->data)[k], x->dtype)
+                                     : tensor_get_f(x->dtype, x->data, k);
+        if (x->dtype == y->dtype)
+            ((uint16_t *)out)[k] = ((const uint16_t *)x->data)[k];
+        else if (is_half(y->dtype))
+            ((uint16_t *)out)[k] = half_from_double(v, y->dtype);
+        else
+            tensor_set_f(y->dtype, out, k, v);
+    }
+}
+
 /* Unary ops, Clip, Cast and CastLike (ops_unary.def). Cast converts as C
  * converts: float → integer truncates, anything → bool is x != 0. */
 bool fold_unary(Graph *g, Node *n, Diag *d)
@@ -159,6 +226,10 @@ bool fold_unary(Graph *g, Node *n, Diag *d)
         return true;
     }
     bool cast = n->op == OP_Cast || n->op == OP_CastLike;
+    if (cast && (is_half(x->dtype) || is_half(y->dtype))) {
+        fold_half_cast(x, y, out);
+        return true;
+    }
     bool via_float = dtype_is_float(x->dtype) || (cast && dtype_is_float(y->dtype));
     for (int64_t k = 0, numel = shape_numel(&y->shape); k < numel; k++) {
         int64_t r;
@@ -299,6 +370,8 @@ bool fold_binary(Graph *g, Node *n, Diag *d)
         return false;
     const Value *y = ir_out(g, n, 0), *x0 = ir_in(g, n, 0);
     const Value *x1 = n->n_in > 1 ? ir_in(g, n, 1) : x0;
+    if (x0->dtype == DT_F16) /* Max, Min, Mod of float16: left to the kernel */
+        return false;
     Shape sh[MAX_IN];
     for (int i = 0; i < n->n_in; i++)
         rule_elem_operand_shape(g, n, i, &sh[i]);

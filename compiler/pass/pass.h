@@ -31,6 +31,12 @@ bool pass_build_training(Graph *g, const TrainOptions *t, Diag *d);
 /* Reverse-mode differentiation of g->train_loss with respect to every
  * trainable state (autodiff.c); grads[v] gets the gradient's value id. */
 bool pass_autodiff(Graph *g, int **grads, Diag *d);
+/* The general form (autodiff.c): the gradient of value y (ones of its shape
+ * as seed) w.r.t. each wrt[k] into grads[k], -1 where y doesn't depend on it. */
+bool ad_differentiate(Graph *g, int y, const int *wrt, int n_wrt, int *grads, Diag *d);
+/* After shape inference: each Gradient node (ai.onnx.preview.training)
+ * replaced by autodiff's nodes (lower_gradient.c). */
+bool pass_lower_gradient(Graph *g, Diag *d);
 
 /* Per-op rules, named in ops.def. */
 typedef struct GradCtx GradCtx; /* autodiff.c */

@@ -72,7 +72,17 @@ static bool (*const shape_rules[OP_COUNT])(Graph *, Node *, Diag *) = {
 
 bool infer_node(Graph *g, Node *n, Diag *d)
 {
+    if (n->op == OP_UNKNOWN) { /* a hand-written .kir may name any op */
+        ir_node_error(d, n, "unsupported op");
+        return false;
+    }
     KILN_ASSERT(n->op > OP_UNKNOWN && n->op < OP_COUNT);
+    for (int i = 0; i < n->n_in && n->op != OP_Cast && n->op != OP_CastLike; i++)
+        if (ir_in(g, n, i) && ir_in(g, n, i)->dtype == DT_BF16) { /* held as raw bits */
+            ir_node_error(d, n, "input '%s' is bfloat16, which only Cast and CastLike support",
+                          ir_in(g, n, i)->name);
+            return false;
+        }
     return check_arity(n, d) && check_inputs_typed(g, n, d) && shape_rules[n->op](g, n, d) &&
            !d->errors && check_outputs(g, n, d);
 }

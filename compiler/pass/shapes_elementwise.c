@@ -104,8 +104,8 @@ static const char *onnx_type_name(int64_t t)
 
 /* Cast (attribute 'to', ONNX Cast-13) and CastLike (input 1's dtype,
  * CastLike-15): Y has X's shape and the target dtype. Every pair of f32,
- * f64, integer and bool types; float16, bfloat16, float8 and string are
- * refused. */
+ * f64, float16, bfloat16, integer and bool types; float8, complex and
+ * string are refused. */
 bool shape_cast(Graph *g, Node *n, Diag *d)
 {
     const Value *x = ir_in(g, n, 0);
@@ -119,15 +119,11 @@ bool shape_cast(Graph *g, Node *n, Diag *d)
     } else {
         to = ir_in(g, n, 1)->dtype;
     }
-    if (x->dtype == DT_F16) {
-        ir_node_error(d, n, "casting from float16 is not supported");
-        return false;
-    }
-    if (to == DT_F16 || to == DT_STRING || to <= 0 || to > DT_U64 || !dtype_size((DType)to)) {
+    if (to == DT_STRING || to <= 0 || (to > DT_U64 && to != DT_BF16) || !dtype_size((DType)to)) {
         ir_node_error(d, n, "casting to %s is not supported", onnx_type_name(to));
         return false;
     }
-    if (!check_type(g, n, 0, TY_ALL, d))
+    if (x->dtype != DT_F16 && x->dtype != DT_BF16 && !check_type(g, n, 0, TY_ALL, d))
         return false;
     rule_set_out(g, n, 0, (DType)to, &x->shape);
     return true;
@@ -217,6 +213,13 @@ static DType binary_out_type(const Graph *g, const Node *n)
     }
 }
 
+/* Max, Min and Mod also take float16, which their kernel computes in float
+ * and rounds back (k_elementwise.c). */
+static bool takes_half(OpKind op)
+{
+    return op == OP_Max || op == OP_Min || op == OP_Mod;
+}
+
 /* Elementwise ops of several tensors (ops_binary.def): numpy broadcasting
  * of all inputs (ONNX Broadcasting.md; opset < 7 legacy forms through
  * rule_elem_operand_shape). Inputs share one dtype, except Pow (base and
@@ -238,7 +241,8 @@ bool shape_broadcast(Graph *g, Node *n, Diag *d)
             ir_node_error(d, n, "input %d is missing", i);
             return false;
         }
-        if (!check_type(g, n, i, binary_types(n->op, i), d))
+        if (!(v->dtype == DT_F16 && takes_half(n->op)) &&
+            !check_type(g, n, i, binary_types(n->op, i), d))
             return false;
         if (i > first && n->op != OP_Pow && v->dtype != ref->dtype) {
             ir_node_error(d, n, "inputs have different types %s and %s", dtype_name(ref->dtype),

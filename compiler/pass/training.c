@@ -72,8 +72,9 @@ static int new_state(Graph *g, const char *name, DType dt, const Shape *s, doubl
 }
 
 /* The training copy of forward node n, with BatchNormalization and Dropout
- * switched to training mode; map[] takes forward values to their copies. */
-static bool clone_node(Graph *g, const Node *n, int *map, Diag *d)
+ * switched to training mode; map[] takes forward values to their copies;
+ * step is the kiln.step state, which seeds each step's dropout mask. */
+static bool clone_node(Graph *g, const Node *n, int *map, int step, Diag *d)
 {
     int in[64], out[64];
     KILN_ASSERT(n->n_in <= 64 && n->n_out <= 62);
@@ -83,14 +84,14 @@ static bool clone_node(Graph *g, const Node *n, int *map, Diag *d)
     for (int i = 0; i < n_out; i++)
         out[i] = n->out[i] < 0 ? -1 : (map[n->out[i]] =
                      ir_graph_add_temp(g, arena_printf(g->arena, "train/%s", g->values[n->out[i]]->name))->id);
-    if (n->op == OP_Dropout) { /* training_mode = true; the mask feeds the gradient */
-        for (; n_in < 3; n_in++)
-            in[n_in] = -1;
-        bool yes = true;
-        Shape s = {0};
-        Value *on = ir_graph_add_temp(g, "train/training_mode");
-        ir_value_set_const(g, on, DT_BOOL, &s, &yes);
-        in[2] = on->id;
+    OpKind op = n->op;
+    if (n->op == OP_Dropout) { /* TrainDropout(X, step, ratio): a fresh mask each step, which
+                                  feeds the gradient (ops_train_conv.def) */
+        op = OP_TrainDropout;
+        int ratio = n->opset >= 12 && n_in > 1 ? in[1] : -1;
+        in[1] = step;
+        in[2] = ratio;
+        n_in = ratio >= 0 ? 3 : 2;
         if (n_out < 2 || out[1] < 0)
             out[1] = ir_graph_add_temp(g, "train/dropout_mask")->id, n_out = 2;
     }
@@ -107,15 +108,20 @@ static bool clone_node(Graph *g, const Node *n, int *map, Diag *d)
                 out[i] = ir_graph_add_temp(g, "train/running_stat")->id;
         n_out = n_out < 3 ? 3 : n_out;
     }
-    Node *c = ir_graph_add_node(g, n->op, arena_printf(g->arena, "train/%s", n->name), in, n_in,
+    Node *c = ir_graph_add_node(g, op, arena_printf(g->arena, "train/%s", n->name), in, n_in,
                                 out, n_out);
     c->opset = n->opset;
-    c->domain = n->domain;
-    c->op_name = n->op_name;
+    if (op == n->op) {
+        c->domain = n->domain;
+        c->op_name = n->op_name;
+    }
     c->attrs = arena_dup(g->arena, n->attrs, sizeof(Attr) * (size_t)n->n_attr);
     c->n_attr = n->n_attr;
     if (n->op == OP_BatchNormalization) {
         ir_node_set_attr(g, c, "training_mode", ATTR_INT)->i = 1;
+        /* as torch.nn.BatchNorm does: the running variance from the unbiased
+         * batch variance (ONNX's reference uses the biased one) */
+        ir_node_set_attr(g, c, "kiln_unbiased_running_var", ATTR_INT)->i = 1;
         for (int i = 3; i < 5; i++) { /* running mean and var: state, not trained */
             Value *s = g->values[in[i]];
             if (s->kind != VAL_STATE) {
@@ -127,6 +133,40 @@ static bool clone_node(Graph *g, const Node *n, int *map, Diag *d)
         }
     }
     return infer_node(g, c, d);
+}
+
+/* Whether any live node reads value v or it is a graph output. */
+static bool value_used(const Graph *g, int v)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == v)
+            return true;
+    for (int k = 0; k < g->n_nodes; k++)
+        for (int i = 0; i < g->nodes[k]->n_in && !g->nodes[k]->dead; i++)
+            if (g->nodes[k]->in[i] == v)
+                return true;
+    return false;
+}
+
+/* Inference node n runs in inference mode, whatever mode the model was
+ * exported in (torch's TrainingMode.TRAINING sets BatchNormalization's
+ * training_mode and Dropout's training_mode input): P_run_v uses the
+ * running statistics and drops nothing. Outputs only training mode makes
+ * are dropped when nothing reads them. */
+static void to_inference(Graph *g, Node *n)
+{
+    if (n->op == OP_BatchNormalization && n->opset >= 14 && ir_attr_int(n, "training_mode", 0)) {
+        for (int i = 1; i < n->n_out; i++)
+            if (n->out[i] >= 0 && value_used(g, n->out[i]))
+                return;
+        for (int i = 1; i < n->n_out; i++)
+            if (n->out[i] >= 0)
+                g->values[n->out[i]]->producer = -1;
+        ir_node_set_attr(g, n, "training_mode", ATTR_INT)->i = 0;
+        n->n_out = 1;
+    } else if (n->op == OP_Dropout && n->opset >= 12 && n->n_in > 2) {
+        n->n_in = 2;
+    }
 }
 
 /* The value named name (a graph output, or any value) or -1. */
@@ -253,16 +293,23 @@ static bool clip_grads(Graph *g, const TrainOptions *t, int *grads, const int *p
  *           (pass_autodiff), gradient clipping, one Optimizer node per
  *           trainable parameter, the learning rate and step counter states,
  *           and g->assigns; g->train_inputs = the inputs, then the labels.
- * preserves: the inference nodes, which keep reading the same state. */
+ * preserves: the inference nodes, which keep reading the same state (a
+ *           BatchNormalization or Dropout exported in training mode is
+ *           switched to inference mode). */
 bool pass_build_training(Graph *g, const TrainOptions *t, Diag *d)
 {
     int n_nodes = g->n_nodes;
     int *map = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++)
         map[i] = i;
+    Shape scalar = {0};
+    int step = new_state(g, "kiln.step", DT_I64, &scalar, 0);
     for (int k = 0; k < n_nodes; k++)
-        if (!g->nodes[k]->dead && !clone_node(g, g->nodes[k], map, d))
+        if (!g->nodes[k]->dead && !clone_node(g, g->nodes[k], map, step, d))
             return false;
+    for (int k = 0; k < n_nodes; k++)
+        if (!g->nodes[k]->dead)
+            to_inference(g, g->nodes[k]);
     for (int k = 0; k < g->n_inputs; k++)
         add_train_input(g, g->inputs[k]);
     const char *name = t->loss_output ? t->loss_output : t->loss_on;
@@ -298,9 +345,7 @@ bool pass_build_training(Graph *g, const TrainOptions *t, Diag *d)
     }
     if (t->clip_norm > 0 && !clip_grads(g, t, grads, params, np, d))
         return false;
-    Shape scalar = {0};
     int lr = new_state(g, "kiln.lr", DT_F32, &scalar, t->lr);
-    int step = new_state(g, "kiln.step", DT_I64, &scalar, 0);
     for (int k = 0; k < np; k++)
         if (!add_update(g, t, params[k], grads[params[k]], lr, step, d))
             return false;

@@ -28,7 +28,8 @@ expect() { # expect "MESSAGE" kiln ARGS...
 expect "bad.onnx: not a valid ONNX model (protobuf parse failed)" compile bad.onnx -o out1
 expect "missing.onnx: cannot read: No such file or directory" compile missing.onnx -o out2
 expect "mlp.onnx: input 'image' has a symbolic dimension 'batch' (dim 0); fix it with --input-shape image=... or --batch N" compile mlp.onnx -o out3
-expect "$node/test_nonzero_example/model.onnx: node 'NonZero_0' (NonZero, opset 13): unsupported op" compile "$node/test_nonzero_example/model.onnx" -o out4
+expect "$node/test_bernoulli/model.onnx: node 'Bernoulli_0' (Bernoulli, opset 15): unsupported op" compile "$node/test_bernoulli/model.onnx" -o out4
+expect "$node/test_nonzero_example/model.onnx: node 'NonZero_0' (NonZero, opset 13): the output's shape depends on the values of input 'condition', known only at run time; kiln compiles static shapes" compile "$node/test_nonzero_example/model.onnx" -o out4
 expect "kiln: unknown option '--bogus' (see kiln --help)" compile mlp.onnx -o out5 --bogus
 expect "kiln: --target 'arm': expected generic, x86-64-v3 or host" compile mlp.onnx -o out6 --target arm
 expect "mlp.onnx: --input-shape: the model has no input named 'x'" compile mlp.onnx -o out7 --input-shape x=1x784

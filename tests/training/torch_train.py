@@ -52,16 +52,152 @@ def mlp_sgd():
     return model, opt, batches, loss_fn, flags, ["image"], ["logits"]
 
 
-CASES = {"mlp_adam": mlp_adam, "mlp_sgd": mlp_sgd}
 
+class LeNet5(torch.nn.Module):
+    """LeNet-5 for 1x28x28 images with BatchNormalization after each conv:
+    (Conv 5x5 -> BN -> ReLU -> MaxPool 2) twice, then 400-120-84-10."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 6, 5, padding=2)
+        self.bn1 = torch.nn.BatchNorm2d(6)
+        self.conv2 = torch.nn.Conv2d(6, 16, 5)
+        self.bn2 = torch.nn.BatchNorm2d(16)
+        self.fc1 = torch.nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = torch.nn.Linear(120, 84)
+        self.fc3 = torch.nn.Linear(84, 10)
+
+    def forward(self, x):
+        pool, relu = torch.nn.functional.max_pool2d, torch.relu
+        x = pool(relu(self.bn1(self.conv1(x))), 2)
+        x = pool(relu(self.bn2(self.conv2(x))), 2)
+        x = torch.flatten(x, 1)
+        return self.fc3(relu(self.fc2(relu(self.fc1(x)))))
+
+
+def lenet_bn_sgd():
+    """BatchNormalization in training mode (exported with TrainingMode.TRAINING:
+    training_mode=1 and the running statistics as extra outputs); the
+    running means are compared too (kiln updates running_var with the biased
+    batch variance, as ONNX specifies, where torch uses the unbiased one)."""
+    model = LeNet5()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    batches = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))) for _ in range(STEPS)]
+    loss_fn = torch.nn.functional.cross_entropy
+    flags = ("--train --loss sparse_softmax_ce --loss-on logits --optimizer sgd --lr 0.05 "
+             "--momentum 0.9 --weight-decay 5e-4")
+    export = {"training": torch.onnx.TrainingMode.TRAINING, "buffers": ("running_mean",)}
+    return model, opt, batches, loss_fn, flags, ["image"], ["logits"], export
+
+
+class SmallConv(torch.nn.Module):
+    """Strided, dilated and grouped convolutions, average pooling (padding
+    left out of the count) and a global average pool regressing 4 values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2)
+        self.pool = torch.nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        self.fc = torch.nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = torch.tanh(self.conv1(x))
+        x = self.pool(torch.relu(self.conv2(x)) + x)
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def conv_mse_adamw():
+    model = SmallConv()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=1e-2)
+    batches = [(torch.rand(8, 3, 16, 16), torch.rand(8, 4)) for _ in range(STEPS)]
+    loss_fn = torch.nn.functional.mse_loss
+    flags = ("--train --loss mse --loss-on out --optimizer adamw --lr 1e-2 "
+             "--weight-decay 1e-2")
+    return model, opt, batches, loss_fn, flags, ["image"], ["out"]
+
+
+class ConvMisc(torch.nn.Module):
+    """The other convolution-family gradients: a grouped ConvTranspose with
+    output_padding, InstanceNormalization, a padded ceil_mode MaxPool, a
+    strided grouped 1-D Conv, LayerNormalization (opset 17) and a 1-D
+    MaxPool over the whole sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.inorm = torch.nn.InstanceNorm2d(4, affine=True)
+        self.pool = torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True)
+        self.conv = torch.nn.Conv1d(4, 6, 5, stride=3, padding=2, groups=2)
+        self.norm = torch.nn.LayerNorm(41)
+        self.fc = torch.nn.Linear(6, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.inorm(self.up(x))))
+        x = torch.sigmoid(self.norm(self.conv(torch.flatten(x, 2))))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_max_pool1d(x, 1), 1))
+
+
+def conv_misc_sgd():
+    model = ConvMisc()
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    batches = [(torch.rand(4, 4, 10, 10), torch.randint(0, 10, (4,))) for _ in range(STEPS)]
+    loss_fn = torch.nn.functional.cross_entropy
+    flags = "--train --loss sparse_softmax_ce --loss-on logits --optimizer sgd --lr 0.02 --momentum 0.9"
+    return model, opt, batches, loss_fn, flags, ["image"], ["logits"], {"opset": 17}
+
+CASES = {"mlp_adam": mlp_adam, "mlp_sgd": mlp_sgd}
+CASES.update({"lenet_bn_sgd": lenet_bn_sgd, "conv_mse_adamw": conv_mse_adamw,
+              "conv_misc_sgd": conv_misc_sgd})
+
+
+class SeqClassifier(torch.nn.Module):
+    """Reads a [batch, 28, 28] image row by row (28 steps of 28 inputs) with an
+    LSTM or GRU of 32 units; the last hidden state goes through a Linear to 10
+    classes. Exported, the layer is one ONNX LSTM/GRU node whose W, R and B
+    the exporter slices and concatenates from torch's parameters (gate order)."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.rnn = cell(28, 32, batch_first=True)
+        self.fc = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = self.rnn(x)[1]
+        h = h[0] if isinstance(h, tuple) else h
+        return self.fc(h[-1])
+
+
+def seq_adam(cell, eps=1e-8):
+    model = SeqClassifier(cell)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=eps)
+    batches = [(torch.rand(8, 28, 28), torch.randint(0, 10, (8,))) for _ in range(STEPS)]
+    loss_fn = torch.nn.functional.cross_entropy
+    flags = "--train --loss sparse_softmax_ce --loss-on logits --optimizer adam --lr 1e-3 --eps %g" % eps
+    return model, opt, batches, loss_fn, flags, ["image"], ["logits"]
+
+
+# gru_adam: one weight_hh element's first gradient cancels to ~5e-10 (float64),
+# where float32 rounding leaves torch at -3.8e-10 and kiln at -7.2e-10; Adam's
+# first step g / (|g| + eps) would turn that into a 3e-5 parameter difference
+# with eps 1e-8, so this case uses eps 1e-6.
+CASES.update({"lstm_adam": lambda: seq_adam(torch.nn.LSTM),
+              "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6)})
 
 def main(case, out):
     torch.manual_seed(0)
-    model, opt, batches, loss_fn, flags, in_names, out_names = CASES[case]()
+    spec = CASES[case]()
+    model, opt, batches, loss_fn, flags, in_names, out_names = spec[:7]
+    # optional export settings: "training" (a torch.onnx.TrainingMode), "opset", and
+    # "buffers" (name suffixes of float buffers compared like parameters)
+    export = spec[7] if len(spec) > 7 else {}
     os.makedirs(os.path.join(out, "params"), exist_ok=True)
+    # (tracing in training mode updates BatchNorm's running statistics once; the model
+    # file holds the updated ones, and torch trains on from them too)
     torch.onnx.export(model, (batches[0][0],), os.path.join(out, "model.onnx"),
-                      input_names=in_names, output_names=out_names, opset_version=14,
-                      do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+                      input_names=in_names, output_names=out_names,
+                      opset_version=export.get("opset", 14), do_constant_folding=False,
+                      training=export.get("training", torch.onnx.TrainingMode.PRESERVE))
     with open(os.path.join(out, "flags.txt"), "w") as f:
         f.write(flags + "\n")
     with open(os.path.join(out, "input_0.dims.json"), "w") as f:
@@ -83,6 +219,9 @@ def main(case, out):
         f.write("".join("%.9g\n" % v for v in losses))
     for name, p in model.named_parameters():
         p.detach().numpy().astype(np.float32).tofile(os.path.join(out, "params", name + ".bin"))
+    for name, b in model.named_buffers():
+        if b.is_floating_point() and name.endswith(tuple(export.get("buffers", ()))):
+            b.numpy().astype(np.float32).tofile(os.path.join(out, "params", name + ".bin"))
 
 
 if __name__ == "__main__":
