@@ -14,6 +14,7 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # NEON kernels, tested under qemu
   libbenchmark-dev libopenblas-dev libblis-dev  # bench/: Google Benchmark and the BLAS baselines
   graphviz pkgconf                       # kiln ir --dot pictures; the installed kiln.pc
+  dataset-fashion-mnist zlib1g-dev gnuplot-nox  # the examples: data, its .gz reader, learning curves
 )
 # onnxruntime (npm onnxruntime-node) checks exported models: Node.js with npm,
 # from Debian unless the machine already has one (some bundle npm with node)
