@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dot.h"
@@ -28,6 +30,53 @@ extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
 
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
                                          "dce", NULL};
+
+/* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
+
+static void trace(const CompileOptions *o, const char *fmt, ...) KILN_PRINTF(2, 3);
+static void trace(const CompileOptions *o, const char *fmt, ...)
+{
+    if (!o->trace)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->trace(line);
+}
+
+/* "812 bytes", "3.4 KB", "1.6 MB" */
+static const char *size_str(int64_t n, char *buf, size_t len)
+{
+    if (n < 1024)
+        snprintf(buf, len, "%lld bytes", (long long)n);
+    else if (n < 1024 * 1024)
+        snprintf(buf, len, "%.1f KB", (double)n / 1024);
+    else
+        snprintf(buf, len, "%.1f MB", (double)n / (1024 * 1024));
+    return buf;
+}
+
+static const char *plural(int64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+static int live_nodes(const Graph *g)
+{
+    int n = 0;
+    for (int k = 0; k < g->n_nodes; k++)
+        n += !g->nodes[k]->dead;
+    return n;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* ---- loading ---- */
 
@@ -164,11 +213,25 @@ static void print_ir(const CompileOptions *o, const Graph *g, StrBuf *out)
         ir_print(g, out);
 }
 
+/* Runs pass (NULL: only verify and dump) as stage name. *live is the live
+ * node count before the stage; --verbose reports how the stage changed it
+ * (a stage that ran no pass and changed nothing, import, stays quiet). */
 static bool step(Graph *g, const char *name, bool (*pass)(Graph *, Diag *), bool want_types,
-                 const CompileOptions *o, StrBuf *dump, bool *dumped, Diag *d)
+                 const CompileOptions *o, StrBuf *dump, bool *dumped, int *live, Diag *d)
 {
     if (pass && !pass(g, d))
         return false;
+    int after = live_nodes(g);
+    if (pass || after != *live) {
+        char change[64] = "";
+        if (after < *live)
+            snprintf(change, sizeof change, ", %d %s", *live - after,
+                     strcmp(name, "infer_shapes") == 0 ? "folded" : "removed");
+        else if (after > *live)
+            snprintf(change, sizeof change, ", %d added", after - *live);
+        trace(o, "%s: %d node%s%s", name, after, plural(after), change);
+    }
+    *live = after;
     Diag vd = {0};
     if (!ir_verify(g, want_types, &vd)) {
         fprintf(stderr, "kiln internal error after pass %s: %s\n", name, vd.msg);
@@ -189,20 +252,24 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
     Graph *g = c->g = load_model(a, o, d);
     if (!g)
         return false;
+    int live = live_nodes(g);
+    trace(o, "import: %s: %d node%s, %d input%s, %d output%s, opset %d", o->model, live,
+          plural(live), g->n_inputs, plural(g->n_inputs), g->n_outputs, plural(g->n_outputs),
+          g->opset);
     if (dump && !o->dump_after) {
         print_ir(o, g, dump);
         return true;
     }
     const TrainOptions *t = o->train ? &o->t : NULL;
-    if (!step(g, "import", NULL, false, o, dump, &dumped, d) ||
-        !step(g, "init_params", pass_init_params, false, o, dump, &dumped, d) ||
+    if (!step(g, "import", NULL, false, o, dump, &dumped, &live, d) ||
+        !step(g, "init_params", pass_init_params, false, o, dump, &dumped, &live, d) ||
         (t && !pass_mark_params(g, t, d)) ||
         !apply_input_shapes(g, o, d) ||
-        !step(g, "infer_shapes", pass_infer_shapes, false, o, dump, &dumped, d) ||
-        !step(g, "lower_gradient", pass_lower_gradient, false, o, dump, &dumped, d) ||
+        !step(g, "infer_shapes", pass_infer_shapes, false, o, dump, &dumped, &live, d) ||
+        !step(g, "lower_gradient", pass_lower_gradient, false, o, dump, &dumped, &live, d) ||
         (t && !pass_build_training(g, t, d)) ||
-        (t && !step(g, "training", NULL, true, o, dump, &dumped, d)) ||
-        !step(g, "dce", pass_dce, true, o, dump, &dumped, d))
+        (t && !step(g, "training", NULL, true, o, dump, &dumped, &live, d)) ||
+        !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d))
         return false;
     if (dump)
         return dumped;
@@ -212,10 +279,20 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
     keep[0] = g->train_loss;
     for (int k = 0; k < g->n_assigns; k++)
         keep[1 + k] = g->assigns[k].value;
-    return sched_entry(g, g->outputs, g->n_outputs, &c->run, d) &&
-           sched_plan_memory(g, &c->run, NULL, 0, &c->run_plan, d) &&
-           (!t || (sched_entry(g, keep, n_keep, &c->train, d) &&
-                   sched_plan_memory(g, &c->train, keep, n_keep, &c->train_plan, d)));
+    char s1[32];
+    if (!sched_entry(g, g->outputs, g->n_outputs, &c->run, d) ||
+        !sched_plan_memory(g, &c->run, NULL, 0, &c->run_plan, d))
+        return false;
+    trace(o, "schedule: inference: %d node%s, workspace %s", c->run.n, plural(c->run.n),
+          size_str(c->run_plan.size, s1, sizeof s1));
+    if (!t)
+        return true;
+    if (!sched_entry(g, keep, n_keep, &c->train, d) ||
+        !sched_plan_memory(g, &c->train, keep, n_keep, &c->train_plan, d))
+        return false;
+    trace(o, "schedule: training step: %d node%s, workspace %s", c->train.n, plural(c->train.n),
+          size_str(c->train_plan.size, s1, sizeof s1));
+    return true;
 }
 
 static const char *default_prefix(Arena *a, const char *model)
@@ -239,7 +316,12 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .target = o->target,
         .weights = o->weights,
     };
-    return emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d);
+    if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
+        return false;
+    char s1[32], s2[32];
+    trace(o, "emit: %s.c %s, %s.h %s", c->prefix, size_str((int64_t)r->source.len, s1, sizeof s1),
+          c->prefix, size_str((int64_t)r->header.len, s2, sizeof s2));
+    return true;
 }
 
 /* ---- writing files: each to a temporary name, then renamed ---- */
@@ -283,24 +365,32 @@ static bool write_file(const char *dir, const char *name, const void *data, size
     return true;
 }
 
-static bool write_outputs(const char *dir, const char *prefix, const EmitResult *r, Diag *d)
+static bool write_outputs(const CompileOptions *o, const char *dir, const char *prefix,
+                          const EmitResult *r, Diag *d)
 {
-    char name[512];
+    char name[512], s1[32];
+    int n_runtime = 0;
     if (!mkdir_p(dir, d))
         return false;
-    for (const struct kiln_embedded_file *f = kiln_embedded_files; f->name; f++)
+    for (const struct kiln_embedded_file *f = kiln_embedded_files; f->name; f++, n_runtime++)
         if (!write_file(dir, f->name, f->text, f->size, d))
             return false;
+    trace(o, "wrote %d runtime files to %s", n_runtime, dir);
     snprintf(name, sizeof name, "%s.h", prefix);
     if (!write_file(dir, name, r->header.buf, r->header.len, d))
         return false;
+    trace(o, "wrote %s/%s (%s)", dir, name, size_str((int64_t)r->header.len, s1, sizeof s1));
     if (r->weights.len) {
         snprintf(name, sizeof name, "%s.bin", prefix);
         if (!write_file(dir, name, r->weights.buf, r->weights.len, d))
             return false;
+        trace(o, "wrote %s/%s (%s)", dir, name, size_str((int64_t)r->weights.len, s1, sizeof s1));
     }
     snprintf(name, sizeof name, "%s.c", prefix);
-    return write_file(dir, name, r->source.buf, r->source.len, d);
+    if (!write_file(dir, name, r->source.buf, r->source.len, d))
+        return false;
+    trace(o, "wrote %s/%s (%s)", dir, name, size_str((int64_t)r->source.len, s1, sizeof s1));
+    return true;
 }
 
 static void result_free(EmitResult *r)
@@ -333,7 +423,7 @@ bool driver_compile(const CompileOptions *opts, Diag *d)
     Compiled c = {0};
     EmitResult r = {0};
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, NULL, d) &&
-              emit_all(a, o, &c, &r, d) && write_outputs(o->out_dir, c.prefix, &r, d);
+              emit_all(a, o, &c, &r, d) && write_outputs(o, o->out_dir, c.prefix, &r, d);
     if (ok && o->stats)
         print_stats(a, &c, o->stats);
     result_free(&r);
@@ -425,7 +515,7 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     EmitResult r = {0};
     StrBuf harness = {0};
     bool ok = pipeline(a, &oo, &c, NULL, d) && emit_all(a, &oo, &c, &r, d) &&
-              write_outputs(b->dir, c.prefix, &r, d);
+              write_outputs(&oo, b->dir, c.prefix, &r, d);
     if (ok) {
         emit_harness(c.g, c.prefix, &harness);
         ok = write_file(b->dir, "kiln_harness.c", harness.buf, harness.len, d);
@@ -443,7 +533,10 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
     char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
                     "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL};
+    double t0 = seconds_now();
     int rc = spawn(argv, log, 600);
+    if (rc == 0)
+        trace(o, "cc: built %s with %s in %.1f s", b->exe, argv[0], seconds_now() - t0);
     if (rc != 0) {
         b->broken = true;
         diag_error(d, "kiln bug: the generated C does not compile (%s in %s): %s",
@@ -540,7 +633,10 @@ static bool execute(Arena *a, CompileOptions *o, const char **names, const Tenso
     for (int j = 0; j < g->n_outputs; j++)
         argv[argc++] = arena_printf(a, "%s/out%d.raw", b.dir, j);
     char *log = arena_printf(a, "%s/run.log", b.dir);
+    double t0 = seconds_now();
     int rc = ok ? spawn(argv, log, 120) : 0;
+    if (ok && rc == 0)
+        trace(o, "ran %s in %.3f s", b.exe, seconds_now() - t0);
     if (ok && rc != 0) {
         const char *why = rc == 128 + SIGALRM ? "timed out"
                           : rc > 128 ? arena_printf(a, "crashed with signal %d", rc - 128)
@@ -597,7 +693,7 @@ bool driver_run(const CompileOptions *o, const char *const *inputs, int n_inputs
         snprintf(path, sizeof path, "%s/output_%d.pb", out_dir, j);
         const char *name = g->values[g->outputs[j]]->name;
         ok = onnx_write_tensor(path, &outs[j], name, d);
-        if (ok)
+        if (ok && !o->quiet)
             printf("%s: '%s' %s[%s]\n", path, name, dtype_name(outs[j].dtype),
                    shape_str(&outs[j].shape, buf, sizeof buf));
     }
@@ -778,11 +874,11 @@ bool driver_verify(const CompileOptions *o, const char *const *cases, int n_case
         bool froze = false;
         CaseResult r = verify_case(o, cases[k], why, sizeof why, &froze);
         count[r]++;
-        if (r == CASE_PASS)
+        if (r != CASE_PASS)
+            printf("%s %s: %s\n", label[r], cases[k], why);
+        else if (!o->quiet)
             printf("PASS %s%s\n", cases[k],
                    froze ? " (specialized on the values of its shape-setting inputs)" : "");
-        else
-            printf("%s %s: %s\n", label[r], cases[k], why);
         fflush(stdout);
     }
     *failed = n_cases - count[CASE_PASS];

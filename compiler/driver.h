@@ -44,6 +44,9 @@ typedef struct CompileOptions {
     bool keep;                /* keep the build folder of run/verify */
     bool train;               /* --train: also emit the training step */
     TrainOptions t;
+    bool quiet;               /* --quiet: run/verify print only failures and the count */
+    void (*trace)(const char *line); /* --verbose: called with one line per stage
+                                        (main.c prints it); NULL: silent */
 } CompileOptions;
 
 /* Names of the passes --dump-after accepts, NULL-terminated. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_suggest.h"
 #include "dot.h"
@@ -23,7 +24,12 @@ static const char usage[] =
     "                                        P_params_save file as its initializers\n"
     "  kiln verify CASEDIR...                run ONNX backend-test folders (model.onnx or\n"
     "                                        model.kir + test_data_set_*/), print PASS/FAIL\n"
+    "  kiln COMMAND --help                   the command's options, with an example\n"
     "  kiln --help | --version\n"
+    "\n"
+    "every command:\n"
+    "  --quiet                 print nothing but errors (verify: the failures and the count)\n"
+    "  --verbose               also print one line per stage to stderr\n"
     "\n"
     "compile options:\n"
     "  -o DIR                  output folder (created if missing)\n"
@@ -58,6 +64,7 @@ static const char usage[] =
     "\n"
     "run and verify options:\n"
     "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
+    "  --target T              as for compile\n"
     "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"
     "  --rtol R --atol A       verify tolerances (default 1e-3 and 1e-5)\n"
     "  --keep                  keep the build folder\n"
@@ -65,9 +72,113 @@ static const char usage[] =
     "example:\n"
     "  kiln compile mlp.onnx -o out && cc -O2 -std=c99 -I out out/*.c main.c -lm\n";
 
+/* The commands, as bits: an option lists the commands it applies to. */
+enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_ALL = 31 };
+#define CMD_TRAIN (CMD_COMPILE | CMD_IR) /* --train and its options */
+
+typedef struct Command {
+    const char *name;
+    unsigned bit;
+    const char *usage;   /* first line of `kiln NAME --help` */
+    const char *about;   /* what it does, a few lines */
+    const char *example; /* one complete command line */
+} Command;
+
+static const Command commands[] = {
+    {"compile", CMD_COMPILE, "kiln compile MODEL -o DIR [options]",
+     "Compiles MODEL (.onnx or .kir) to DIR/P.h, DIR/P.c and the runtime headers\n"
+     "(and DIR/P.bin with --weights file), P being the prefix. The files are written\n"
+     "only when the whole compile succeeded.\n",
+     "kiln compile mlp.onnx -o gen --prefix mlp --batch 2"},
+    {"ir", CMD_IR, "kiln ir MODEL [--dump-after PASS] [--dot | --svg FILE | --png FILE]",
+     "Prints the model as .kir text, as imported or after the pass named by\n"
+     "--dump-after; with --dot a Graphviz graph (after all passes by default).\n",
+     "kiln ir mlp.onnx --batch 2 --dump-after infer_shapes > mlp.kir"},
+    {"run", CMD_RUN, "kiln run MODEL --input [NAME=]FILE.pb... -o OUTDIR [options]",
+     "Compiles MODEL, builds it with the C compiler, runs it on the input tensors\n"
+     "(ONNX TensorProto files) and writes each output as OUTDIR/output_K.pb, listing\n"
+     "them. Symbolic input dimensions take the given tensors' sizes.\n",
+     "kiln run mlp.onnx --input image=image.pb -o outputs"},
+    {"verify", CMD_VERIFY, "kiln verify CASEDIR... [options]",
+     "Runs ONNX backend-test folders (model.onnx or model.kir, and\n"
+     "test_data_set_*/input_*.pb, output_*.pb): prints PASS, FAIL (outputs differ\n"
+     "beyond the tolerances), REJECT (kiln's error) or BROKEN (the generated C did\n"
+     "not build or crashed) per case, then the counts. Exits 1 if a case failed.\n",
+     "kiln verify /usr/share/libonnx-testdata/data/node/test_relu"},
+    {"export", CMD_EXPORT, "kiln export MODEL.onnx PARAMS.bin -o OUT.onnx",
+     "Writes a copy of MODEL.onnx whose initializers take the trained values in\n"
+     "PARAMS.bin (a file written by P_params_save of a model compiled with --train).\n",
+     "kiln export mlp.onnx trained.bin -o mlp-trained.onnx"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+/* The options of `kiln CMD --help`: each row lists the commands it is shown for. */
+static const struct HelpRow {
+    unsigned cmds;
+    const char *text;
+} help_rows[] = {
+    {CMD_COMPILE, "  -o DIR                  output folder (created if missing)\n"},
+    {CMD_RUN, "  -o OUTDIR               folder of the output tensors (created if missing)\n"},
+    {CMD_EXPORT, "  -o OUT.onnx             the model file to write\n"},
+    {CMD_RUN, "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"},
+    {CMD_COMPILE, "  --prefix P              prefix of every generated symbol (default: the model's\n"
+                  "                          file stem)\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
+     "  --target T              generic | x86-64-v3 | host (default: host)\n"},
+    {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
+    {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
+             "                          training (with --train) or dce\n"
+             "  --dot                   print a Graphviz graph instead of .kir text\n"
+             "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
+    {CMD_COMPILE | CMD_IR,
+     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
+     "  --batch N               fix the symbolic first dimension of the inputs\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN,
+     "  --const-input NAME=FILE.pb\n"
+     "                          specialize the model on a value of input NAME (a TensorProto);\n"
+     "                          it stops being an input\n"},
+    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"},
+    {CMD_RUN | CMD_VERIFY,
+     "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
+    {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
+    {CMD_RUN | CMD_VERIFY, "  --keep                  keep the build folder\n"},
+    {CMD_COMPILE, "  --quiet                 print nothing but errors (and what --stats asks for)\n"},
+    {CMD_IR, "  --quiet                 print nothing but the IR and errors\n"},
+    {CMD_RUN, "  --quiet                 print nothing but errors (not the outputs written)\n"},
+    {CMD_VERIFY, "  --quiet                 print only the cases that did not pass, and the counts\n"},
+    {CMD_EXPORT, "  --quiet                 print nothing but errors (not the summary line)\n"},
+    {CMD_ALL, "  --verbose               also print one line per stage to stderr\n"
+              "  -h, --help              this text\n"},
+    {CMD_COMPILE, "\ntraining (--train):\n"},
+    {CMD_IR, "\ntraining (--train: the IR includes the training step):\n"},
+    {CMD_TRAIN,
+     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
+     "  --loss-output NAME      the model computes its loss in output NAME, or\n"
+     "  --loss KIND --loss-on OUTPUT\n"
+     "                          attach mse|l1|softmax_ce|sparse_softmax_ce|bce|bce_logits|nll\n"
+     "                          to OUTPUT; adds a 'labels' input to the training step\n"
+     "  --reduction R           mean (default) | sum\n"
+     "  --optimizer O           sgd (default) | adam | adamw | rmsprop | adagrad\n"
+     "  --lr X --momentum X --dampening X --nesterov --beta1 X --beta2 X --eps X --alpha X\n"
+     "  --weight-decay X        as torch.optim (defaults too)\n"
+     "  --l1 X --l2 X           add X*sign(p) / X*p to each gradient\n"
+     "  --clip-norm X           scale gradients to a global L2 norm of at most X\n"
+     "  --freeze REGEX          keep the parameters whose names match fixed\n"},
+};
+
+static void command_help(const Command *c)
+{
+    printf("usage: %s\n\n%s\noptions:\n", c->usage, c->about);
+    for (size_t k = 0; k < sizeof help_rows / sizeof help_rows[0]; k++)
+        if (help_rows[k].cmds & c->bit)
+            fputs(help_rows[k].text, stdout);
+    printf("\nexample:\n  %s\n", c->example);
+}
+
 typedef struct Args {
     CompileOptions o;
     const char *cmd;
+    const Command *command;
     const char *positional[4096];
     int n_positional;
     const char *inputs[256];
@@ -75,6 +186,7 @@ typedef struct Args {
     const char *freeze[DRIVER_MAX_SHAPES];
     const char *render_format, *render_file; /* kiln ir --svg/--png FILE */
     bool stats;                              /* kiln compile --stats */
+    bool verbose;                            /* --verbose: o.trace prints */
 } Args;
 
 static int fail(const char *fmt, const char *arg)
@@ -147,8 +259,6 @@ static int train_defaults(CompileOptions *o)
             *zero[i] = 0;
     return 0;
 }
-
-static int unknown_option(const char *name);
 
 /* Returns 0, or an exit code after printing the problem. */
 static int parse_option(Args *a, const char *name, const char *val)
@@ -245,49 +355,92 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (*end || v < 0)
             return fail("tolerance '%s' is not a non-negative number", val);
         *(name[2] == 'r' ? &o->rtol : &o->atol) = v;
-    } else {
-        return unknown_option(name);
     }
     return 0;
 }
 
-/* The options that take a value; parse_option handles each. */
-static const char *const value_options[] = {
-    "-o", "--prefix", "--target", "--weights", "--input-shape", "--batch", "--dump-after",
-    "--input", "--const-input", "--cc", "--loss-output", "--loss", "--loss-on",
-    "--reduction", "--optimizer", "--lr", "--momentum", "--dampening", "--beta1", "--beta2",
-    "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", "--freeze", "--rtol", "--atol", "--svg", "--png", NULL};
-/* The options that take none; parse_args handles each. */
-static const char *const flag_options[] = {"--keep", "--train", "--nesterov", "--dot", "--stats",
-                                           "--help", "--version", NULL};
+/* Every option: whether it takes a value (parse_option handles those;
+ * parse_args the flags) and the commands it applies to. */
+typedef struct Option {
+    const char *name;
+    bool value;
+    unsigned cmds;
+} Option;
 
-/* "unknown option", suggesting the nearest real one for a typo. */
-static int unknown_option(const char *name)
+static const Option options[] = {
+    {"-o", true, CMD_COMPILE | CMD_RUN | CMD_EXPORT},
+    {"--prefix", true, CMD_COMPILE},
+    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
+    {"--weights", true, CMD_COMPILE},
+    {"--input-shape", true, CMD_COMPILE | CMD_IR},
+    {"--batch", true, CMD_COMPILE | CMD_IR},
+    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN},
+    {"--stats", false, CMD_COMPILE},
+    {"--dump-after", true, CMD_IR},
+    {"--dot", false, CMD_IR},
+    {"--svg", true, CMD_IR},
+    {"--png", true, CMD_IR},
+    {"--input", true, CMD_RUN},
+    {"--cc", true, CMD_RUN | CMD_VERIFY},
+    {"--keep", false, CMD_RUN | CMD_VERIFY},
+    {"--rtol", true, CMD_VERIFY},
+    {"--atol", true, CMD_VERIFY},
+    {"--train", false, CMD_TRAIN},
+    {"--loss-output", true, CMD_TRAIN},
+    {"--loss", true, CMD_TRAIN},
+    {"--loss-on", true, CMD_TRAIN},
+    {"--reduction", true, CMD_TRAIN},
+    {"--optimizer", true, CMD_TRAIN},
+    {"--lr", true, CMD_TRAIN},
+    {"--momentum", true, CMD_TRAIN},
+    {"--dampening", true, CMD_TRAIN},
+    {"--nesterov", false, CMD_TRAIN},
+    {"--beta1", true, CMD_TRAIN},
+    {"--beta2", true, CMD_TRAIN},
+    {"--eps", true, CMD_TRAIN},
+    {"--alpha", true, CMD_TRAIN},
+    {"--weight-decay", true, CMD_TRAIN},
+    {"--l1", true, CMD_TRAIN},
+    {"--l2", true, CMD_TRAIN},
+    {"--clip-norm", true, CMD_TRAIN},
+    {"--freeze", true, CMD_TRAIN},
+    {"--quiet", false, CMD_ALL},
+    {"--verbose", false, CMD_ALL},
+    {"--help", false, CMD_ALL},
+    {"--version", false, CMD_ALL},
+};
+#define N_OPTIONS (int)(sizeof options / sizeof options[0])
+
+static const Option *find_option(const char *name)
 {
-    const char *all[96];
-    int n = 0;
-    for (int i = 0; value_options[i]; i++)
-        all[n++] = value_options[i];
-    for (int i = 0; flag_options[i]; i++)
-        all[n++] = flag_options[i];
-    all[n] = NULL;
-    const char *near = cli_nearest(name, all);
-    if (!near)
-        return fail("unknown option '%s' (see kiln --help)", name);
-    fprintf(stderr, "kiln: unknown option '%s'; did you mean '%s'? (see kiln --help)\n", name, near);
-    return 1;
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (!strcmp(options[i].name, name))
+            return &options[i];
+    return NULL;
 }
 
-static bool takes_value(const char *name)
+/* "unknown option", suggesting the nearest option of the command for a typo. */
+static int unknown_option(const char *name, const Command *c)
 {
-    for (int i = 0; value_options[i]; i++)
-        if (!strcmp(value_options[i], name))
-            return true;
-    return false;
+    const char *mine[N_OPTIONS + 1];
+    int n = 0;
+    for (int i = 0; i < N_OPTIONS; i++)
+        if (options[i].cmds & c->bit)
+            mine[n++] = options[i].name;
+    mine[n] = NULL;
+    const char *near = cli_nearest(name, mine);
+    if (!near) {
+        fprintf(stderr, "kiln: unknown option '%s' (see kiln %s --help)\n", name, c->name);
+        return 1;
+    }
+    fprintf(stderr, "kiln: unknown option '%s'; did you mean '%s'? (see kiln %s --help)\n", name,
+            near, c->name);
+    return 1;
 }
 
 static int parse_args(Args *a, int argc, char **argv)
 {
+    const Command *c = a->command;
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || !arg[1]) {
@@ -296,34 +449,37 @@ static int parse_args(Args *a, int argc, char **argv)
             a->positional[a->n_positional++] = arg;
             continue;
         }
-        if (!strcmp(arg, "--keep") || !strcmp(arg, "--train") || !strcmp(arg, "--nesterov")) {
-            a->o.keep |= !strcmp(arg, "--keep");
-            a->o.train |= !strcmp(arg, "--train");
-            a->o.t.nesterov |= !strcmp(arg, "--nesterov");
-            continue;
-        }
-        if (!strcmp(arg, "--dot") || !strcmp(arg, "--stats")) {
-            a->o.dot |= !strcmp(arg, "--dot");
-            a->stats |= !strcmp(arg, "--stats");
-            continue;
-        }
         char name[64];
-        const char *eq = strchr(arg, '='), *val;
-        if (eq && arg[1] == '-') {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", arg);
-            if (!takes_value(name))
-                return unknown_option(arg);
-            if (i + 1 >= argc)
-                return fail("option '%s' needs a value", arg);
-            val = argv[++i];
+        const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+        snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+        const Option *opt = find_option(name);
+        if (!opt)
+            return unknown_option(name, c);
+        if (!(opt->cmds & c->bit)) {
+            fprintf(stderr, "kiln: '%s' doesn't take %s (see kiln %s --help)\n", c->name, name,
+                    c->name);
+            return 1;
         }
-        int rc = parse_option(a, name, val);
+        if (!opt->value) {
+            if (eq)
+                return fail("option '%s' takes no value", name);
+            a->o.keep |= !strcmp(name, "--keep");
+            a->o.train |= !strcmp(name, "--train");
+            a->o.t.nesterov |= !strcmp(name, "--nesterov");
+            a->o.dot |= !strcmp(name, "--dot");
+            a->stats |= !strcmp(name, "--stats");
+            a->o.quiet |= !strcmp(name, "--quiet");
+            a->verbose |= !strcmp(name, "--verbose");
+            continue;
+        }
+        if (!eq && i + 1 >= argc)
+            return fail("option '%s' needs a value", arg);
+        int rc = parse_option(a, name, eq ? eq + 1 : argv[++i]);
         if (rc)
             return rc;
     }
+    if (a->o.quiet && a->verbose)
+        return fail("--quiet and --verbose contradict each other%s", "");
     return 0;
 }
 
@@ -348,56 +504,96 @@ static int report(bool ok, const Diag *d)
     return 1;
 }
 
+static void args_defaults(Args *a)
+{
+    a->o.target = TARGET_X86_64_V3;
+    a->o.rtol = 1e-3;
+    a->o.atol = 1e-5;
+    a->o.cc = getenv("KILN_CC");
+    for (const char *const *f = (const char *const[]){"--lr", "--momentum", "--dampening", "--beta1",
+             "--beta2", "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", NULL};
+         *f; f++)
+        *train_number(&a->o, *f) = NAN; /* train_defaults fills in those not given */
+}
+
+/* --verbose: the driver's stage lines. */
+static void print_trace(const char *line)
+{
+    fprintf(stderr, "kiln: %s\n", line);
+}
+
+/* The command named cmd, or NULL after printing an error (with a suggestion). */
+static const Command *find_command(const char *cmd)
+{
+    const char *names[N_COMMANDS + 1];
+    for (int k = 0; k < N_COMMANDS; k++) {
+        if (!strcmp(commands[k].name, cmd))
+            return &commands[k];
+        names[k] = commands[k].name;
+    }
+    names[N_COMMANDS] = NULL;
+    const char *near = cli_nearest(cmd, names);
+    if (near)
+        fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", cmd, near);
+    else
+        fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", cmd);
+    return NULL;
+}
+
+static int run_export(const Args *a, Diag *d)
+{
+    if (a->n_positional != 2 || !a->o.out_dir)
+        return fail("usage: kiln export MODEL.onnx PARAMS.bin -o OUT.onnx%s", "");
+    int replaced = 0;
+    bool ok = onnx_export_params(a->positional[0], a->positional[1], a->o.out_dir, &replaced, d);
+    struct stat st;
+    if (ok && a->verbose && stat(a->o.out_dir, &st) == 0)
+        fprintf(stderr, "kiln: wrote %s (%lld bytes)\n", a->o.out_dir, (long long)st.st_size);
+    if (ok && !a->o.quiet)
+        printf("%s: %d initializers from %s\n", a->o.out_dir, replaced, a->positional[1]);
+    return report(ok, d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("kiln %s\n", KILN_VERSION);
-        return 0;
-    }
-    static Args a;
-    a.cmd = argv[1];
-    a.o.target = TARGET_X86_64_V3;
-    a.o.rtol = 1e-3;
-    a.o.atol = 1e-5;
-    a.o.cc = getenv("KILN_CC");
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--version")) {
+            printf("kiln %s\n", KILN_VERSION);
             return 0;
         }
-    for (const char *const *f = (const char *const[]){"--lr", "--momentum", "--dampening", "--beta1",
-             "--beta2", "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", NULL};
-         *f; f++)
-        *train_number(&a.o, *f) = NAN;
+    static Args a;
+    a.cmd = argv[1];
+    if (!(a.command = find_command(a.cmd)))
+        return 1;
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            command_help(a.command);
+            return 0;
+        }
+    args_defaults(&a);
     int rc = parse_args(&a, argc, argv);
     if (rc || (a.o.train && (rc = train_defaults(&a.o))))
         return rc;
     a.o.command_line = join_args(argc, argv);
+    a.o.trace = a.verbose ? print_trace : NULL;
     Diag d = {0};
-    if (!strcmp(a.cmd, "verify")) {
+    if (a.command->bit == CMD_VERIFY) {
         if (a.n_positional == 0)
             return fail("verify needs at least one case folder%s", "");
         int failed = 0;
         driver_verify(&a.o, a.positional, a.n_positional, &failed, &d);
         return failed ? 1 : 0;
     }
-    if (!strcmp(a.cmd, "export")) {
-        if (a.n_positional != 2 || !a.o.out_dir)
-            return fail("usage: kiln export MODEL.onnx PARAMS.bin -o OUT.onnx%s", "");
-        int replaced = 0;
-        bool ok = onnx_export_params(a.positional[0], a.positional[1], a.o.out_dir, &replaced, &d);
-        if (ok)
-            printf("%s: %d initializers from %s\n", a.o.out_dir, replaced, a.positional[1]);
-        return report(ok, &d);
-    }
+    if (a.command->bit == CMD_EXPORT)
+        return run_export(&a, &d);
     if (a.n_positional != 1)
         return fail(a.n_positional ? "'%s' takes one model file" : "'%s' needs a model file", a.cmd);
     a.o.model = a.positional[0];
-    if (!strcmp(a.cmd, "compile")) {
+    if (a.command->bit == CMD_COMPILE) {
         if (!a.o.out_dir)
             return fail("compile needs -o DIR%s", "");
         StrBuf stats = {0};
@@ -408,7 +604,7 @@ int main(int argc, char **argv)
         sb_free(&stats);
         return report(ok, &d);
     }
-    if (!strcmp(a.cmd, "ir")) {
+    if (a.command->bit == CMD_IR) {
         StrBuf out = {0};
         bool ok = driver_ir(&a.o, &out, &d);
         if (ok && a.render_file)
@@ -418,16 +614,7 @@ int main(int argc, char **argv)
         sb_free(&out);
         return report(ok, &d);
     }
-    if (!strcmp(a.cmd, "run")) {
-        if (!a.o.out_dir)
-            return fail("run needs -o OUTDIR%s", "");
-        return report(driver_run(&a.o, a.inputs, a.n_inputs, a.o.out_dir, &d), &d);
-    }
-    static const char *const commands[] = {"compile", "ir", "run", "verify", "export", NULL};
-    const char *near = cli_nearest(a.cmd, commands);
-    if (near) {
-        fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", a.cmd, near);
-        return 1;
-    }
-    return fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", a.cmd);
+    if (!a.o.out_dir)
+        return fail("run needs -o OUTDIR%s", "");
+    return report(driver_run(&a.o, a.inputs, a.n_inputs, a.o.out_dir, &d), &d);
 }

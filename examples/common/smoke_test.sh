@@ -13,6 +13,9 @@ if [ ! -e "$data/train-images-idx3-ubyte.gz" ]; then
   echo "FAIL: $data is missing (apt-get install dataset-fashion-mnist; scripts/setup.sh installs it)"
   exit 1
 fi
+# mnist_mlp's run.sh --onnx also checks the exported model in onnxruntime:
+# required here, from build/ort next to kiln (scripts/setup.sh installs it)
+export KILN_ORT_DIR="${KILN_ORT_DIR:-$(cd "$(dirname "$kiln")" && pwd)/ort}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$run" --kiln "$kiln" --out "$tmp" "$@" --limit 2000 --epochs 1 --csv "$tmp/check.csv" --png ""
