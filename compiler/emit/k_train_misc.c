@@ -8,29 +8,6 @@
 
 #include "move.h"
 
-/* The forward node of MoveGrad node n, as pass/shapes_train_rnn.c rebuilds
- * it (keep the two in step): X is n's output, the other inputs n's inputs
- * after the n_dy gradients, the outputs those gradients. */
-static void move_grad_forward(const Node *n, Node *fwd, int *in, int *out)
-{
-    int m = (int)ir_attr_int(n, "n_dy", 1);
-    memset(fwd, 0, sizeof *fwd);
-    fwd->op = op_from_name(ir_attr_str(n, "of", ""));
-    fwd->name = n->name;
-    fwd->opset = (int)ir_attr_int(n, "opset", 13);
-    fwd->n_in = n->n_in - m + 1;
-    fwd->n_out = m;
-    in[0] = n->out[0];
-    for (int i = 1; i < fwd->n_in; i++)
-        in[i] = n->in[m + i - 1];
-    for (int j = 0; j < m; j++)
-        out[j] = n->in[j];
-    fwd->in = in;
-    fwd->out = out;
-    fwd->attrs = n->attrs;
-    fwd->n_attr = n->n_attr;
-}
-
 /* "off + idx", "idx" or "off". */
 static const char *at(Emitter *e, int64_t off, const char *idx)
 {

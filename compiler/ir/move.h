@@ -841,4 +841,30 @@ static inline bool move_trilu_keep(bool upper, int64_t k, int64_t i, int64_t j)
 
 #undef MOVE_FAIL
 
+/* The forward node of a MoveGrad node n (the kiln op autodiff adds for
+ * Split, Slice, Pad, …; see pass/grad_misc.c), rebuilt with in[] and out[] as
+ * its arrays so move_params/move_build describe the copies to run backwards:
+ * its X is n's output (the shape X had), its other inputs n's inputs after
+ * the n_dy gradients, its outputs the gradients (-1 where none flows, which
+ * the copy list then skips). Used by the shape rule and the kernel alike. */
+static inline void move_grad_forward(const Node *n, Node *fwd, int *in, int *out)
+{
+    int m = (int)ir_attr_int(n, "n_dy", 1);
+    memset(fwd, 0, sizeof *fwd);
+    fwd->op = op_from_name(ir_attr_str(n, "of", ""));
+    fwd->name = n->name;
+    fwd->opset = (int)ir_attr_int(n, "opset", 13);
+    fwd->n_in = n->n_in - m + 1;
+    fwd->n_out = m;
+    in[0] = n->out[0];
+    for (int i = 1; i < fwd->n_in; i++)
+        in[i] = n->in[m + i - 1];
+    for (int j = 0; j < m; j++)
+        out[j] = n->in[j];
+    fwd->in = in;
+    fwd->out = out;
+    fwd->attrs = n->attrs;
+    fwd->n_attr = n->n_attr;
+}
+
 #endif

@@ -74,31 +74,6 @@ bool shape_rnn_grad(Graph *g, Node *n, Diag *d)
     return true;
 }
 
-/* The forward node a MoveGrad node n is the adjoint of, rebuilt in fwd
- * (with in[] and out[] as its arrays): its X is n's output (the shape X
- * had), its other inputs n's inputs after the n_dy gradients, its outputs
- * the gradients (-1 where none flows, which the copy list then skips).
- * emit/k_train_misc.c keeps a copy of this function; keep them in step. */
-static void move_grad_forward(const Node *n, Node *fwd, int *in, int *out)
-{
-    int m = (int)ir_attr_int(n, "n_dy", 1);
-    memset(fwd, 0, sizeof *fwd);
-    fwd->op = op_from_name(ir_attr_str(n, "of", ""));
-    fwd->name = n->name;
-    fwd->opset = (int)ir_attr_int(n, "opset", 13);
-    fwd->n_in = n->n_in - m + 1;
-    fwd->n_out = m;
-    in[0] = n->out[0];
-    for (int i = 1; i < fwd->n_in; i++)
-        in[i] = n->in[m + i - 1];
-    for (int j = 0; j < m; j++)
-        out[j] = n->in[j];
-    fwd->in = in;
-    fwd->out = out;
-    fwd->attrs = n->attrs;
-    fwd->n_attr = n->n_attr;
-}
-
 /* MoveGrad: the output has attribute "shape" and the gradients' dtype; the
  * forward op (attribute "of") rebuilt around it must be a data-movement op
  * whose outputs have the gradients' shapes. */
