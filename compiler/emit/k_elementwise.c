@@ -287,35 +287,6 @@ bool k_clip(Emitter *e, const Graph *g, const Node *n)
 
 /* ---- several tensors ---- */
 
-/* The shape input i broadcasts from — a copy of pass/'s
- * rule_elem_operand_shape (opset < 7 legacy broadcast/axis and PRelu's
- * per-channel slope); keep the two in step. */
-static void operand_shape(const Graph *g, const Node *n, int i, Shape *s)
-{
-    const Value *v = ir_in(g, n, i), *a = ir_in(g, n, 0);
-    *s = v->shape;
-    if (n->opset >= 7 || i != 1 || n->n_in != 2)
-        return;
-    int64_t axis;
-    if (n->op == OP_PRelu) {
-        if (v->shape.rank != 1 || a->shape.rank < 2 || v->shape.dims[0] != a->shape.dims[1] ||
-            v->shape.dims[0] == 1)
-            return;
-        axis = 1;
-    } else {
-        const Attr *ax = ir_attr(n, "axis");
-        if (ir_attr_int(n, "broadcast", 0) != 1 || !ax)
-            return;
-        axis = ax->i < 0 ? ax->i + a->shape.rank : ax->i;
-        if (axis < 0 || axis + v->shape.rank > a->shape.rank)
-            return;
-    }
-    memset(s, 0, sizeof *s);
-    s->rank = a->shape.rank;
-    for (int k = 0; k < s->rank; k++)
-        s->dims[k] = k >= axis && k < axis + v->shape.rank ? v->shape.dims[k - axis] : 1;
-}
-
 /* Integer division and modulo: x / 0 and x % 0 are undefined in C (a trap
  * on x86) and in ONNX, so kiln defines them as 0; INT_MIN / -1 overflows,
  * so it wraps (to INT_MIN) and INT_MIN % -1 is 0. Mod with fmod=0 takes the
@@ -474,7 +445,7 @@ bool k_binary(Emitter *e, const Graph *g, const Node *n)
     emit_bcast_strides(&y->shape, &y->shape, 1, l.strides[0]);
     for (int i = 0; i < n->n_in; i++) {
         Shape s;
-        operand_shape(g, n, i, &s);
+        ir_elem_operand_shape(g, n, i, &s);
         emit_bcast_strides(&y->shape, &s, 1, l.strides[i + 1]);
     }
     static const char *const two[] = {"a", "b"}, *const where[] = {"c", "a", "b"};

@@ -440,6 +440,34 @@ void ir_value_set_const(Graph *g, Value *v, DType dt, const Shape *s, const void
     v->init = INIT_DATA;
 }
 
+void ir_elem_operand_shape(const Graph *g, const Node *n, int i, Shape *s)
+{
+    const Value *v = ir_in(g, n, i), *a = ir_in(g, n, 0);
+    *s = v->shape;
+    if (n->opset >= 7 || i != 1 || n->n_in != 2)
+        return;
+    int64_t axis;
+    if (n->op == OP_PRelu) {
+        /* PRelu-6: a 1-D slope of X's channel count applies per channel */
+        if (v->shape.rank != 1 || a->shape.rank < 2 || v->shape.dims[0] != a->shape.dims[1] ||
+            v->shape.dims[0] == 1)
+            return;
+        axis = 1;
+    } else {
+        /* Add-6 etc.: with broadcast=1, B's dims line up with A's from axis */
+        const Attr *ax = ir_attr(n, "axis");
+        if (ir_attr_int(n, "broadcast", 0) != 1 || !ax)
+            return;
+        axis = ax->i < 0 ? ax->i + a->shape.rank : ax->i;
+        if (axis < 0 || axis + v->shape.rank > a->shape.rank)
+            return; /* shape_broadcast reports the mismatch */
+    }
+    memset(s, 0, sizeof *s);
+    s->rank = a->shape.rank;
+    for (int k = 0; k < s->rank; k++)
+        s->dims[k] = k >= axis && k < axis + v->shape.rank ? v->shape.dims[k - axis] : 1;
+}
+
 void ir_node_error(Diag *d, const Node *n, const char *fmt, ...)
 {
     char msg[768];

@@ -228,6 +228,12 @@ Attr *ir_node_set_attr(Graph *g, Node *n, const char *name, AttrType type); /* a
 /* Sets v to a compile-time constant (copies data). */
 void ir_value_set_const(Graph *g, Value *v, DType dt, const Shape *s, const void *data);
 
+/* The shape input i of an elementwise op broadcasts from: its own shape, or
+ * for opset < 7 the legacy forms (B placed at attribute 'axis' when
+ * broadcast=1; PRelu's 1-D slope along the channel dim), padded to input 0's
+ * rank. Shape rules, folds, gradients and kernels of that family share it. */
+void ir_elem_operand_shape(const Graph *g, const Node *n, int i, Shape *s);
+
 /* Diagnostics about a node: "FILE: node 'NAME' (OP, opset N): problem". */
 void ir_node_error(Diag *d, const Node *n, const char *fmt, ...) KILN_PRINTF(3, 4);
 

@@ -374,7 +374,7 @@ bool fold_binary(Graph *g, Node *n, Diag *d)
         return false;
     Shape sh[MAX_IN];
     for (int i = 0; i < n->n_in; i++)
-        rule_elem_operand_shape(g, n, i, &sh[i]);
+        ir_elem_operand_shape(g, n, i, &sh[i]);
     bool fdom = dtype_is_float(x0->dtype) || (n->op == OP_Pow && dtype_is_float(x1->dtype));
     if (n->op != OP_Where && !fdom &&
         (!int64_exact(n, x0->dtype) || (n->op == OP_Pow && x1->dtype == DT_U64)))

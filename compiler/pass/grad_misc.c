@@ -134,13 +134,13 @@ bool grad_pow(GradCtx *c, const Node *n)
 /* PRelu (Y = X > 0 ? X : slope X): as torch,
  *   dX = X > 0 ? dY : slope dY,   dslope = X > 0 ? 0 : X dY summed to slope.
  * Before opset 7 a 1-D slope lies along X's channel dim: it is reshaped to
- * the shape it broadcasts from (rule_elem_operand_shape) and back. */
+ * the shape it broadcasts from (ir_elem_operand_shape) and back. */
 bool grad_prelu(GradCtx *c, const Node *n)
 {
     int x = n->in[0], s = n->in[1], dy = ad_grad(c, n->out[0]);
     DType dt = dtype_of(c, x);
     Shape ss;
-    rule_elem_operand_shape(c->g, n, 1, &ss);
+    ir_elem_operand_shape(c->g, n, 1, &ss);
     int sv = reshape_to(c, s, &ss), zero = ad_scalar(c, dt, 0);
     int pos = op2(c, OP_Greater, x, zero);
     if (ad_wants(c, x))

@@ -71,10 +71,5 @@ bool rule_axis(int64_t axis, int rank, int *out);
 /* Index into an input of shape in, broadcast to out, of out's element k. */
 int64_t rule_bcast_index(const Shape *out, const Shape *in, int64_t k);
 
-/* The shape input i of an elementwise op broadcasts from: its own shape, or
- * for opset < 7 the legacy forms (B placed at attribute 'axis' when
- * broadcast=1; PRelu's 1-D slope along the channel dim), padded to X's rank
- * (shapes_elementwise.c; k_elementwise.c keeps a copy in step). */
-void rule_elem_operand_shape(const Graph *g, const Node *n, int i, Shape *s);
 
 #endif

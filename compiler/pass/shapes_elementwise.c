@@ -158,34 +158,6 @@ bool shape_clip(Graph *g, Node *n, Diag *d)
     return true;
 }
 
-void rule_elem_operand_shape(const Graph *g, const Node *n, int i, Shape *s)
-{
-    const Value *v = ir_in(g, n, i), *a = ir_in(g, n, 0);
-    *s = v->shape;
-    if (n->opset >= 7 || i != 1 || n->n_in != 2)
-        return;
-    int64_t axis;
-    if (n->op == OP_PRelu) {
-        /* PRelu-6: a 1-D slope of X's channel count applies per channel */
-        if (v->shape.rank != 1 || a->shape.rank < 2 || v->shape.dims[0] != a->shape.dims[1] ||
-            v->shape.dims[0] == 1)
-            return;
-        axis = 1;
-    } else {
-        /* Add-6 etc.: with broadcast=1, B's dims line up with A's from axis */
-        const Attr *ax = ir_attr(n, "axis");
-        if (ir_attr_int(n, "broadcast", 0) != 1 || !ax)
-            return;
-        axis = ax->i < 0 ? ax->i + a->shape.rank : ax->i;
-        if (axis < 0 || axis + v->shape.rank > a->shape.rank)
-            return; /* shape_broadcast reports the mismatch */
-    }
-    memset(s, 0, sizeof *s);
-    s->rank = a->shape.rank;
-    for (int k = 0; k < s->rank; k++)
-        s->dims[k] = k >= axis && k < axis + v->shape.rank ? v->shape.dims[k - axis] : 1;
-}
-
 /* The dtype classes input i of a broadcasting op accepts (ONNX spec type
  * constraints of the newest opset; older opsets accept a subset). */
 static int binary_types(OpKind op, int i)
@@ -222,7 +194,7 @@ static bool takes_half(OpKind op)
 
 /* Elementwise ops of several tensors (ops_binary.def): numpy broadcasting
  * of all inputs (ONNX Broadcasting.md; opset < 7 legacy forms through
- * rule_elem_operand_shape). Inputs share one dtype, except Pow (base and
+ * ir_elem_operand_shape). Inputs share one dtype, except Pow (base and
  * exponent may differ, Pow-12+) and Where (bool condition). PRelu's slope
  * broadcasts to X's shape only (unidirectional). */
 bool shape_broadcast(Graph *g, Node *n, Diag *d)
@@ -249,7 +221,7 @@ bool shape_broadcast(Graph *g, Node *n, Diag *d)
                           dtype_name(v->dtype));
             return false;
         }
-        rule_elem_operand_shape(g, n, i, &s);
+        ir_elem_operand_shape(g, n, i, &s);
         Shape prev = out;
         if (i == 0) {
             out = s;
