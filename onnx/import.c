@@ -8,11 +8,18 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_FUNCTION_DEPTH 32
-#define MAX_INLINED_NODES (1 << 20) /* functions calling functions grow exponentially */
+/* Nodes of the whole graph, and of it those inlined from model-local
+ * functions (functions calling functions grow exponentially, and an inlined
+ * node's names grow with the call depth: up to ~4 KiB a node). */
+#define MAX_NODES (1 << 18)
+#define MAX_INLINED_NODES (1 << 16)
+/* As shape inference allows for any tensor (INT32_MAX elements). */
+#define MAX_INPUT_ELEMS INT32_MAX
 
 /* Names → ids, an open-addressing hash table: ONNX refers to values by
  * name, and large models have tens of thousands of them. Keys live in the
@@ -50,7 +57,7 @@ typedef struct Importer {
     NameMap prefixes;      /* function-call prefixes already handed out */
     const char ***inputs;  /* per node id: its input names, resolved after all nodes */
     int cap_inputs;
-    int n_inlined;
+    int n_inlined;         /* nodes taken from function bodies so far */
 } Importer;
 
 /* ---- name table ---- */
@@ -205,7 +212,7 @@ static const char *type_kind(Onnx__TypeProto__ValueCase c)
 static bool input_type(Importer *im, const Onnx__ValueInfoProto *vi, Value *v)
 {
     const Onnx__TypeProto *tp = vi->type;
-    char buf[24];
+    char buf[24], buf2[160];
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type) {
         diag_error(im->d, "input '%s' is %s; kiln supports only tensor inputs", v->name,
                    type_kind(tp ? tp->value_case : ONNX__TYPE_PROTO__VALUE__NOT_SET));
@@ -230,6 +237,7 @@ static bool input_type(Importer *im, const Onnx__ValueInfoProto *vi, Value *v)
     v->dtype = (DType)dt;
     v->has_type = true;
     v->shape.rank = (int)tt->shape->n_dim;
+    int64_t numel = 1;
     for (int i = 0; i < v->shape.rank; i++) {
         const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[i];
         bool is_value = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
@@ -237,6 +245,51 @@ static bool input_type(Importer *im, const Onnx__ValueInfoProto *vi, Value *v)
         v->shape.dims[i] = is_value && dim->dim_value >= 0 ? dim->dim_value : -1;
         if (v->shape.dims[i] < 0)
             v->shape.sym[i] = arena_strdup(im->g->arena, is_param ? pb_str(dim->dim_param) : "");
+    }
+    for (int i = 0; i < v->shape.rank; i++)
+        if (v->shape.dims[i] >= 0 &&
+            (!size_mul_ok(numel, v->shape.dims[i], &numel) || numel > MAX_INPUT_ELEMS)) {
+            diag_error(im->d, "input '%s' has shape %s, too large (kiln allows at most 2^31 "
+                       "elements)", v->name, shape_str(&v->shape, buf2, sizeof buf2));
+            return false;
+        }
+    return true;
+}
+
+/* An initializer that is also listed as a graph input must be declared with
+ * its own dtype and shape there (symbolic or missing dims aside). */
+static bool input_matches_init(Importer *im, const Onnx__ValueInfoProto *vi, const Value *w)
+{
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return true; /* nothing declared */
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    char buf[24], buf2[24], s1[128], s2[128];
+    if (tt->has_elem_type && tt->elem_type != 0 && tt->elem_type != (int)w->dtype) {
+        diag_error(im->d, "input '%s' is declared %s, but its initializer is %s", w->name,
+                   pb_dtype_name(tt->elem_type, buf), pb_dtype_name((int)w->dtype, buf2));
+        return false;
+    }
+    if (!tt->shape)
+        return true;
+    bool same = tt->shape->n_dim == (size_t)w->shape.rank;
+    for (int i = 0; same && i < w->shape.rank; i++) {
+        const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[i];
+        same = dim->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+               dim->dim_value == w->shape.dims[i];
+    }
+    if (!same) {
+        Shape decl = {.rank = tt->shape->n_dim <= IR_MAX_RANK ? (int)tt->shape->n_dim : 0};
+        for (int i = 0; i < decl.rank; i++) {
+            const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[i];
+            bool known = dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            decl.dims[i] = known ? dim->dim_value : -1;
+        }
+        diag_error(im->d, "input '%s' is declared with shape %s, but its initializer has %s",
+                   w->name, decl.rank || !tt->shape->n_dim ? shape_str(&decl, s1, sizeof s1)
+                                                           : "rank > 8",
+                   shape_str(&w->shape, s2, sizeof s2));
+        return false;
     }
     return true;
 }
@@ -247,8 +300,12 @@ static bool import_inputs(Importer *im)
     for (size_t k = 0; k < gp->n_input; k++) {
         const char *name = pb_str(gp->input[k]->name);
         int id = map_get(&im->values, name);
-        if (id >= 0 && im->g->values[id]->kind == VAL_CONST)
-            continue; /* an initializer listed as input (IR < 4): a weight */
+        if (id >= 0 && im->g->values[id]->kind == VAL_CONST) {
+            /* an initializer listed as input (IR < 4): a weight */
+            if (!input_matches_init(im, gp->input[k], im->g->values[id]))
+                return false;
+            continue;
+        }
         if (!name[0]) {
             diag_error(im->d, "a graph input has no name");
             return false;
@@ -351,7 +408,8 @@ static bool inline_call(Importer *im, const Scope *sc, const Onnx__NodeProto *np
                         const char *name, const Onnx__FunctionProto *fn, const AttrRef *attrs,
                         int n_attrs)
 {
-    if (sc->depth >= MAX_FUNCTION_DEPTH || im->n_inlined + fn->n_node > MAX_INLINED_NODES) {
+    if (sc->depth >= MAX_FUNCTION_DEPTH ||
+        fn->n_node > (size_t)(MAX_INLINED_NODES - im->n_inlined)) {
         const char *domain = norm_domain(np->domain);
         int64_t opset = scope_opset(im, sc, domain);
         Node at = {.name = name, .op_name = pb_str(np->op_type), .domain = domain,
@@ -429,13 +487,53 @@ static bool node_opset(Importer *im, const Scope *sc, Node *n)
     return false;
 }
 
-/* Creates the node's output values; a value may be produced only once. */
+static const char *arity_str(int lo, int hi, char *buf, size_t n)
+{
+    if (hi < 0)
+        snprintf(buf, n, "at least %d", lo);
+    else if (lo == hi)
+        snprintf(buf, n, "%d", lo);
+    else
+        snprintf(buf, n, "%d to %d", lo, hi);
+    return buf;
+}
+
+/* Input and output counts within ops.def, required inputs not left empty
+ * (in: the node's input names as the graph sees them, so a function body's
+ * formal that its call leaves out counts as empty). */
+static bool node_arity(Importer *im, const char *const *in, const Node *n)
+{
+    const OpInfo *oi = &op_info[n->op];
+    char buf[32];
+    if (n->n_in < oi->min_in || (oi->max_in >= 0 && n->n_in > oi->max_in))
+        ir_node_error(im->d, n, "has %d inputs, expected %s", n->n_in,
+                      arity_str(oi->min_in, oi->max_in, buf, sizeof buf));
+    else if (n->n_out < oi->min_out || (oi->max_out >= 0 && n->n_out > oi->max_out))
+        ir_node_error(im->d, n, "has %d outputs, expected %s", n->n_out,
+                      arity_str(oi->min_out, oi->max_out, buf, sizeof buf));
+    else {
+        for (int k = 0; k < oi->min_in; k++)
+            if (!in[k][0]) {
+                ir_node_error(im->d, n, "required input %d is empty", k);
+                return false;
+            }
+        return true;
+    }
+    return false;
+}
+
+/* Creates the node's output values; a value may be produced only once, and
+ * the op's required outputs may not be left empty. */
 static bool node_outputs(Importer *im, const Scope *sc, const Onnx__NodeProto *np, Node *n)
 {
     Graph *g = im->g;
     for (int k = 0; k < n->n_out; k++) {
         const char *name = scope_name(im, sc, pb_str(np->output[k]));
         int id = name[0] ? map_get(&im->values, name) : -1;
+        if (!name[0] && k < op_info[n->op].min_out) {
+            ir_node_error(im->d, n, "required output %d is empty", k);
+            return false;
+        }
         if (id >= 0) {
             const Value *v = g->values[id];
             if (v->kind == VAL_ACT)
@@ -476,13 +574,18 @@ static bool import_node(Importer *im, const Scope *sc, const Onnx__NodeProto *np
                                                      : NULL;
     if (fn)
         return inline_call(im, sc, np, name, fn, attrs, n_attrs);
+    if (im->g->n_nodes >= MAX_NODES) {
+        diag_error(im->d, "the model has more than %d nodes", MAX_NODES);
+        return false;
+    }
     Node *n = new_node(im, np, op, name, domain);
-    if (!node_opset(im, sc, n) || !node_outputs(im, sc, np, n) ||
+    const char **in = scope_names(im, sc, np->input, np->n_input);
+    if (!node_opset(im, sc, n) || !node_arity(im, in, n) || !node_outputs(im, sc, np, n) ||
         !pb_node_attrs(im->g, n, attrs, n_attrs, im->dir, im->d))
         return false;
     im->inputs = arena_grow(im->g->arena, im->inputs, sizeof *im->inputs, &im->cap_inputs,
                             n->id + 1);
-    im->inputs[n->id] = scope_names(im, sc, np->input, np->n_input);
+    im->inputs[n->id] = in;
     return true;
 }
 
@@ -517,9 +620,33 @@ static bool import_nodes(Importer *im)
 
 /* ---- graph outputs ---- */
 
+/* Passes need a DAG; name a node on the cycle. */
+static bool check_acyclic(Importer *im)
+{
+    const Graph *g = im->g;
+    int *order, n;
+    if (ir_graph_topo(g, &order, &n))
+        return true;
+    bool *sorted = arena_alloc(g->arena, (size_t)g->n_nodes + 1);
+    for (int i = 0; i < n; i++)
+        sorted[order[i]] = true;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!sorted[g->nodes[i]->id]) {
+            ir_node_error(im->d, g->nodes[i],
+                          "is on a cycle: its inputs depend on its own outputs");
+            return false;
+        }
+    diag_error(im->d, "the graph has a cycle");
+    return false;
+}
+
 static bool import_outputs(Importer *im)
 {
     const Onnx__GraphProto *gp = im->m->graph;
+    if (gp->n_output == 0) {
+        diag_error(im->d, "the graph has no outputs");
+        return false;
+    }
     for (size_t k = 0; k < gp->n_output; k++) {
         const char *name = pb_str(gp->output[k]->name);
         int id = map_get(&im->values, name);
@@ -545,7 +672,7 @@ Graph *onnx_import(Arena *a, const char *path, Diag *d)
         return NULL;
     Importer im = {.g = ir_graph_new(a), .d = d, .m = m, .dir = pb_dirname(a, path)};
     bool ok = import_header(&im, path) && import_initializers(&im) && import_inputs(&im) &&
-              import_nodes(&im) && import_outputs(&im);
+              import_nodes(&im) && check_acyclic(&im) && import_outputs(&im);
     onnx__model_proto__free_unpacked(m, NULL);
     free(im.values.slots);
     free(im.prefixes.slots);

@@ -15,6 +15,7 @@ packages=(
   libbenchmark-dev libopenblas-dev libblis-dev  # bench/: Google Benchmark and the BLAS baselines
   graphviz pkgconf                       # kiln ir --dot pictures; the installed kiln.pc
   dataset-fashion-mnist zlib1g-dev gnuplot-nox  # the examples: data, its .gz reader, learning curves
+  libclang-dev libclang-rt-14-dev valgrind  # generated-code hygiene (libclang), libFuzzer, valgrind
 )
 # onnxruntime (npm onnxruntime-node) checks exported models: Node.js with npm,
 # from Debian unless the machine already has one (some bundle npm with node)

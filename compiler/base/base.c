@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void kiln_assert_fail(const char *file, int line, const char *what)
 {
@@ -192,35 +193,64 @@ void diag_error(Diag *d, const char *fmt, ...)
     va_end(ap);
 }
 
-void *file_read_all(const char *path, size_t *len)
+/* Grows buf to hold at least need bytes (at most max + 1); frees it on failure. */
+static unsigned char *grow_buf(unsigned char *buf, size_t *cap, size_t max)
+{
+    size_t ncap = *cap > max / 2 ? max + 1 : *cap * 2;
+    unsigned char *nb = realloc(buf, ncap);
+    if (!nb)
+        free(buf);
+    *cap = ncap;
+    return nb;
+}
+
+void *file_read_max(const char *path, size_t max, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
+    struct stat st;
     size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > max) {
             fclose(f);
-            errno = ENOMEM;
+            errno = EFBIG;
             return NULL;
         }
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        unsigned char *nb = realloc(buf, cap * 2);
-        if (!nb)
-            free(buf);
-        buf = nb;
-        cap *= 2;
+        cap = (size_t)st.st_size + 1; /* one more byte sees the end of the file */
     }
-    int err = ferror(f);
+    unsigned char *buf = malloc(cap);
+    int err = ENOMEM;
+    for (;;) {
+        if (!buf)
+            break;
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) { /* the end, or an error */
+            err = ferror(f) ? EIO : 0;
+            break;
+        }
+        if (n > max) { /* a pipe or device that goes on past max */
+            err = EFBIG;
+            break;
+        }
+        buf = grow_buf(buf, &cap, max);
+    }
     fclose(f);
     if (err) {
         free(buf);
-        errno = EIO;
+        errno = err;
         return NULL;
     }
     *len = n;
     return buf;
+}
+
+void *file_read_all(const char *path, size_t *len)
+{
+    return file_read_max(path, FILE_READ_LIMIT, len);
 }

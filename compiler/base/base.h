@@ -63,7 +63,11 @@ typedef struct Diag {
 void diag_error(Diag *d, const char *fmt, ...) KILN_PRINTF(2, 3);
 void diag_verror(Diag *d, const char *fmt, va_list ap);
 
-/* Reading whole files (binary). Returns malloc'ed bytes or NULL with errno. */
+/* Reading whole files (binary). Returns malloc'ed bytes or NULL with errno;
+ * a file (or pipe, or device) longer than max bytes fails with EFBIG before
+ * it is read. file_read_all allows FILE_READ_LIMIT bytes. */
+#define FILE_READ_LIMIT ((size_t)1 << 32)
+void *file_read_max(const char *path, size_t max, size_t *len);
 void *file_read_all(const char *path, size_t *len);
 
 #endif

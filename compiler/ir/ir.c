@@ -287,71 +287,84 @@ void ir_graph_link(Graph *g)
     }
 }
 
+/* A binary min-heap of node positions: the ready node listed first goes first. */
+static void heap_push(int *h, int *n, int v)
+{
+    int i = (*n)++;
+    for (; i > 0 && h[(i - 1) / 2] > v; i = (i - 1) / 2)
+        h[i] = h[(i - 1) / 2];
+    h[i] = v;
+}
+
+static int heap_pop(int *h, int *n)
+{
+    int top = h[0], v = h[--*n], i = 0;
+    for (int c = 1; c < *n; c = 2 * i + 1) {
+        if (c + 1 < *n && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= v)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+    return top;
+}
+
+/* The live producer's position of value v, or -1. */
+static int live_producer(const Graph *g, const int *pos, int v)
+{
+    int p = v >= 0 ? g->values[v]->producer : -1;
+    return p >= 0 && !g->nodes[pos[p]]->dead ? pos[p] : -1;
+}
+
 bool ir_graph_topo(const Graph *g, int **order_out, int *n_out)
 {
-    /* Kahn's algorithm over node ids; picks the lowest ready position first
-     * so an already sorted graph keeps its order. */
-    int nn = g->n_nodes;
+    /* Kahn's algorithm, always taking the ready node of lowest position so an
+     * already sorted graph keeps its order; O((nodes + edges) log nodes). The
+     * consumers of each value are listed once up front (first[v] ..
+     * first[v + 1] in cons). */
+    int nn = g->n_nodes, nv = g->n_values, live = 0, edges = 0;
     int *pos = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
+    int *missing = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
+    int *first = arena_alloc(g->arena, sizeof(int) * (size_t)(nv + 2));
     for (int i = 0; i < nn; i++)
         pos[g->nodes[i]->id] = i;
-    int *missing = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
-    int *order = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
-    bool *done = arena_alloc(g->arena, (size_t)nn + 1);
-    int live = 0;
     for (int i = 0; i < nn; i++) {
         const Node *n = g->nodes[i];
-        if (n->dead) {
-            done[i] = true;
-            continue;
-        }
-        live++;
-        for (int k = 0; k < n->n_in; k++) {
-            if (n->in[k] < 0)
-                continue;
-            int p = g->values[n->in[k]]->producer;
-            if (p >= 0 && !g->nodes[pos[p]]->dead)
+        live += !n->dead;
+        for (int k = 0; !n->dead && k < n->n_in; k++)
+            if (live_producer(g, pos, n->in[k]) >= 0) {
                 missing[i]++;
-        }
+                first[n->in[k] + 1]++;
+                edges++;
+            }
     }
-    /* Simple O(n^2) worst case is fine for the graph sizes kiln sees; the
-     * common sorted case is linear because each scan finds the next node. */
-    int count = 0, start = 0;
-    while (count < live) {
-        int pick = -1;
-        for (int i = start; i < nn; i++)
-            if (!done[i] && missing[i] == 0) {
-                pick = i;
-                break;
-            }
-        if (pick < 0) {
-            for (int i = 0; i < start; i++)
-                if (!done[i] && missing[i] == 0) {
-                    pick = i;
-                    break;
-                }
-        }
-        if (pick < 0)
-            break;
-        done[pick] = true;
-        order[count++] = g->nodes[pick]->id;
-        start = pick;
-        const Node *p = g->nodes[pick];
-        for (int i = 0; i < nn; i++) {
-            const Node *n = g->nodes[i];
-            if (n->dead || done[i])
+    for (int v = 0; v < nv; v++)
+        first[v + 1] += first[v];
+    int *fill = arena_dup(g->arena, first, sizeof(int) * (size_t)(nv + 1));
+    int *cons = arena_alloc(g->arena, sizeof(int) * (size_t)(edges + 1));
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; !g->nodes[i]->dead && k < g->nodes[i]->n_in; k++)
+            if (live_producer(g, pos, g->nodes[i]->in[k]) >= 0)
+                cons[fill[g->nodes[i]->in[k]]++] = i;
+    int *heap = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
+    int *order = arena_alloc(g->arena, sizeof(int) * (size_t)(nn + 1));
+    int n_heap = 0, count = 0;
+    for (int i = 0; i < nn; i++)
+        if (!g->nodes[i]->dead && missing[i] == 0)
+            heap_push(heap, &n_heap, i);
+    while (n_heap > 0) {
+        const Node *p = g->nodes[heap_pop(heap, &n_heap)];
+        order[count++] = p->id;
+        for (int o = 0; o < p->n_out; o++) {
+            int v = p->out[o];
+            if (v < 0 || live_producer(g, pos, v) != pos[p->id])
                 continue;
-            for (int k = 0; k < n->n_in; k++)
-                for (int o = 0; o < p->n_out; o++)
-                    if (n->in[k] >= 0 && n->in[k] == p->out[o])
-                        missing[i]--;
+            for (int c = first[v]; c < first[v + 1]; c++)
+                if (--missing[cons[c]] == 0)
+                    heap_push(heap, &n_heap, cons[c]);
         }
-        /* restart the scan from the front when an earlier node became ready */
-        for (int i = 0; i < pick; i++)
-            if (!done[i] && missing[i] == 0) {
-                start = i;
-                break;
-            }
     }
     *order_out = order;
     *n_out = count;

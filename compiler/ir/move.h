@@ -33,7 +33,7 @@ typedef enum MoveKind { MOVE_COPY, MOVE_FILL } MoveKind;
 typedef struct MoveStep {
     MoveKind kind;
     int dst, src;
-    unsigned char fill[8];
+    _Alignas(8) unsigned char fill[8]; /* any dtype is stored here in place */
     int rank;
     int64_t dims[MOVE_MAX_RANK];
     int64_t dst_off, src_off;
@@ -62,7 +62,7 @@ typedef struct MoveParams {
     int64_t block;             /* DepthToSpace, SpaceToDepth */
     int64_t k;                 /* EyeLike: diagonal offset */
     int fill_src;              /* Pad: input with the constant value, or -1 */
-    unsigned char fill[8];     /* Pad, ConstantOfShape: the fill value */
+    _Alignas(8) unsigned char fill[8]; /* Pad, ConstantOfShape: the fill value */
 } MoveParams;
 
 /* ---- reading a node ---- */

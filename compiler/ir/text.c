@@ -27,6 +27,9 @@ static const char *const init_names[] = {
 #define N_INIT (int)(sizeof init_names / sizeof init_names[0])
 #define INIT_DEFAULT_SCALE 0.05 /* Keras RandomUniform / RandomNormal defaults */
 
+/* The newest default-domain opset kiln knows; keep in step with
+ * ONNX_MAX_OPSET (onnx/onnx_io.h). */
+#define KIR_MAX_OPSET 18
 #define MAX_ATTRS 4096         /* per node; far beyond any real op */
 #define MAX_LIST (1 << 28)     /* elements of one list, input or output list */
 #define WRAP_AFTER 16          /* data longer than this is printed 8 a line */
@@ -1256,6 +1259,29 @@ static bool check_defined(Parser *p)
     return true;
 }
 
+/* Passes need a DAG: a value that depends on itself is the text's error,
+ * reported at the first output of a node on the cycle. */
+static bool check_acyclic(Parser *p)
+{
+    const Graph *g = p->g;
+    int *order, n;
+    if (ir_graph_topo(g, &order, &n))
+        return true;
+    bool *sorted = arena_alloc(p->a, (size_t)g->n_nodes + 1);
+    for (int i = 0; i < n; i++)
+        sorted[order[i]] = true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *nd = g->nodes[i];
+        if (nd->dead || sorted[nd->id])
+            continue;
+        const ValPos *vp = nd->n_out > 0 && nd->out[0] >= 0 ? &p->pos[nd->out[0]] : NULL;
+        return perr_at(p, vp ? vp->def_line : 0, vp ? vp->def_col : 0,
+                       "node '%s' (%s) is on a cycle: its inputs depend on its own outputs",
+                       nd->name, nd->op_name);
+    }
+    return perr_at(p, 0, 0, "the graph has a cycle");
+}
+
 /* ================================== declarations ================================== */
 
 /* [':' type] after a value name; sets the value's type. */
@@ -1661,6 +1687,12 @@ static bool check_arity(Parser *p, const NodeText *nt, OpKind op)
         return perr(p, &nt->op_tok, "%s has %s output%s, got %d", oi->name,
                     arity_str(oi->min_out, oi->max_out, buf, sizeof buf),
                     oi->max_out == 1 ? "" : "s", nt->n_out);
+    for (int k = 0; k < oi->min_in; k++)
+        if (nt->in[k] < 0)
+            return perr(p, &nt->op_tok, "%s input %d is required, not _", oi->name, k);
+    for (int k = 0; k < oi->min_out; k++)
+        if (nt->out[k] < 0)
+            return perr(p, &nt->op_tok, "%s output %d is required, not _", oi->name, k);
     return true;
 }
 
@@ -1671,6 +1703,11 @@ static bool parse_node_tail(Parser *p, NodeText *nt)
         uint64_t v;
         if (p->tok.kind != T_INT || !parse_uint(&p->tok, &v) || v > INT_MAX)
             return perr(p, &p->tok, "expected the opset number after 'opset'");
+        if (!nt->domain[0] && v < 1)
+            return perr(p, &p->tok, "opset 0 is not a valid ONNX opset");
+        if (!nt->domain[0] && v > KIR_MAX_OPSET)
+            return perr(p, &p->tok, "opset %llu is newer than kiln supports (max %d)",
+                        (unsigned long long)v, KIR_MAX_OPSET);
         nt->opset = (int)v;
         lex(p);
     }
@@ -1712,6 +1749,11 @@ static bool parse_opset(Parser *p, int *out)
     uint64_t v;
     if (p->tok.kind != T_INT || !parse_uint(&p->tok, &v) || v > INT_MAX)
         return perr(p, &p->tok, "expected the opset number after 'opset'");
+    if (v < 1)
+        return perr(p, &p->tok, "opset 0 is not a valid ONNX opset");
+    if (v > KIR_MAX_OPSET)
+        return perr(p, &p->tok, "opset %llu is newer than kiln supports (max %d)",
+                    (unsigned long long)v, KIR_MAX_OPSET);
     *out = (int)v;
     lex(p);
     return true;
@@ -1780,5 +1822,5 @@ Graph *ir_parse(Arena *a, const char *text, size_t len, const char *file, Diag *
     while (p.tok.kind != T_EOF)
         if (!parse_stmt(&p))
             return NULL;
-    return !p.failed && check_defined(&p) ? p.g : NULL;
+    return !p.failed && check_defined(&p) && check_acyclic(&p) ? p.g : NULL;
 }

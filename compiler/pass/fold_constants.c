@@ -16,9 +16,31 @@ bool fold_none(Graph *g, Node *n, Diag *d)
     return false;
 }
 
+/* A fold may not turn a small model into a huge one: outputs of more than
+ * FOLD_GROW_LIMIT elements are folded only when they are no larger than the
+ * inputs and attribute data together (two 40000-element vectors broadcast by
+ * Add, or indices gathering rows, would otherwise allocate and embed
+ * gigabytes). */
+#define FOLD_GROW_LIMIT 65536
+
+static bool fold_grows(const Graph *g, const Node *n)
+{
+    int64_t in = 0, out = 0;
+    for (int i = 0; i < n->n_in; i++)
+        if (ir_in(g, n, i))
+            in += shape_numel(&ir_in(g, n, i)->shape);
+    for (int i = 0; i < n->n_attr; i++) /* Constant's value: data from the file */
+        in += n->attrs[i].type == ATTR_TENSOR ? shape_numel(&n->attrs[i].t->shape)
+                                              : n->attrs[i].n;
+    for (int i = 0; i < n->n_out; i++)
+        if (ir_out(g, n, i))
+            out += shape_numel(&ir_out(g, n, i)->shape);
+    return out > FOLD_GROW_LIMIT && out > in;
+}
+
 bool fold_node(Graph *g, Node *n, Diag *d)
 {
-    if (fold_rules[n->op](g, n, d)) {
+    if (!fold_grows(g, n) && fold_rules[n->op](g, n, d)) {
         n->dead = true;
         for (int i = 0; i < n->n_out; i++)
             if (n->out[i] >= 0)

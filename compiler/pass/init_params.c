@@ -7,8 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Bytes one rule may fill; a larger param is the user's error, not an abort. */
-#define INIT_MAX_BYTES ((int64_t)1 << 32)
+/* Bytes the init rules of one model may fill in all: a .kir line of a few
+ * bytes may ask for gigabytes, so the total is bounded (a larger request is
+ * the user's error, not an abort or a swap storm). */
+#define INIT_MAX_BYTES ((int64_t)1 << 30)
 
 /* ---- a deterministic RNG: splitmix64 seeds xoshiro256** ---- */
 
@@ -136,7 +138,7 @@ static double rule_limit(const Value *v)
 }
 
 /* The user's errors: a rule on a value kiln can't fill. */
-static bool check_param(const Value *v, Diag *d, int64_t *numel)
+static bool check_param(const Value *v, Diag *d, int64_t *numel, int64_t *total)
 {
     char buf[160];
     int64_t bytes = -1;
@@ -151,11 +153,13 @@ static bool check_param(const Value *v, Diag *d, int64_t *numel)
     else if (!v->has_type || *numel < 0)
         diag_error(d, "param '%s': an init rule needs a static shape, not %s", v->name,
                    shape_str(&v->shape, buf, sizeof buf));
-    else if (bytes < 0 || bytes > INIT_MAX_BYTES)
-        diag_error(d, "param '%s': %s is too large to initialize", v->name,
-                   shape_str(&v->shape, buf, sizeof buf));
-    else
+    else if (bytes < 0 || bytes > INIT_MAX_BYTES - *total)
+        diag_error(d, "param '%s': %s is too large to initialize (init rules fill at most "
+                   "1 GiB in all)", v->name, shape_str(&v->shape, buf, sizeof buf));
+    else {
+        *total += bytes;
         return true;
+    }
     return false;
 }
 
@@ -191,12 +195,19 @@ static void fill(Graph *g, Value *v, int64_t numel)
  * Invalidates: nothing. */
 bool pass_init_params(Graph *g, Diag *d)
 {
+    int64_t total = 0;
     for (int i = 0; i < g->n_values; i++) {
         Value *v = g->values[i];
+        if (v->kind == VAL_CONST && v->init == INIT_DATA && !v->data) {
+            /* .kir may declare a value without data; a compile needs it */
+            diag_error(d, "%s '%s' has neither data nor an init rule",
+                       v->is_param ? "param" : "const", v->name);
+            return false;
+        }
         if (v->init == INIT_DATA)
             continue;
         int64_t numel;
-        if (!check_param(v, d, &numel))
+        if (!check_param(v, d, &numel, &total))
             return false;
         fill(g, v, numel);
     }

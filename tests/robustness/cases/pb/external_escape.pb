@@ -1,0 +1,2 @@
+BXj
+location../not_onnx.onnxp
