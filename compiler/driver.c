@@ -315,6 +315,7 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .model_file = o->model,
         .target = o->target,
         .weights = o->weights,
+        .check_finite = o->train && o->t.check_finite,
     };
     if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
         return false;

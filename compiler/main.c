@@ -56,6 +56,7 @@ static const char usage[] =
     "  --l1 X --l2 X           add X*sign(p) / X*p to each gradient\n"
     "  --clip-norm X           scale gradients to a global L2 norm of at most X\n"
     "  --freeze REGEX          keep the parameters whose names match fixed\n"
+    "  --check-finite          a step meeting NaN/Inf returns KILN_ERR_NONFINITE, changing nothing\n"
     "\n"
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
@@ -163,7 +164,9 @@ static const struct HelpRow {
      "  --weight-decay X        as torch.optim (defaults too)\n"
      "  --l1 X --l2 X           add X*sign(p) / X*p to each gradient\n"
      "  --clip-norm X           scale gradients to a global L2 norm of at most X\n"
-     "  --freeze REGEX          keep the parameters whose names match fixed\n"},
+     "  --freeze REGEX          keep the parameters whose names match fixed\n"
+     "  --check-finite          a step whose loss or updates hold NaN/Inf returns\n"
+     "                          KILN_ERR_NONFINITE and leaves the parameters as they were\n"},
 };
 
 static void command_help(const Command *c)
@@ -395,6 +398,7 @@ static const Option options[] = {
     {"--momentum", true, CMD_TRAIN},
     {"--dampening", true, CMD_TRAIN},
     {"--nesterov", false, CMD_TRAIN},
+    {"--check-finite", false, CMD_TRAIN},
     {"--beta1", true, CMD_TRAIN},
     {"--beta2", true, CMD_TRAIN},
     {"--eps", true, CMD_TRAIN},
@@ -466,6 +470,7 @@ static int parse_args(Args *a, int argc, char **argv)
             a->o.keep |= !strcmp(name, "--keep");
             a->o.train |= !strcmp(name, "--train");
             a->o.t.nesterov |= !strcmp(name, "--nesterov");
+            a->o.t.check_finite |= !strcmp(name, "--check-finite");
             a->o.dot |= !strcmp(name, "--dot");
             a->stats |= !strcmp(name, "--stats");
             a->o.quiet |= !strcmp(name, "--quiet");

@@ -106,6 +106,7 @@ typedef struct EmitOptions {
     const char *model_file;
     Target target;
     WeightMode weights;
+    bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
 } EmitOptions;
 
 /* The output files. */

@@ -591,6 +591,24 @@ static uint64_t state_fingerprint(const Graph *g, const Layout *lay)
     return h;
 }
 
+/* --check-finite: before any state changes, the loss and every new float
+ * state value must be finite (a NaN or Inf gradient reaches them through the
+ * optimizer); otherwise the step returns KILN_ERR_NONFINITE untouched. */
+static void emit_finite_check(Emitter *e, const Graph *g, const Names *nm)
+{
+    emit_line(e, "if (!isfinite(*loss))");
+    emit_line(e, "    return KILN_ERR_NONFINITE;");
+    for (int k = 0; k < g->n_assigns; k++) {
+        const Value *v = g->values[g->assigns[k].value];
+        if (!dtype_is_float(v->dtype))
+            continue;
+        emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&v->shape));
+        emit_line(e, "if (!isfinite(%s[i]))", nm->value[v->id]);
+        emit_line(e, "    return KILN_ERR_NONFINITE;");
+        emit_close(e);
+    }
+}
+
 /* P_train_step_v, P_set_lr, P_params_save, P_params_load. */
 static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                        const EmitOptions *o, const Entry *ent)
@@ -605,6 +623,8 @@ static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout
     emit_blank(e);
     emit_line(e, "/* the loss before the update, then the new parameters and optimizer state */");
     emit_line(e, "*loss = (float)%s[0];", nm->value[g->train_loss]);
+    if (o->check_finite)
+        emit_finite_check(e, g, nm);
     for (int k = 0; k < g->n_assigns; k++) {
         const Value *s = g->values[g->assigns[k].state];
         emit_line(e, "memcpy(ws + %lld, %s, %lld); /* %s */", (long long)lay->state_off[s->id],

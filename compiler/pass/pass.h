@@ -20,6 +20,7 @@ typedef struct TrainOptions {
     const char *optimizer;    /* sgd | adam | adamw | rmsprop | adagrad */
     double lr, momentum, dampening, beta1, beta2, eps, alpha, weight_decay, l1, l2, clip_norm;
     bool nesterov;
+    bool check_finite;        /* --check-finite: the step refuses NaN/Inf */
     const char *freeze;       /* --freeze REGEX: parameters kept fixed */
 } TrainOptions;
 /* Before shape inference: the model's float parameters become trainable

@@ -4,8 +4,11 @@
  *     train the same 5 (B): A and B are bit-identical (optimizer state and
  *     step counter included);
  *   - a truncated file, a flipped byte and another model's file are refused
- *     with KILN_ERR_FORMAT and leave the workspace untouched.
+ *     with KILN_ERR_FORMAT and leave the workspace untouched;
+ *   - (built with --check-finite) a batch holding a NaN makes the step return
+ *     KILN_ERR_NONFINITE with the parameters and optimizer state unchanged.
  * usage: params_test TMPDIR OTHER_MODEL_PARAMS_FILE */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +112,17 @@ int main(int argc, char **argv)
     CHECK(model_params_load(b, argv[2]) == KILN_ERR_FORMAT, "another model's file is refused");
     CHECK(model_params_load(b, "/nonexistent/params.bin") == KILN_ERR_IO, "a missing file is an I/O error");
     CHECK(memcmp(a, b, model_PARAMS_SIZE) == 0, "refused loads left the workspace untouched");
+    /* --check-finite: one NaN pixel poisons the loss and every gradient */
+    memcpy(b, a, model_PARAMS_SIZE);
+    batch(buf, 99);
+    ((float *)buf[0])[3] = NAN;
+    float loss;
+    CHECK(model_train_step_v(a, (const void *const *)buf, &loss) == KILN_ERR_NONFINITE,
+          "a NaN in the batch is refused (--check-finite)");
+    CHECK(memcmp(a, b, model_PARAMS_SIZE) == 0, "the refused step changed no parameter");
+    batch(buf, 100);
+    CHECK(model_train_step_v(a, (const void *const *)buf, &loss) == KILN_OK && loss == loss,
+          "training goes on with the next finite batch");
     printf("%d failed\n", fails);
     return fails != 0;
 }

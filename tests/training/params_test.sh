@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# params_test.sh KILN SRCDIR — builds the MLP's training step and runs
+# params_test.sh KILN SRCDIR — builds the MLP's training step (with
+# --check-finite) and runs
 # params_test.c against it (another model's parameter file comes from an
 # SGD build of the same network, whose optimizer state differs).
 set -euo pipefail
@@ -21,6 +22,6 @@ int main(int argc, char **argv)
 C
 cc -O1 -std=c99 -I "$tmp/other" "$tmp"/other/*.c "$tmp/save_other.c" -lm -o "$tmp/save_other"
 "$tmp/save_other" "$tmp/other.bin"
-"$kiln" compile "$mlp" -o "$tmp/gen" --prefix model --batch 4 --train --loss sparse_softmax_ce --loss-on logits --optimizer adam
+"$kiln" compile "$mlp" -o "$tmp/gen" --prefix model --batch 4 --train --loss sparse_softmax_ce --loss-on logits --optimizer adam --check-finite
 cc -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/params_test.c" -lm -o "$tmp/params_test"
 "$tmp/params_test" "$tmp" "$tmp/other.bin"
