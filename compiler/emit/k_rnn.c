@@ -3,7 +3,7 @@
  * step at once (xw = X*W^T + biases, one GEMM-like loop into scratch), then
  * the loop over time doing only the recurrent part H*R^T and the gates. The
  * shape rule (pass/shapes_rnn.c) has checked every shape and attribute. */
-#include "emit.h"
+#include "k_rnn.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -18,13 +18,10 @@ typedef struct Rnn {
     bool reverse;                  /* direction "reverse" (D == 1) */
     bool lbr;                      /* GRU linear_before_reset */
     bool input_forget;             /* LSTM: f = 1 - i */
-    bool has_clip;
-    double clip;
-    const char *act[2][3];         /* per direction: f, g, h */
-    double alpha[2][3], beta[2][3];
+    RnnActs acts;                  /* activations and clip */
 } Rnn;
 
-static bool same_name(const char *a, const char *b)
+bool rnn_same_name(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++)
         if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
@@ -37,29 +34,31 @@ static bool same_name(const char *a, const char *b)
 static void act_params(const char *name, int *uses, double *alpha, double *beta)
 {
     *uses = 0, *alpha = 1.0, *beta = 0.0;
-    if (same_name(name, "Affine"))
+    if (rnn_same_name(name, "Affine"))
         *uses = 2;
-    else if (same_name(name, "ScaledTanh"))
+    else if (rnn_same_name(name, "ScaledTanh"))
         *uses = 2, *beta = 1.0;
-    else if (same_name(name, "HardSigmoid"))
+    else if (rnn_same_name(name, "HardSigmoid"))
         *uses = 2, *alpha = 0.2, *beta = 0.5;
-    else if (same_name(name, "LeakyRelu"))
+    else if (rnn_same_name(name, "LeakyRelu"))
         *uses = 1, *alpha = 0.01;
-    else if (same_name(name, "ThresholdedRelu") || same_name(name, "Elu"))
+    else if (rnn_same_name(name, "ThresholdedRelu") || rnn_same_name(name, "Elu"))
         *uses = 1;
 }
 
 /* activations / activation_alpha / activation_beta: the functions per
- * direction; alpha and beta are consumed in list order by the functions
- * that take them, defaults when the lists run out. */
-static void rnn_activations(Rnn *r)
+ * direction (per = functions per direction); alpha and beta are consumed in
+ * list order by the functions that take them, defaults when the lists run
+ * out. */
+void rnn_read_activations(const Node *n, int per, int D, RnnActs *r)
 {
     static const char *const dflt[3] = {"Sigmoid", "Tanh", "Tanh"};
-    const Attr *acts = ir_attr(r->n, "activations");
-    const Attr *al = ir_attr(r->n, "activation_alpha"), *be = ir_attr(r->n, "activation_beta");
-    int per = r->n->op == OP_LSTM ? 3 : r->n->op == OP_GRU ? 2 : 1;
+    const Attr *acts = ir_attr(n, "activations");
+    const Attr *al = ir_attr(n, "activation_alpha"), *be = ir_attr(n, "activation_beta");
     int na = 0, nb = 0;
-    for (int d = 0; d < r->D; d++)
+    r->has_clip = ir_attr(n, "clip") != NULL;
+    r->clip = ir_attr_float(n, "clip", 0);
+    for (int d = 0; d < D; d++)
         for (int a = 0; a < per; a++) {
             const char *name = acts ? acts->strings[d * per + a] : per == 1 ? "Tanh" : dflt[a];
             int uses;
@@ -87,12 +86,10 @@ static void rnn_parse(const Graph *g, const Node *n, Rnn *r)
     r->G = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
     r->D = w->shape.dims[0];
     const char *dir = ir_attr_str(n, "direction", "forward");
-    r->reverse = same_name(dir, "reverse");
+    r->reverse = rnn_same_name(dir, "reverse");
     r->lbr = n->op == OP_GRU && ir_attr_int(n, "linear_before_reset", 0) != 0;
     r->input_forget = n->op == OP_LSTM && ir_attr_int(n, "input_forget", 0) != 0;
-    r->has_clip = ir_attr(n, "clip") != NULL;
-    r->clip = ir_attr_float(n, "clip", 0);
-    rnn_activations(r);
+    rnn_read_activations(n, (int)r->G == 4 ? 3 : (int)r->G == 3 ? 2 : 1, (int)r->D, &r->acts);
 }
 
 /* Opens a bare { } scope. */
@@ -111,9 +108,9 @@ static const char *plus(Emitter *e, const char *p, int64_t off)
 /* Prints `v = act(v);` (one or two statements) for activation a of
  * direction d, clipping v to [-clip, clip] first when asked and the node has
  * a clip (gate inputs, not LSTM's h(C_t)). */
-static void emit_activation(Emitter *e, const Rnn *r, int d, int a, const char *v, bool clip)
+void rnn_emit_activation(Emitter *e, DType dt, const RnnActs *r, int d, int a, const char *v,
+                         bool clip)
 {
-    DType dt = r->dt;
     const char *name = r->act[d][a];
     const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
     const char *al = emit_flit(e, r->alpha[d][a], dt), *be = emit_flit(e, r->beta[d][a], dt);
@@ -121,29 +118,29 @@ static void emit_activation(Emitter *e, const Rnn *r, int d, int a, const char *
         const char *c = emit_flit(e, r->clip, dt), *mc = emit_flit(e, -r->clip, dt);
         emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, mc, mc, v, c, c, v);
     }
-    if (same_name(name, "Relu"))
+    if (rnn_same_name(name, "Relu"))
         emit_line(e, "%s = %s > %s ? %s : %s;", v, v, zero, v, zero);
-    else if (same_name(name, "Tanh"))
+    else if (rnn_same_name(name, "Tanh"))
         emit_line(e, "%s = %s(%s);", v, emit_math(e, dt, "tanh"), v);
-    else if (same_name(name, "Sigmoid"))
+    else if (rnn_same_name(name, "Sigmoid"))
         emit_line(e, "%s = %s / (%s + %s(-%s));", v, one, one, emit_math(e, dt, "exp"), v);
-    else if (same_name(name, "Affine"))
+    else if (rnn_same_name(name, "Affine"))
         emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
-    else if (same_name(name, "LeakyRelu"))
+    else if (rnn_same_name(name, "LeakyRelu"))
         emit_line(e, "%s = %s >= %s ? %s : %s * %s;", v, v, zero, v, al, v);
-    else if (same_name(name, "ThresholdedRelu"))
+    else if (rnn_same_name(name, "ThresholdedRelu"))
         emit_line(e, "%s = %s >= %s ? %s : %s;", v, v, al, v, zero);
-    else if (same_name(name, "ScaledTanh"))
+    else if (rnn_same_name(name, "ScaledTanh"))
         emit_line(e, "%s = %s * %s(%s * %s);", v, al, emit_math(e, dt, "tanh"), be, v);
-    else if (same_name(name, "HardSigmoid")) {
+    else if (rnn_same_name(name, "HardSigmoid")) {
         emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
         emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, zero, zero, v, one, one, v);
-    } else if (same_name(name, "Elu"))
+    } else if (rnn_same_name(name, "Elu"))
         emit_line(e, "%s = %s >= %s ? %s : %s * %s(%s);", v, v, zero, v, al,
                   emit_math(e, dt, "expm1"), v);
-    else if (same_name(name, "Softsign"))
+    else if (rnn_same_name(name, "Softsign"))
         emit_line(e, "%s = %s / (%s + %s(%s));", v, v, one, emit_math(e, dt, "fabs"), v);
-    else if (same_name(name, "Softplus")) /* log(1 + e^v) without overflow */
+    else if (rnn_same_name(name, "Softplus")) /* log(1 + e^v) without overflow */
         emit_line(e, "%s = %s > %s ? %s + %s(%s(-%s)) : %s(%s(%s));", v, v, zero, v,
                   emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v,
                   emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v);
@@ -306,9 +303,9 @@ static void emit_rnn_cell(Emitter *e, const Rnn *r, int d)
 {
     emit_recurrence(e, r, r->H, true, "i");
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)r->H);
-    emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", r->act[d][0]);
+    emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", r->acts.act[d][0]);
     emit_line(e, "%s ht = gates[j];", r->t);
-    emit_activation(e, r, d, 0, "ht", true);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 0, "ht", true);
     emit_line(e, "hb[j] = ht;");
     if (e->out_name[0])
         emit_line(e, "yt[j] = ht;");
@@ -326,34 +323,34 @@ static void emit_gru_cell(Emitter *e, const Rnn *r, int d)
     const char *one = emit_flit(e, 1, r->dt);
     emit_recurrence(e, r, (r->lbr ? 3 : 2) * r->H, false, r->lbr ? "z, r, h" : "z, r");
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
-    emit_line(e, "/* z = %s(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz) */", r->act[d][0]);
+    emit_line(e, "/* z = %s(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz) */", r->acts.act[d][0]);
     emit_line(e, "%s z = xr[j] + gates[j];", r->t);
-    emit_activation(e, r, d, 0, "z", true);
-    emit_line(e, "/* r = %s(Xt*Wr^T + H_{t-1}*Rr^T + Wbr + Rbr) */", r->act[d][0]);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 0, "z", true);
+    emit_line(e, "/* r = %s(Xt*Wr^T + H_{t-1}*Rr^T + Wbr + Rbr) */", r->acts.act[d][0]);
     emit_line(e, "%s r = xr[%lld + j] + gates[%lld + j];", r->t, H, H);
-    emit_activation(e, r, d, 0, "r", true);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 0, "r", true);
     if (!r->lbr) {
         emit_line(e, "gates[j] = z; /* kept for H_t below */");
         emit_line(e, "rh[j] = r * hb[j];");
         emit_close(e);
         emit_open(e, "for (int j = 0; j < %lld; j++)", H);
-        emit_line(e, "/* h~ = %s(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh) */", r->act[d][1]);
+        emit_line(e, "/* h~ = %s(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh) */", r->acts.act[d][1]);
         emit_line(e, "const %s *rj = rw + (%lld + j) * %lld;", r->t, 2 * H, H);
         emit_line(e, "%s hh = xr[%lld + j];", r->t, 2 * H);
         emit_open(e, "for (int k = 0; k < %lld; k++)", H);
         emit_line(e, "hh += rh[k] * rj[k];");
         emit_close(e);
-        emit_activation(e, r, d, 1, "hh", true);
+        rnn_emit_activation(e, r->dt, &r->acts, d, 1, "hh", true);
         emit_line(e, "/* H_t = (1 - z) (.) h~ + z (.) H_{t-1} */");
         emit_line(e, "hb[j] = (%s - gates[j]) * hh + gates[j] * hb[j];", one);
     } else {
-        emit_line(e, "/* h~ = %s(Xt*Wh^T + Wbh + r (.) (H_{t-1}*Rh^T + Rbh)) */", r->act[d][1]);
+        emit_line(e, "/* h~ = %s(Xt*Wh^T + Wbh + r (.) (H_{t-1}*Rh^T + Rbh)) */", r->acts.act[d][1]);
         if (e->in_name[3])
             emit_line(e, "%s hh = xr[%lld + j] + r * (gates[%lld + j] + rb[%lld + j]);", r->t,
                       2 * H, 2 * H, 2 * H);
         else
             emit_line(e, "%s hh = xr[%lld + j] + r * gates[%lld + j];", r->t, 2 * H, 2 * H);
-        emit_activation(e, r, d, 1, "hh", true);
+        rnn_emit_activation(e, r->dt, &r->acts, d, 1, "hh", true);
         emit_line(e, "/* H_t = (1 - z) (.) h~ + z (.) H_{t-1} */");
         emit_line(e, "hb[j] = (%s - z) * hh + z * hb[j];", one);
     }
@@ -388,32 +385,32 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
 static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 {
     long long H = r->H;
-    const char *f = r->act[d][0];
+    const char *f = r->acts.act[d][0];
     emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     emit_line(e, "/* i = %s(Xt*Wi^T + H_{t-1}*Ri^T + Pi (.) C_{t-1} + Wbi + Rbi) */", f);
     emit_lstm_gate(e, r, "i", 0, 0);
-    emit_activation(e, r, d, 0, "i", true);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 0, "i", true);
     if (r->input_forget) {
         emit_line(e, "/* f = 1 - i (input_forget) */");
         emit_line(e, "const %s f = %s - i;", r->t, emit_flit(e, 1, r->dt));
     } else {
         emit_line(e, "/* f = %s(Xt*Wf^T + H_{t-1}*Rf^T + Pf (.) C_{t-1} + Wbf + Rbf) */", f);
         emit_lstm_gate(e, r, "f", 2 * H, 2 * H);
-        emit_activation(e, r, d, 0, "f", true);
+        rnn_emit_activation(e, r->dt, &r->acts, d, 0, "f", true);
     }
     emit_line(e, "/* g = %s(Xt*Wc^T + H_{t-1}*Rc^T + Wbc + Rbc), the cell candidate */",
-              r->act[d][1]);
+              r->acts.act[d][1]);
     emit_lstm_gate(e, r, "g", 3 * H, -1);
-    emit_activation(e, r, d, 1, "g", true);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 1, "g", true);
     emit_line(e, "/* C_t = f (.) C_{t-1} + i (.) g */");
     emit_line(e, "cb[j] = f * cb[j] + i * g;");
     emit_line(e, "/* o = %s(Xt*Wo^T + H_{t-1}*Ro^T + Po (.) C_t + Wbo + Rbo) */", f);
     emit_lstm_gate(e, r, "o", H, H);
-    emit_activation(e, r, d, 0, "o", true);
-    emit_line(e, "/* H_t = o (.) %s(C_t) */", r->act[d][2]);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 0, "o", true);
+    emit_line(e, "/* H_t = o (.) %s(C_t) */", r->acts.act[d][2]);
     emit_line(e, "%s hc = cb[j];", r->t);
-    emit_activation(e, r, d, 2, "hc", false);
+    rnn_emit_activation(e, r->dt, &r->acts, d, 2, "hc", false);
     emit_line(e, "hb[j] = o * hc;");
     if (e->out_name[0])
         emit_line(e, "yt[j] = hb[j];");

@@ -24,9 +24,8 @@
  *             gradient of pre, and the dH (dC) of the step before;
  *   weights   dW += dz^T X, dR += dz^T H_{t-1}, dB = column sums of dz,
  *             dX += dz W for all rows at once after the walk. */
-#include "emit.h"
+#include "k_rnn.h"
 
-#include <ctype.h>
 #include <string.h>
 
 /* Everything a backward kernel needs, read from the node once. */
@@ -36,62 +35,13 @@ typedef struct Cell {
     DType dt;
     const char *t;                 /* C element type */
     int64_t T, B, I, H, G, D, N;   /* steps, batch, input, hidden, gates, directions, T*B */
-    bool layout, reverse, lbr, input_forget, has_clip;
-    double clip;
-    const char *act[2][3];         /* per direction: f, g, h */
-    double alpha[2][3], beta[2][3];
+    bool layout, reverse, lbr, input_forget;
+    RnnActs acts;                  /* activations and clip, as k_rnn.c reads them */
 } Cell;
 
 /* Inputs and outputs of the backward ops (ops_train_rnn.def). */
 enum { IN_X, IN_W, IN_R, IN_B, IN_LENS, IN_H0, IN_C0, IN_P, IN_DY, IN_DYH, IN_DYC };
 enum { OUT_DX, OUT_DW, OUT_DR, OUT_DB, OUT_DH0, OUT_DC0, OUT_DP };
-
-static bool same_name(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return false;
-    return *a == *b;
-}
-
-/* Activation defaults and how many of alpha/beta each takes, as k_rnn.c's
- * act_params (keep in step). */
-static void act_params(const char *name, int *uses, double *alpha, double *beta)
-{
-    *uses = 0, *alpha = 1.0, *beta = 0.0;
-    if (same_name(name, "Affine"))
-        *uses = 2;
-    else if (same_name(name, "ScaledTanh"))
-        *uses = 2, *beta = 1.0;
-    else if (same_name(name, "HardSigmoid"))
-        *uses = 2, *alpha = 0.2, *beta = 0.5;
-    else if (same_name(name, "LeakyRelu"))
-        *uses = 1, *alpha = 0.01;
-    else if (same_name(name, "ThresholdedRelu") || same_name(name, "Elu"))
-        *uses = 1;
-}
-
-/* The activation functions per direction with their alpha and beta, read as
- * k_rnn.c's rnn_activations does (keep in step). */
-static void cell_activations(Cell *c)
-{
-    static const char *const dflt[3] = {"Sigmoid", "Tanh", "Tanh"};
-    const Attr *acts = ir_attr(c->n, "activations");
-    const Attr *al = ir_attr(c->n, "activation_alpha"), *be = ir_attr(c->n, "activation_beta");
-    int per = c->op == OP_LSTMGrad ? 3 : c->op == OP_GRUGrad ? 2 : 1;
-    int na = 0, nb = 0;
-    for (int d = 0; d < c->D; d++)
-        for (int a = 0; a < per; a++) {
-            const char *name = acts ? acts->strings[d * per + a] : per == 1 ? "Tanh" : dflt[a];
-            int uses;
-            c->act[d][a] = name;
-            act_params(name, &uses, &c->alpha[d][a], &c->beta[d][a]);
-            if (uses >= 1 && al && al->type == ATTR_FLOATS && na < al->n)
-                c->alpha[d][a] = al->floats[na++];
-            if (uses >= 2 && be && be->type == ATTR_FLOATS && nb < be->n)
-                c->beta[d][a] = be->floats[nb++];
-        }
-}
 
 static void cell_parse(const Graph *g, const Node *n, Cell *c)
 {
@@ -109,61 +59,17 @@ static void cell_parse(const Graph *g, const Node *n, Cell *c)
     c->G = n->op == OP_LSTMGrad ? 4 : n->op == OP_GRUGrad ? 3 : 1;
     c->D = w->shape.dims[0];
     c->N = c->T * c->B;
-    c->reverse = same_name(ir_attr_str(n, "direction", "forward"), "reverse");
+    c->reverse = rnn_same_name(ir_attr_str(n, "direction", "forward"), "reverse");
     c->lbr = n->op == OP_GRUGrad && ir_attr_int(n, "linear_before_reset", 0) != 0;
     c->input_forget = n->op == OP_LSTMGrad && ir_attr_int(n, "input_forget", 0) != 0;
-    c->has_clip = ir_attr(n, "clip") != NULL;
-    c->clip = ir_attr_float(n, "clip", 0);
-    cell_activations(c);
+    rnn_read_activations(n, c->op == OP_LSTMGrad ? 3 : c->op == OP_GRUGrad ? 2 : 1, (int)c->D,
+                         &c->acts);
 }
 
 /* "p + off" or just "p". */
 static const char *plus(Emitter *e, const char *p, int64_t off)
 {
     return off ? arena_printf(e->arena, "%s + %lld", p, (long long)off) : p;
-}
-
-/* Prints `v = act(v);` for activation a of direction d, clipping v to
- * [-clip, clip] first when asked and the node clips; as k_rnn.c's
- * emit_activation (keep in step). */
-static void emit_act(Emitter *e, const Cell *c, int d, int a, const char *v, bool clip)
-{
-    DType dt = c->dt;
-    const char *name = c->act[d][a];
-    const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
-    const char *al = emit_flit(e, c->alpha[d][a], dt), *be = emit_flit(e, c->beta[d][a], dt);
-    if (clip && c->has_clip) {
-        const char *cl = emit_flit(e, c->clip, dt), *mc = emit_flit(e, -c->clip, dt);
-        emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, mc, mc, v, cl, cl, v);
-    }
-    if (same_name(name, "Relu"))
-        emit_line(e, "%s = %s > %s ? %s : %s;", v, v, zero, v, zero);
-    else if (same_name(name, "Tanh"))
-        emit_line(e, "%s = %s(%s);", v, emit_math(e, dt, "tanh"), v);
-    else if (same_name(name, "Sigmoid"))
-        emit_line(e, "%s = %s / (%s + %s(-%s));", v, one, one, emit_math(e, dt, "exp"), v);
-    else if (same_name(name, "Affine"))
-        emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
-    else if (same_name(name, "LeakyRelu"))
-        emit_line(e, "%s = %s >= %s ? %s : %s * %s;", v, v, zero, v, al, v);
-    else if (same_name(name, "ThresholdedRelu"))
-        emit_line(e, "%s = %s >= %s ? %s : %s;", v, v, al, v, zero);
-    else if (same_name(name, "ScaledTanh"))
-        emit_line(e, "%s = %s * %s(%s * %s);", v, al, emit_math(e, dt, "tanh"), be, v);
-    else if (same_name(name, "HardSigmoid")) {
-        emit_line(e, "%s = %s * %s + %s;", v, al, v, be);
-        emit_line(e, "%s = %s < %s ? %s : (%s > %s ? %s : %s);", v, v, zero, zero, v, one, one, v);
-    } else if (same_name(name, "Elu"))
-        emit_line(e, "%s = %s >= %s ? %s : %s * %s(%s);", v, v, zero, v, al,
-                  emit_math(e, dt, "expm1"), v);
-    else if (same_name(name, "Softsign"))
-        emit_line(e, "%s = %s / (%s + %s(%s));", v, v, one, emit_math(e, dt, "fabs"), v);
-    else if (same_name(name, "Softplus"))
-        emit_line(e, "%s = %s > %s ? %s + %s(%s(-%s)) : %s(%s(%s));", v, v, zero, v,
-                  emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v,
-                  emit_math(e, dt, "log1p"), emit_math(e, dt, "exp"), v);
-    else
-        KILN_ASSERT(!"k_train_rnn: activation the shape rule should have rejected");
 }
 
 /* Prints `g *= act'(…);` for activation a of direction d at the saved
@@ -175,38 +81,38 @@ static void emit_act_grad(Emitter *e, const Cell *c, int d, int a, const char *g
                           const char *y, bool clip)
 {
     DType dt = c->dt;
-    const char *name = c->act[d][a];
+    const char *name = c->acts.act[d][a];
     const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
-    const char *al = emit_flit(e, c->alpha[d][a], dt), *be = emit_flit(e, c->beta[d][a], dt);
+    const char *al = emit_flit(e, c->acts.alpha[d][a], dt), *be = emit_flit(e, c->acts.beta[d][a], dt);
 #define P(...) arena_printf(e->arena, __VA_ARGS__)
-    if (clip && c->has_clip)
-        emit_line(e, "%s = %s >= %s && %s <= %s ? %s : %s;", g, p, emit_flit(e, -c->clip, dt), p,
-                  emit_flit(e, c->clip, dt), g, zero);
+    if (clip && c->acts.has_clip)
+        emit_line(e, "%s = %s >= %s && %s <= %s ? %s : %s;", g, p, emit_flit(e, -c->acts.clip, dt), p,
+                  emit_flit(e, c->acts.clip, dt), g, zero);
     const char *dv;
-    if (same_name(name, "Relu"))
+    if (rnn_same_name(name, "Relu"))
         dv = P("(%s > %s ? %s : %s)", p, zero, one, zero);
-    else if (same_name(name, "Tanh"))
+    else if (rnn_same_name(name, "Tanh"))
         dv = P("(%s - %s * %s)", one, y, y);
-    else if (same_name(name, "Sigmoid"))
+    else if (rnn_same_name(name, "Sigmoid"))
         dv = P("%s * (%s - %s)", y, one, y);
-    else if (same_name(name, "Affine"))
+    else if (rnn_same_name(name, "Affine"))
         dv = al;
-    else if (same_name(name, "LeakyRelu"))
+    else if (rnn_same_name(name, "LeakyRelu"))
         dv = P("(%s > %s ? %s : %s)", p, zero, one, al);
-    else if (same_name(name, "ThresholdedRelu"))
+    else if (rnn_same_name(name, "ThresholdedRelu"))
         dv = P("(%s > %s ? %s : %s)", p, al, one, zero);
-    else if (same_name(name, "ScaledTanh")) {
+    else if (rnn_same_name(name, "ScaledTanh")) {
         const char *th = P("%s(%s * %s)", emit_math(e, dt, "tanh"), be, p);
         dv = P("%s * %s * (%s - %s * %s)", al, be, one, th, th);
-    } else if (same_name(name, "HardSigmoid"))
+    } else if (rnn_same_name(name, "HardSigmoid"))
         dv = P("(%s * %s + %s > %s && %s * %s + %s < %s ? %s : %s)", al, p, be, zero, al, p, be, one,
                al, zero);
-    else if (same_name(name, "Elu"))
+    else if (rnn_same_name(name, "Elu"))
         dv = P("(%s > %s ? %s : %s + %s)", p, zero, one, y, al);
-    else if (same_name(name, "Softsign"))
+    else if (rnn_same_name(name, "Softsign"))
         dv = P("%s / ((%s + %s(%s)) * (%s + %s(%s)))", one, one, emit_math(e, dt, "fabs"), p, one,
                emit_math(e, dt, "fabs"), p);
-    else if (same_name(name, "Softplus"))
+    else if (rnn_same_name(name, "Softplus"))
         dv = P("%s / (%s + %s(-%s))", one, one, emit_math(e, dt, "exp"), p);
     else
         KILN_ASSERT(!"k_train_rnn: activation the shape rule should have rejected");
@@ -414,11 +320,11 @@ static void emit_rec_back(Emitter *e, const Cell *c, int64_t rows, int64_t off, 
 
 static void emit_rnn_forward(Emitter *e, const Cell *c, int d)
 {
-    emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", c->act[d][0]);
+    emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", c->acts.act[d][0]);
     emit_rec(e, c, c->H, 0, "hi", "pr", true);
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)c->H);
     emit_line(e, "%s v = pr[j];", c->t);
-    emit_act(e, c, d, 0, "v", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 0, "v", true);
     emit_line(e, "ac[j] = hb[j] = v;");
     emit_close(e);
 }
@@ -458,8 +364,8 @@ static void emit_gru_forward(Emitter *e, const Cell *c, int d)
     }
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     emit_line(e, "%s z = pr[j], r = pr[%lld + j];", t, H);
-    emit_act(e, c, d, 0, "z", true);
-    emit_act(e, c, d, 0, "r", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 0, "z", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 0, "r", true);
     emit_line(e, "ac[j] = z;");
     emit_line(e, "ac[%lld + j] = r;", H);
     if (!c->lbr) {
@@ -473,7 +379,7 @@ static void emit_gru_forward(Emitter *e, const Cell *c, int d)
         emit_line(e, "pr[%lld + j] += r * hrr[j];", 2 * H);
     }
     emit_line(e, "%s hh = pr[%lld + j];", t, 2 * H);
-    emit_act(e, c, d, 1, "hh", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 1, "hh", true);
     emit_line(e, "ac[%lld + j] = hh;", 2 * H);
     emit_line(e, "hb[j] = (%s - z) * hh + z * hi[j];", one);
     emit_close(e);
@@ -545,24 +451,24 @@ static void emit_lstm_forward(Emitter *e, const Cell *c, int d)
     if (peep)
         emit_line(e, "pr[j] += p[j] * ci[j];");
     emit_line(e, "%s i = pr[j];", t);
-    emit_act(e, c, d, 0, "i", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 0, "i", true);
     if (c->input_forget) {
         emit_line(e, "const %s f = %s - i; /* input_forget */", t, emit_flit(e, 1, c->dt));
     } else {
         if (peep)
             emit_line(e, "pr[%lld + j] += p[%lld + j] * ci[j];", 2 * H, 2 * H);
         emit_line(e, "%s f = pr[%lld + j];", t, 2 * H);
-        emit_act(e, c, d, 0, "f", true);
+        rnn_emit_activation(e, c->dt, &c->acts, d, 0, "f", true);
     }
     emit_line(e, "%s cand = pr[%lld + j];", t, 3 * H);
-    emit_act(e, c, d, 1, "cand", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 1, "cand", true);
     emit_line(e, "const %s cv = f * ci[j] + i * cand;", t);
     if (peep)
         emit_line(e, "pr[%lld + j] += p[%lld + j] * cv;", H, H);
     emit_line(e, "%s o = pr[%lld + j];", t, H);
-    emit_act(e, c, d, 0, "o", true);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 0, "o", true);
     emit_line(e, "%s hv = cv;", t);
-    emit_act(e, c, d, 2, "hv", false);
+    rnn_emit_activation(e, c->dt, &c->acts, d, 2, "hv", false);
     emit_line(e, "ac[j] = i;");
     emit_line(e, "ac[%lld + j] = o;", H);
     emit_line(e, "ac[%lld + j] = f;", 2 * H);
