@@ -425,7 +425,7 @@ static void emit_dropout_train(Emitter *e, const Node *n, DType dt, int64_t nume
     emit_line(e, "%s[k] = keep ? %s[k] * scale : %s;", e->out_name[0], e->in_name[0],
               emit_flit(e, 0, dt));
     if (n->n_out > 1 && e->out_name[1])
-        emit_line(e, "%s[k] = keep;", e->out_name[1]);
+        emit_line(e, "%s[k] = (uint8_t)keep;", e->out_name[1]);
     emit_close(e);
 }
 

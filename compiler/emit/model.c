@@ -666,11 +666,12 @@ static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout
 }
 
 /* P_run's name for output k: the value's name, or outK where that would
- * repeat (an output listed twice, or one that is also an input). */
+ * repeat (an output listed twice, or one that is also an input) or shadow a
+ * file-scope array (an output folded to a constant). */
 static const char *output_param(Emitter *e, const Graph *g, const Names *nm, int k)
 {
     const Value *v = g->values[g->outputs[k]];
-    bool clash = v->kind == VAL_INPUT;
+    bool clash = v->kind != VAL_ACT;
     for (int j = 0; j < k; j++)
         clash |= g->outputs[j] == g->outputs[k];
     return clash ? arena_printf(e->arena, "out%d", k) : nm->value[v->id];

@@ -19,20 +19,3 @@ else()
   add_test(NAME hygiene.generated_code COMMAND sh -c
            "echo 'FAIL: libclang not found (Debian libclang-dev; scripts/setup.sh installs it)'; exit 1")
 endif()
-
-# Backend test cases whose generated code still warns under -Wshadow or
-# -Wconversion (reported to the owners; run it with ctest -R known_warnings
-# after a fix, then move the cases into hygiene.sh's list and delete this):
-#   test_constant, test_shape, test_shape_start_1, test_shape_start_negative_1,
-#   test_shape_clip_start: an output folded to a constant is a file-scope
-#     array w_NAME, and P_run's parameter for that output is also named w_NAME
-#     (-Wshadow; compiler/emit/model.c).
-#   test_training_dropout_default_mask: Dropout's mask store `y1[k] = keep;`
-#     converts int to uint8_t (-Wimplicit-int-conversion; compiler/emit/k_norm.c).
-if(TARGET kiln_hygiene)
-  add_test(NAME hygiene.known_warnings
-           COMMAND ${SRC}/tests/hygiene/hygiene.sh ${KILN} $<TARGET_FILE:kiln_hygiene> ${SRC}
-                   test_constant test_shape test_shape_start_1 test_shape_start_negative_1
-                   test_shape_clip_start test_training_dropout_default_mask)
-  set_tests_properties(hygiene.known_warnings PROPERTIES DISABLED TRUE)
-endif()

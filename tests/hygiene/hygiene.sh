@@ -18,7 +18,9 @@ for c in test_gemm_default_no_bias test_conv_with_strides_padding test_maxpool_2
          test_logsoftmax_axis_0 test_layer_normalization_2d_axis0 test_lstm_defaults \
          test_gru_defaults test_gather_0 test_reduce_mean_keepdims_example test_transpose_default \
          test_concat_2d_axis_0 test_constant_pad test_slice test_tile test_split_equal_parts_1d test_einsum_batch_matmul \
-         test_add_bcast test_sigmoid test_where_example test_cumsum_1d test_matmul_3d "$@"; do
+         test_add_bcast test_sigmoid test_where_example test_cumsum_1d test_matmul_3d \
+         test_constant test_shape test_shape_start_1 test_shape_start_negative_1 \
+         test_shape_clip_start test_training_dropout_default_mask "$@"; do
   [ -f "$node/$c/model.onnx" ] && models+=("$node/$c/model.onnx")
 done
 warn=(-Wall -Wextra -Wpedantic -Wconversion -Wshadow)
