@@ -20,11 +20,14 @@
 typedef struct GemmIsa {
     const char *desc, *header, *block;
     int mr, nr;
+    const char *gemv;   /* the batch-1 kernel (templates/kiln_gemv.h) */
+    int gemv_w, gemv_s; /* its panel and strip widths */
 } GemmIsa;
 
-static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16};
+static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16,
+                                 "kiln_sgemv_avx2", 64, 8};
 static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",
-                                    6, 4};
+                                    6, 4, "kiln_sgemv_generic", 16, 4};
 
 static const GemmIsa *gemm_isa(const Emitter *e)
 {
@@ -57,16 +60,20 @@ static void float_literal(float x, char *buf, size_t n)
 }
 
 /* The name of constant operand o of p packed whole into panels of r (A:
- * rows of p->M, B: columns of p->N), printed into the prelude once per
+ * rows of p->M, B: columns of p->N; strip > 0: B in the GEMV layout of
+ * panel width r and strip width strip), printed into the prelude once per
  * layout. */
-static const char *emit_packed_const(Emitter *e, const BlockedGemm *p, bool is_a, int r)
+static const char *emit_packed_const(Emitter *e, const BlockedGemm *p, bool is_a, int r,
+                                     int strip)
 {
     const GemmOperand *o = is_a ? &p->a : &p->b;
-    int64_t rows = is_a ? p->M : p->N, numel = sched_packed_numel(rows, p->K, r);
-    const char *key = arena_printf(e->arena, "packed %d %c %lld %lld %lld %lld %lld %d",
+    int64_t rows = is_a ? p->M : p->N;
+    int64_t numel = strip ? sched_packed_gemv_numel(p->K, rows, r, strip)
+                          : sched_packed_numel(rows, p->K, r);
+    const char *key = arena_printf(e->arena, "packed %d %c %lld %lld %lld %lld %lld %d %d",
                                    o->value->id, is_a ? 'a' : 'b', (long long)o->offset,
                                    (long long)o->rs, (long long)o->cs, (long long)rows,
-                                   (long long)p->K, r);
+                                   (long long)p->K, r, strip);
     int slot = e->n_prelude_keys;
     for (int i = 0; i < e->n_prelude_keys; i++)
         if (strcmp(e->prelude_keys[i], key) == 0)
@@ -77,15 +84,23 @@ static const char *emit_packed_const(Emitter *e, const BlockedGemm *p, bool is_a
         return name;
     float *data = arena_alloc(e->arena, sizeof(float) * (size_t)numel);
     const float *src = (const float *)o->value->data + o->offset;
-    if (is_a)
-        sched_pack_a(src, o->rs, o->cs, p->M, p->K, r, data);
-    else
-        sched_pack_b(src, o->rs, o->cs, p->K, p->N, r, data);
     StrBuf sb = {0};
-    sb_printf(&sb, "/* %s as %s panels of %d %s: [%lld][%lld][%d] */\n",
-              emit_ident(e->arena, o->value->name),
-              is_a ? "A" : "B", r, is_a ? "rows" : "columns", (long long)(numel / (p->K * r)),
-              (long long)p->K, r);
+    if (strip) {
+        sched_pack_b_gemv(src, o->rs, o->cs, p->K, p->N, r, strip, data);
+        sb_printf(&sb, "/* %s as B panels of %d columns for the GEMV kernel, the last one "
+                       "%lld wide: %lld x [%lld][...] */\n",
+                  emit_ident(e->arena, o->value->name), r,
+                  (long long)(numel / p->K - p->N / r * r), (long long)((p->N + r - 1) / r),
+                  (long long)p->K);
+    } else {
+        if (is_a)
+            sched_pack_a(src, o->rs, o->cs, p->M, p->K, r, data);
+        else
+            sched_pack_b(src, o->rs, o->cs, p->K, p->N, r, data);
+        sb_printf(&sb, "/* %s as %s panels of %d %s: [%lld][%lld][%d] */\n",
+                  emit_ident(e->arena, o->value->name), is_a ? "A" : "B", r,
+                  is_a ? "rows" : "columns", (long long)(numel / (p->K * r)), (long long)p->K, r);
+    }
     sb_printf(&sb, "static const float %s[%lld] = {\n", name, (long long)numel);
     char lit[48];
     for (int64_t k = 0; k < numel; k++) {
@@ -163,6 +178,22 @@ static void operand_panels(Emitter *e, const char *packed,
     }
 }
 
+/* The batch-1 path: one row of A times a constant B, which is pre-packed
+ * for the target's GEMV kernel and streamed once with no k blocks. */
+static void emit_gemv(Emitter *e, const BlockedGemm *p, const GemmIsa *isa)
+{
+    emit_prelude_once(e, "kiln_gemv.h", "#include \"kiln_gemv.h\"\n\n");
+    const char *pb = emit_packed_const(e, p, false, isa->gemv_w, isa->gemv_s);
+    emit_line(e, "/* 1x%lldx%lld (M x N x K) GEMV on the %s kernel: B pre-packed (%s) in panels",
+              (long long)p->N, (long long)p->K, isa->desc, pb);
+    emit_line(e, " * of %d columns, streamed once. */", isa->gemv_w);
+    emit_line(e, "const kiln_sgemm_epi ep = {%s, %s, %s, 0, %lld, %d};",
+              emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
+              p->bias ? p->bias : "NULL", (long long)p->bias_cs, p->relu ? 1 : 0);
+    emit_line(e, "%s(%lld, %lld, %s, %s, %s, &ep);", isa->gemv, (long long)p->N, (long long)p->K,
+              p->a.expr, pb, p->y);
+}
+
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
@@ -171,8 +202,12 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
-    const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr) : NULL;
-    const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr) : NULL;
+    if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST) {
+        emit_gemv(e, p, isa);
+        return;
+    }
+    const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr, 0) : NULL;
+    const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr, 0) : NULL;
     /* scratch: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
@@ -263,6 +298,15 @@ static void gemm_operand(Emitter *e, const Graph *g, const Node *n, int i, int64
     }
 }
 
+/* Whether a product with one row of A (M = 1) goes through the GEMV path
+ * of the blocked code: B (input 1 of n) a constant to pre-pack. */
+static bool gemv_pays(const Emitter *e, const Graph *g, const Node *n, int64_t M, int64_t K)
+{
+    const Value *b = ir_in(g, n, 1);
+    return M == 1 && K >= 4 && b->kind == VAL_CONST && b->data && e->pack_constants &&
+           gemm_blocked_pays(e, 64, 64, K);
+}
+
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
  * [K,M] (transA), B [K,N] or [N,K] (transB), C broadcast to [M,N] (dropped
  * by the shape rule when beta is 0). */
@@ -273,7 +317,7 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
     double alpha = ir_attr_float(n, "alpha", 1.0), beta = ir_attr_float(n, "beta", 1.0);
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
-    if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
+    if (dt == DT_F32 && (gemm_blocked_pays(e, M, N, K) || gemv_pays(e, g, n, M, K))) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
                          .alpha = alpha, .beta = beta};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
@@ -392,7 +436,10 @@ bool k_matmul(Emitter *e, const Graph *g, const Node *n)
     Shape sa, sb;
     int64_t M, K, N;
     matmul_dims(ir_in(g, n, 0), ir_in(g, n, 1), &sa, &sb, &M, &K, &N);
-    if (y->dtype == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
+    int64_t rows = shape_numel(&y->shape) / N; /* M with A's batch folded in */
+    bool b_batched = shape_numel(&ir_in(g, n, 1)->shape) > K * N;
+    if (y->dtype == DT_F32 &&
+        (gemm_blocked_pays(e, M, N, K) || (!b_batched && gemv_pays(e, g, n, rows, K)))) {
         emit_matmul_blocked(e, g, n, M, N, K);
         return true;
     }

@@ -21,3 +21,20 @@ void sched_pack_b(const float *src, int64_t rs, int64_t cs, int64_t K, int64_t N
             for (int64_t j = 0; j < nr; j++)
                 dst[j0 * K + k * nr + j] = j0 + j < N ? src[k * rs + (j0 + j) * cs] : 0.0f;
 }
+
+int64_t sched_packed_gemv_numel(int64_t K, int64_t N, int w, int s)
+{
+    int64_t whole = N / w * w, rest = N - whole;
+    return (whole + (rest + s - 1) / s * s) * K;
+}
+
+void sched_pack_b_gemv(const float *src, int64_t rs, int64_t cs, int64_t K, int64_t N, int w,
+                       int s, float *dst)
+{
+    int64_t whole = N / w * w, rest = N - whole;
+    if (whole)
+        sched_pack_b(src, rs, cs, K, whole, w, dst);
+    if (rest)
+        sched_pack_b(src + whole * cs, rs, cs, K, rest, (int)((rest + s - 1) / s * s),
+                     dst + whole * K);
+}

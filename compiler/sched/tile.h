@@ -41,4 +41,12 @@ void sched_pack_a(const float *src, int64_t rs, int64_t cs, int64_t M, int64_t K
 void sched_pack_b(const float *src, int64_t rs, int64_t cs, int64_t K, int64_t N, int nr,
                   float *dst);
 
+/* B [K,N] for the batch-1 GEMV kernels (templates/kiln_gemv.h, keep in
+ * step): the N / w whole panels of w columns as sched_pack_b lays them,
+ * then the other N % w columns as one panel of that width rounded up to s,
+ * zero-padded; dst holds sched_packed_gemv_numel floats. */
+int64_t sched_packed_gemv_numel(int64_t K, int64_t N, int w, int s);
+void sched_pack_b_gemv(const float *src, int64_t rs, int64_t cs, int64_t K, int64_t N, int w,
+                       int s, float *dst);
+
 #endif

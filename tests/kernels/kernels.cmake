@@ -18,6 +18,7 @@ kiln_kernel_test(test_simd ${KILN_KERNEL_DIR}/test_simd.c ${KILN_KERNEL_DIR}/sim
 kiln_kernel_test(test_simd_scalar ${KILN_KERNEL_DIR}/test_simd.c ${KILN_KERNEL_DIR}/simd_other.c)
 target_compile_definitions(kernels_test_simd_scalar PRIVATE KILN_SIMD_FORCE_SCALAR)
 kiln_kernel_test(test_gemm ${KILN_KERNEL_DIR}/test_gemm.c)
+kiln_kernel_test(test_gemv ${KILN_KERNEL_DIR}/test_gemv.c)
 
 # The same tests cross-compiled for aarch64 (NEON and the generic kernel)
 # and run under qemu, where Debian's gcc-aarch64-linux-gnu and
@@ -25,7 +26,7 @@ kiln_kernel_test(test_gemm ${KILN_KERNEL_DIR}/test_gemm.c)
 find_program(KILN_AARCH64_CC aarch64-linux-gnu-gcc)
 find_program(KILN_QEMU_AARCH64 qemu-aarch64-static)
 if(KILN_AARCH64_CC AND KILN_QEMU_AARCH64)
-  foreach(t test_simd test_gemm)
+  foreach(t test_simd test_gemm test_gemv)
     set(srcs ${KILN_KERNEL_DIR}/${t}.c)
     if(t STREQUAL "test_simd")
       list(APPEND srcs ${KILN_KERNEL_DIR}/simd_other.c)
@@ -37,3 +38,7 @@ if(KILN_AARCH64_CC AND KILN_QEMU_AARCH64)
                      ${KILN_AARCH64_CC} ${CMAKE_SOURCE_DIR}/runtime ${CMAKE_SOURCE_DIR}/templates ${exe} "${srcs}" ${KILN_QEMU_AARCH64})
   endforeach()
 endif()
+
+# The specialised layer paths (batch-1 GEMV, 1x1 / depthwise conv, conv
+# backward) end to end through kiln verify, against PyTorch in float64.
+add_test(NAME kernels.layers COMMAND /usr/bin/python3 ${KILN_KERNEL_DIR}/layers.py $<TARGET_FILE:kiln>)
