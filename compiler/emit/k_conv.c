@@ -227,13 +227,12 @@ static int emit_channels_open(Emitter *e, const Node *n, int64_t batch, int64_t 
  * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
  * gathered straight from the image into the micro-kernel's panels
  * (kiln_sgemm_pack_b_conv), W pre-packed when it is a constant. */
-static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+/* Prints "const kiln_conv_geom geom = {…};" for a Conv-style gm (windows
+ * at the output positions, reaching into the input ext) over c input
+ * channels; a 1-D conv has height 1. */
+static void emit_geom_decl(Emitter *e, int64_t c, const Geom *gm)
 {
-    const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
-    int64_t c = x->shape.dims[1], m = y->shape.dims[1];
-    int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp);
-    int64_t k = c * prod(gm->k, gm->nsp);
-    int j = gm->nsp - 1; /* the width dim; a 1-D conv has height 1 */
+    int j = gm->nsp - 1; /* the width dim */
     bool two = gm->nsp == 2;
     emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
                  "%lld, %lld, %lld, %lld, %lld};",
@@ -242,6 +241,15 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
               (long long)gm->s[j], (long long)(two ? gm->d[0] : 1), (long long)gm->d[j],
               (long long)(two ? gm->pb[0] : 0), (long long)gm->pb[j],
               (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
+}
+
+static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+{
+    const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1];
+    int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp);
+    int64_t k = c * prod(gm->k, gm->nsp);
+    emit_geom_decl(e, c, gm);
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
@@ -318,12 +326,67 @@ bool k_conv(Emitter *e, const Graph *g, const Node *n)
     return true;
 }
 
+/* A ConvTranspose of group 1 and stride 1 in 1-D/2-D f32 (gm: its windows,
+ * positions in X, extent Y) as the Conv it equals, on the implicit-GEMM
+ * path:
+ *   y[n, oc, o] = b[oc] + sum over c, k' of x[n, c, o - pb' + k'*d] * wf[oc, c, k']
+ * with pb' = d*(K-1) - pb and wf[oc, c, k'] = w[c, oc, K-1-k'] (every
+ * spatial dim flipped), wf built in scratch on each call. */
+static void emit_conv_transpose_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1];
+    int64_t insz = prod(gm->pos, gm->nsp), outsz = prod(gm->ext, gm->nsp);
+    int64_t ksz = prod(gm->k, gm->nsp);
+    Geom conv = *gm; /* as a Conv: positions Y, extent X */
+    for (int j = 0; j < gm->nsp; j++) {
+        conv.pos[j] = gm->ext[j];
+        conv.ext[j] = gm->pos[j];
+        conv.pb[j] = gm->d[j] * (gm->k[j] - 1) - gm->pb[j];
+    }
+    emit_line(e, "float *wf = (float *)scratch; /* wf[oc][c][k'] = w[c][oc][K-1-k'] */");
+    emit_open(e, "for (int oc = 0; oc < %lld; oc++)", (long long)m);
+    emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)c);
+    emit_open(e, "for (int k = 0; k < %lld; k++)", (long long)ksz);
+    emit_line(e, "wf[(oc * %lld + c) * %lld + k] = %s[(c * %lld + oc) * %lld + %lld - k];",
+              (long long)c, (long long)ksz, e->in_name[1], (long long)m, (long long)ksz,
+              (long long)(ksz - 1));
+    emit_close_n(e, 3);
+    emit_geom_decl(e, c, &conv);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
+    emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
+    BlockedGemm p = {.M = m, .N = outsz, .K = c * ksz, .y = "y", .ldy = outsz, .alpha = 1,
+                     .beta = 1, .scratch_off = (m * c * ksz * 4 + 63) / 64 * 64};
+    p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = "wf", .rs = c * ksz, .cs = 1};
+    p.b = (GemmOperand){.src = GEMM_CONV_B, .expr = "x", .geom = "geom"};
+    if (e->in_name[2])
+        p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
+    emit_gemm_blocked(e, &p);
+    emit_close(e);
+}
+
+/* Whether ConvTranspose n (windows gm) takes emit_conv_transpose_blocked. */
+static bool conv_transpose_blocked(const Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    if (y->dtype != DT_F32 || ir_attr_int(n, "group", 1) != 1 || gm->nsp < 1 || gm->nsp > 2)
+        return false;
+    for (int j = 0; j < gm->nsp; j++)
+        if (gm->s[j] != 1 || gm->pb[j] > gm->d[j] * (gm->k[j] - 1))
+            return false;
+    return gemm_blocked_pays(e, y->shape.dims[1], prod(gm->ext, gm->nsp),
+                             x->shape.dims[1] * prod(gm->k, gm->nsp));
+}
+
 /* ConvTranspose (opset 1, 11): X [N, C, D...], W [C, M/group, K...], B [M]
  * → Y [N, M, O...], the adjoint of Conv: y starts at the bias, then
  *   y[n, oc, i*s - pb + k*d] += x[n, c, i] * w[c, m, k]
  * over c in oc's group, taps outside y skipped (pads cut the output; a
- * negative end pad from output_shape leaves zeros). Loops: n, g, m, c, i...,
- * k...; the inner tap loop walks y and w contiguously. */
+ * negative end pad from output_shape leaves zeros). Dense stride-1 f32
+ * ones big enough run as the equivalent Conv on the implicit-GEMM path
+ * (emit_conv_transpose_blocked); the rest as loops n, g, m, c, i..., k...,
+ * the inner tap loop walking y and w contiguously. */
 bool k_conv_transpose(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
@@ -332,6 +395,10 @@ bool k_conv_transpose(Emitter *e, const Graph *g, const Node *n)
     int64_t group = ir_attr_int(n, "group", 1), cg = x->shape.dims[1] / group;
     int64_t mg = y->shape.dims[1] / group;
     int64_t insz = prod(gm.pos, gm.nsp), outsz = prod(gm.ext, gm.nsp), ksz = prod(gm.k, gm.nsp);
+    if (conv_transpose_blocked(e, g, n, &gm)) {
+        emit_conv_transpose_blocked(e, g, n, &gm);
+        return true;
+    }
     const char *t = dtype_ctype(y->dtype), *oc;
     int depth = emit_channels_open(e, n, x->shape.dims[0], x->shape.dims[1], y->shape.dims[1],
                                    insz, outsz, &oc);

@@ -159,8 +159,9 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
     emit_line(e, " * A: %s; B: %s. */",
               pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
-                 : (p->b.src == GEMM_CONV_B ? "gathered from the image per block"
-                                            : "packed per block"));
+                 : (p->b.src == GEMM_CONV_B    ? "gathered from the image per block"
+                    : p->b.src == GEMM_CONV_BT ? "im2col^T gathered from the image per block"
+                                               : "packed per block"));
 }
 /* Where the micro-kernel finds an operand's panels for the block at (row
  * or column) r0 and k offset pc: *ptr and the panel stride *ps; packed
@@ -202,22 +203,29 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
-    if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST) {
+    if (p->b.src == GEMM_CONV_BT)
+        emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
+    if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
+        !p->fresh) {
         emit_gemv(e, p, isa);
         return;
     }
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr, 0) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr, 0) : NULL;
-    /* scratch: the A block, then the B block, each 64-byte aligned */
+    /* scratch past the caller's: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
-    if (a_bytes + b_bytes > e->scratch)
-        e->scratch = a_bytes + b_bytes;
+    if (p->scratch_off + a_bytes + b_bytes > e->scratch)
+        e->scratch = p->scratch_off + a_bytes + b_bytes;
     emit_blocked_comment(e, p, isa, &t, pa, pb);
-    if (!pa)
+    if (!pa && p->scratch_off)
+        emit_line(e, "float *pa = (float *)((unsigned char *)scratch + %lld);",
+                  (long long)p->scratch_off);
+    else if (!pa)
         emit_line(e, "float *pa = (float *)scratch;");
-    if (!pb && a_bytes)
-        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
+    if (!pb && a_bytes + p->scratch_off)
+        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);",
+                  (long long)(p->scratch_off + a_bytes));
     else if (!pb)
         emit_line(e, "float *pb = (float *)scratch;");
     emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
@@ -225,15 +233,16 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
               (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
     emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
-    emit_line(e, "const int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
-                 "KILN_SGEMM_LAST : 0);", (long long)p->K);
+    emit_line(e, "const int flags = (pc == 0%s%s ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
+                 "KILN_SGEMM_LAST : 0);", p->fresh ? " && " : "", p->fresh ? p->fresh : "",
+              (long long)p->K);
     if (p->b.src == GEMM_RUNTIME)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
                   (long long)p->b.cs);
-    else if (p->b.src == GEMM_CONV_B)
-        emit_line(e, "kiln_sgemm_pack_b_conv(%d, kc, nc, pc, jc, %s, &%s, pb);", isa->nr, p->b.expr,
-                  p->b.geom);
+    else if (p->b.src == GEMM_CONV_B || p->b.src == GEMM_CONV_BT)
+        emit_line(e, "kiln_sgemm_pack_b_conv%s(%d, kc, nc, pc, jc, %s, &%s, pb);",
+                  p->b.src == GEMM_CONV_BT ? "_t" : "", isa->nr, p->b.expr, p->b.geom);
     emit_block_loop(e, "ic", "mc", p->M, t.mc);
     if (!pa)
         emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,

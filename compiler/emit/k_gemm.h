@@ -9,11 +9,13 @@
 
 #include "emit.h"
 
-/* How the loop nest gets one operand's panels. */
+/* How the loop nest gets one operand's panels (CONV_B / CONV_BT: the
+ * kiln_conv_geom is named by geom, the image by expr). */
 typedef enum GemmSource {
     GEMM_RUNTIME = 0, /* a strided matrix in memory: packed block by block into scratch */
     GEMM_CONST,       /* a constant: packed whole at compile time */
     GEMM_CONV_B,      /* B of a convolution: packed from the image by kiln_sgemm_pack_b_conv */
+    GEMM_CONV_BT,     /* B = im2col(image)^T of a weight gradient: kiln_sgemm_pack_b_conv_t */
 } GemmSource;
 
 typedef struct GemmOperand {
@@ -36,6 +38,9 @@ typedef struct BlockedGemm {
     int64_t bias_rs, bias_cs;
     double alpha, beta;
     bool relu;
+    const char *fresh;   /* NULL, or a C condition: only when it holds does y start
+                          * from the bias; otherwise the product adds to y */
+    int64_t scratch_off; /* bytes of scratch (a multiple of 64) the caller keeps */
 } BlockedGemm;
 
 /* Whether an f32 GEMM of this size goes through the blocked path (packing

@@ -5,6 +5,7 @@
  * attributes the forward shape rule wrote (pass/shapes_conv.c); reductions
  * accumulate in double. */
 #include "emit.h"
+#include "k_gemm.h"
 
 #include <string.h>
 
@@ -190,11 +191,51 @@ static void emit_position_range(Emitter *e, const Win *w, int j, const char **lo
     }
 }
 
+/* Prints "const kiln_conv_geom NAME = {…};": the im2col geometry of w over
+ * an extent of c channels (a 1-D window as height 1). */
+static void emit_conv_geom(Emitter *e, const char *name, int64_t c, const Win *w)
+{
+    int j = w->nsp - 1; /* the width dim */
+    bool two = w->nsp == 2;
+    emit_line(e, "const kiln_conv_geom %s = {%lld, %lld, %lld, %lld, %lld, %lld, %lld, %lld, "
+                 "%lld, %lld, %lld, %lld, %lld};",
+              name, (long long)c, (long long)(two ? w->ext[0] : 1), (long long)w->ext[j],
+              (long long)(two ? w->k[0] : 1), (long long)w->k[j], (long long)(two ? w->s[0] : 1),
+              (long long)w->s[j], (long long)(two ? w->d[0] : 1), (long long)w->d[j],
+              (long long)(two ? w->pb[0] : 0), (long long)w->pb[j],
+              (long long)(two ? w->pos[0] : 1), (long long)w->pos[j]);
+}
+
+/* ConvWeightGrad of group 1 in 1-D/2-D f32 as one blocked GEMM per image,
+ * accumulated over the batch:
+ *   dW [Ca, Cb*K] += A_n [Ca, P] x im2col(B_n)^T [P, Cb*K]
+ * with im2col^T gathered from B_n into the micro-kernel's panels
+ * (kiln_sgemm_pack_b_conv_t); the first image starts dW afresh. */
+static void emit_conv_weight_grad_blocked(Emitter *e, const Graph *g, const Node *n,
+                                          const Win *w)
+{
+    const Value *a = ir_in(g, n, 0), *b = ir_in(g, n, 1);
+    int64_t ca = a->shape.dims[1], cb = b->shape.dims[1];
+    int64_t psz = prod(w->pos, w->nsp), esz = prod(w->ext, w->nsp), ksz = prod(w->k, w->nsp);
+    emit_conv_geom(e, "geom", cb, w);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)a->shape.dims[0]);
+    emit_line(e, "const float *a = %s + n * %lld;", e->in_name[0], (long long)(ca * psz));
+    emit_line(e, "const float *b = %s + n * %lld;", e->in_name[1], (long long)(cb * esz));
+    BlockedGemm p = {.M = ca, .N = cb * ksz, .K = psz, .y = e->out_name[0], .ldy = cb * ksz,
+                     .alpha = 1, .beta = 1, .fresh = "n == 0"};
+    p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = "a", .rs = psz, .cs = 1};
+    p.b = (GemmOperand){.src = GEMM_CONV_BT, .expr = "b", .geom = "geom"};
+    emit_gemm_blocked(e, &p);
+    emit_close(e);
+}
+
 /* ConvWeightGrad: A = x0 [N, Ca, P...], B = x1 [N, Cb, E...] →
  * dW = y0 [Ca, Cb/group, K...],
  *   dW[ca, cb, k] = sum over n, p of A[n, ca, p] * B[n, g*Cb/group + cb, p*s - pb + k*d]
- * with g = ca's group and taps outside B skipped (zero padding). Loops:
- * ca, cb, k..., then n and the positions whose tap k lies inside B. */
+ * with g = ca's group and taps outside B skipped (zero padding). Dense
+ * f32 1-D/2-D ones big enough run as GEMMs (emit_conv_weight_grad_blocked);
+ * the rest as loops ca, cb, k..., then n and the positions whose tap k
+ * lies inside B, accumulating in double. */
 bool k_conv_weight_grad(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *a = ir_in(g, n, 0), *b = ir_in(g, n, 1), *dw = ir_out(g, n, 0);
@@ -204,6 +245,11 @@ bool k_conv_weight_grad(Emitter *e, const Graph *g, const Node *n)
     int64_t group = ir_attr_int(n, "group", 1), N = a->shape.dims[0];
     int64_t ca = a->shape.dims[1], cb = b->shape.dims[1], cag = ca / group, cbg = cb / group;
     int64_t psz = prod(w.pos, w.nsp), esz = prod(w.ext, w.nsp), ksz = prod(w.k, w.nsp);
+    if (dw->dtype == DT_F32 && group == 1 && w.nsp <= 2 && w.nsp >= 1 &&
+        gemm_blocked_pays(e, ca, cb * ksz, psz)) {
+        emit_conv_weight_grad_blocked(e, g, n, &w);
+        return true;
+    }
     emit_open(e, "for (int ca = 0; ca < %lld; ca++)", (long long)ca);
     if (group > 1)
         emit_line(e, "const int cb0 = ca / %lld * %lld; /* the group's first B channel */",

@@ -74,10 +74,42 @@ def gemv_cases(root):
                    [(t64(x) @ t64(w)).numpy()])
 
 
+def conv_transpose_cases(root):
+    """Stride-1 ConvTranspose (the conv input gradient's kernel), run as the
+    flipped Conv on the implicit-GEMM path: pads, dilations, 1-D, an
+    output_padding-free output_shape, bias or none."""
+    for name, x_shape, w_shape, attrs, bias in [
+            ("k5_p0", (2, 6, 10, 10), (6, 16, 5, 5), {}, True),
+            ("k3_p1", (1, 8, 9, 7), (8, 5, 3, 3), {"pads": [1, 1, 1, 1]}, False),
+            ("k3_d2_p2", (1, 4, 8, 8), (4, 9, 3, 3), {"pads": [2, 1, 2, 1],
+                                                     "dilations": [2, 2]}, True),
+            ("k5x3_p21", (2, 3, 12, 11), (3, 7, 5, 3), {"pads": [2, 1, 0, 1]}, True),
+            ("1d_k4", (3, 8, 60), (8, 6, 4), {"pads": [3, 0]}, True)]:
+        x, w = rand(*x_shape), rand(*w_shape)
+        ins, args = [("w", w)], ["x", "w"]
+        b = rand(w_shape[1]) if bias else None
+        if bias:
+            ins.append(("b", b))
+            args.append("b")
+        nsp = len(x_shape) - 2
+        pads = attrs.get("pads", [0] * 2 * nsp)
+        dil = attrs.get("dilations", [1] * nsp)
+        tf = torch.nn.functional.conv_transpose1d if nsp == 1 else torch.nn.functional.conv_transpose2d
+        full = tf(t64(x), t64(w), t64(b) if bias else None, dilation=dil)
+        # ONNX pads cut pb from the start and pe from the end of every dim
+        idx = tuple([slice(None), slice(None)] +
+                    [slice(pads[j], full.shape[2 + j] - pads[nsp + j]) for j in range(nsp)])
+        node = helper.make_node("ConvTranspose", args, ["y"], kernel_shape=list(w_shape[2:]),
+                                **attrs)
+        write_case(root, f"convtranspose_{name}", [node], [("x", x)], ins, ["y"],
+                   [full[idx].numpy()])
+
+
 def main():
     kiln = sys.argv[1]
     with tempfile.TemporaryDirectory() as root:
         gemv_cases(root)
+        conv_transpose_cases(root)
         cases = sorted(os.path.join(root, c) for c in os.listdir(root))
         if len(sys.argv) > 2:  # --keep-in DIR: leave the cases there too
             subprocess.run(["cp", "-r", *cases, sys.argv[2]], check=True)

@@ -1,0 +1,132 @@
+/* test_conv_grad.c — the convolution weight gradient as blocked GEMMs
+ * (kiln_sgemm_pack_b_conv_t of templates/kiln_conv_grad.h feeding the
+ * micro-kernels, accumulated over a batch of images as k_train_conv.c
+ * prints it) against the direct loops in double, over strides, dilations,
+ * paddings, 1-D and 2-D windows and several cache blocks. Built with the
+ * plain contract flags (no -march): the AVX2 kernel must enable itself. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kiln_conv_grad.h"
+#include "kiln_gemm_generic.h"
+#include "kiln_simd.h"
+#ifdef KILN_SIMD_HAS_AVX2
+#include "kiln_gemm_avx2.h"
+#endif
+
+typedef void (*BlockFn)(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
+                        const float *pb, ptrdiff_t pb_ps, float *c, ptrdiff_t ldc,
+                        const kiln_sgemm_epi *ep, int flags);
+
+typedef struct Isa {
+    const char *name;
+    int mr, nr;
+    BlockFn block;
+} Isa;
+
+static unsigned rng = 4242u;
+static float frand(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* dW [M, c*kh*kw] = sum over images of dY_n [M, oh*ow] x im2col(x_n)^T, by
+ * the blocked loops with blocks mcb / ncb / kcb; against the direct sum. */
+static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb)
+{
+    const int K = g.oh * g.ow, N = g.c * g.kh * g.kw, xsz = g.c * g.h * g.w;
+    const size_t f = sizeof(float);
+    float *x = malloc(f * (size_t)(images * xsz)), *dy = malloc(f * (size_t)(images * M * K));
+    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((mcb + 8) * kcb));
+    float *pb = malloc(f * (size_t)((ncb + 16) * kcb));
+    for (int i = 0; i < images * xsz; i++)
+        x[i] = frand();
+    for (int i = 0; i < images * M * K; i++)
+        dy[i] = frand();
+    kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, 0};
+    for (int n = 0; n < images; n++)
+        for (int jc = 0; jc < N; jc += ncb) {
+            int nc = N - jc < ncb ? N - jc : ncb;
+            for (int pc = 0; pc < K; pc += kcb) {
+                int kc = K - pc < kcb ? K - pc : kcb;
+                int flags = (pc == 0 && n == 0 ? KILN_SGEMM_FIRST : 0) |
+                            (pc + kc == K ? KILN_SGEMM_LAST : 0);
+                kiln_sgemm_pack_b_conv_t(isa->nr, kc, nc, pc, jc, x + n * xsz, &g, pb);
+                for (int ic = 0; ic < M; ic += mcb) {
+                    int mc = M - ic < mcb ? M - ic : mcb;
+                    kiln_sgemm_pack_a(isa->mr, mc, kc, dy + (n * M + ic) * K + pc, K, 1, pa);
+                    isa->block(mc, nc, kc, pa, (ptrdiff_t)kc * isa->mr, pb,
+                               (ptrdiff_t)kc * isa->nr, got + ic * N + jc, N, &ep, flags);
+                }
+            }
+        }
+    int ok = 1;
+    for (int m = 0; m < M && ok; m++)
+        for (int j = 0; j < N && ok; j++) {
+            const int ci = j / (g.kh * g.kw), r = j / g.kw % g.kh, q = j % g.kw;
+            double want = 0;
+            for (int n = 0; n < images; n++)
+                for (int oy = 0; oy < g.oh; oy++)
+                    for (int ox = 0; ox < g.ow; ox++) {
+                        int iy = oy * g.sh - g.ph + r * g.dh, ix = ox * g.sw - g.pw + q * g.dw;
+                        if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+                            want += (double)dy[(n * M + m) * K + oy * g.ow + ox] *
+                                    x[n * xsz + (ci * g.h + iy) * g.w + ix];
+                    }
+            if (!(fabs(got[m * N + j] - want) <= 1e-4 + 1e-4 * fabs(want))) {
+                printf("FAIL %s dW M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d blocks "
+                       "%d/%d/%d: dw[%d][%d] = %g, want %g\n",
+                       isa->name, M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph,
+                       g.pw, mcb, ncb, kcb, m, j, got[m * N + j], want);
+                ok = 0;
+            }
+        }
+    free(x), free(dy), free(got), free(pa), free(pb);
+    return ok;
+}
+
+static int conv_out(int in, int k, int s, int d, int pb, int pe)
+{
+    return (in + pb + pe - d * (k - 1) - 1) / s + 1;
+}
+
+static int run_all(const Isa *isa)
+{
+    int cases = 0, failed = 0;
+    for (int kh = 1; kh <= 5; kh += 2)
+        for (int s = 1; s <= 2; s++)
+            for (int d = 1; d <= 2; d++)
+                for (int p = 0; p <= 2; p++)
+                    for (int w = 6; w <= 20; w += 7) {
+                        kiln_conv_geom g = {1 + w % 3, w % 5 == 1 ? 1 : 9, w, w % 5 == 1 ? 1 : kh,
+                                            kh, s, 3 - s, d, 1, w % 5 == 1 ? 0 : p, p / 2, 0, 0};
+                        g.oh = conv_out(g.h, g.kh, g.sh, g.dh, g.ph, g.ph);
+                        g.ow = conv_out(g.w, g.kw, g.sw, g.dw, g.pw, 1);
+                        if (g.oh <= 0 || g.ow <= 0)
+                            continue;
+                        cases++;
+                        failed += !run_case(isa, 1 + p, 3 + w % 7, g, isa->mr * (1 + s % 2),
+                                            isa->nr, 5 + 11 * (kh - 1));
+                    }
+    printf("%s: %d weight-gradient cases, %d failed\n", isa->name, cases, failed);
+    return failed;
+}
+
+int main(void)
+{
+    int failed = 0;
+    const Isa generic = {"generic", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
+                         kiln_sgemm_generic_block};
+    failed += run_all(&generic);
+#ifdef KILN_SIMD_HAS_AVX2
+    if (kiln_cpu_has_avx2_fma()) {
+        const Isa avx2 = {"avx2", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR, kiln_sgemm_avx2_block};
+        failed += run_all(&avx2);
+    } else {
+        printf("avx2: skipped (this CPU lacks AVX2+FMA)\n");
+    }
+#endif
+    return failed != 0;
+}
