@@ -206,7 +206,7 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     if (p->b.src == GEMM_CONV_BT)
         emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
     if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
-        !p->fresh) {
+        !p->fresh && !p->accumulate) {
         emit_gemv(e, p, isa);
         return;
     }
@@ -233,9 +233,13 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
               (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
     emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
-    emit_line(e, "const int flags = (pc == 0%s%s ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
-                 "KILN_SGEMM_LAST : 0);", p->fresh ? " && " : "", p->fresh ? p->fresh : "",
-              (long long)p->K);
+    if (p->accumulate)
+        emit_line(e, "const int flags = pc + kc == %lld ? KILN_SGEMM_LAST : 0; /* y += A * B */",
+                  (long long)p->K);
+    else
+        emit_line(e, "const int flags = (pc == 0%s%s ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
+                     "KILN_SGEMM_LAST : 0);", p->fresh ? " && " : "", p->fresh ? p->fresh : "",
+                  (long long)p->K);
     if (p->b.src == GEMM_RUNTIME)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
@@ -257,6 +261,19 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
               bps, offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
     emit_close(e);
     emit_close(e);
+    emit_close(e);
+}
+
+void emit_gemm_product(Emitter *e, int64_t M, int64_t N, int64_t K, GemmOperand a,
+                       GemmOperand b, const char *y, int64_t ldy, bool accumulate,
+                       int64_t own_scratch)
+{
+    BlockedGemm p = {.M = M, .N = N, .K = K, .a = a, .b = b, .y = y, .ldy = ldy, .alpha = 1,
+                     .beta = 1, .accumulate = accumulate,
+                     .scratch_off = (own_scratch + 63) / 64 * 64};
+    emit_line(e, "{");
+    e->indent++;
+    emit_gemm_blocked(e, &p);
     emit_close(e);
 }
 

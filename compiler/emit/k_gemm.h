@@ -40,6 +40,7 @@ typedef struct BlockedGemm {
     bool relu;
     const char *fresh;   /* NULL, or a C condition: only when it holds does y start
                           * from the bias; otherwise the product adds to y */
+    bool accumulate;     /* y += A * B always (bias and fresh unused) */
     int64_t scratch_off; /* bytes of scratch (a multiple of 64) the caller keeps */
 } BlockedGemm;
 
@@ -50,5 +51,13 @@ bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K);
 /* Prints the loop nest for p, including the template and the packed
  * constants into the prelude and reserving scratch. */
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p);
+
+/* y[M,N] (row stride ldy) = or += A[M,K] x B[K,N] (accumulate) on the
+ * blocked path inside a { } scope of its own, its scratch past the
+ * caller's first own_scratch bytes: for kernels that chain several
+ * products (the recurrent layers). */
+void emit_gemm_product(Emitter *e, int64_t M, int64_t N, int64_t K, GemmOperand a,
+                       GemmOperand b, const char *y, int64_t ldy, bool accumulate,
+                       int64_t own_scratch);
 
 #endif

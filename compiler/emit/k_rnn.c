@@ -3,6 +3,7 @@
  * step at once (xw = X*W^T + biases, one GEMM-like loop into scratch), then
  * the loop over time doing only the recurrent part H*R^T and the gates. The
  * shape rule (pass/shapes_rnn.c) has checked every shape and attribute. */
+#include "k_gemm.h"
 #include "k_rnn.h"
 
 #include <ctype.h>
@@ -19,6 +20,8 @@ typedef struct Rnn {
     bool lbr;                      /* GRU linear_before_reset */
     bool input_forget;             /* LSTM: f = 1 - i */
     RnnActs acts;                  /* activations and clip */
+    const Value *w;                /* W, pre-packed for the projection when constant */
+    int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
 } Rnn;
 
 bool rnn_same_name(const char *a, const char *b)
@@ -85,6 +88,7 @@ static void rnn_parse(const Graph *g, const Node *n, Rnn *r)
     r->H = rw->shape.dims[2];
     r->G = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
     r->D = w->shape.dims[0];
+    r->w = w;
     const char *dir = ir_attr_str(n, "direction", "forward");
     r->reverse = rnn_same_name(dir, "reverse");
     r->lbr = n->op == OP_GRU && ir_attr_int(n, "linear_before_reset", 0) != 0;
@@ -151,7 +155,7 @@ void rnn_emit_activation(Emitter *e, DType dt, const RnnActs *r, int d, int a, c
 /* The input projections of one direction for all T*B rows of X at once:
  *   xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]
  * (GRU with linear_before_reset keeps Rbh out: it goes inside r (.) (…)). */
-static void emit_projection(Emitter *e, const Rnn *r)
+static void emit_projection(Emitter *e, const Rnn *r, int d)
 {
     int64_t GH = r->G * r->H, I = r->I;
     const char *bias = emit_flit(e, 0, r->dt);
@@ -162,6 +166,23 @@ static void emit_projection(Emitter *e, const Rnn *r)
         bias = "wb[j] + rb[j]";
     emit_line(e, "/* xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]%s, every step at once */",
               r->lbr ? " (Rbh stays out: linear_before_reset)" : "");
+    if (r->dt == DT_F32 && gemm_blocked_pays(e, r->T * r->B, GH, I)) {
+        /* the biases, then += X W^T on the blocked GEMM (W pre-packed when constant) */
+        emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)(r->T * r->B));
+        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)GH);
+        emit_line(e, "xw[row * %lld + j] = %s;", (long long)GH, bias);
+        emit_close(e);
+        emit_close(e);
+        GemmOperand x = {.src = GEMM_RUNTIME, .expr = e->in_name[0], .rs = I, .cs = 1};
+        GemmOperand w = {.src = GEMM_RUNTIME, .expr = "w", .rs = 1, .cs = I};
+        if (r->w->kind == VAL_CONST && r->w->data && e->pack_constants) {
+            w = (GemmOperand){.src = GEMM_CONST, .value = r->w, .offset = d * GH * I, .rs = 1,
+                              .cs = I};
+            emit_line(e, "(void)w; /* W is read pre-packed */");
+        }
+        emit_gemm_product(e, r->T * r->B, GH, I, x, w, "xw", GH, true, r->own_scratch);
+        return;
+    }
     emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)(r->T * r->B));
     emit_line(e, "const %s *x = %s + row * %lld;", r->t, e->in_name[0], (long long)I);
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)GH);
@@ -419,12 +440,13 @@ static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 
 /* The scratch buffers: xw [T*B][G*H], h [B][H], c [B][H] (LSTM),
  * gates [G*H], rh [H] (GRU without linear_before_reset). */
-static void emit_scratch(Emitter *e, const Rnn *r)
+static void emit_scratch(Emitter *e, Rnn *r)
 {
     int64_t GH = r->G * r->H, BH = r->B * r->H, rows = r->T * r->B;
     bool lstm = r->n->op == OP_LSTM, rh = r->n->op == OP_GRU && !r->lbr;
     int64_t count = rows * GH + BH * (lstm ? 2 : 1) + GH + (rh ? r->H : 0);
     e->scratch = count * (int64_t)dtype_size(r->dt);
+    r->own_scratch = e->scratch;
     emit_line(e, "%s *xw = (%s *)scratch; /* [%lld][%lld] input projections of every step */", r->t,
               r->t, (long long)rows, (long long)GH);
     emit_line(e, "%s *h = xw + %lld; /* [%lld][%lld] hidden state */", r->t, (long long)(rows * GH),
@@ -458,7 +480,7 @@ bool k_rnn(Emitter *e, const Graph *g, const Node *n)
         emit_line(e, "/* direction %d: %s */", d, d == 1 || r.reverse ? "reverse" : "forward");
         emit_scope(e);
         emit_dir_pointers(e, &r, d);
-        emit_projection(e, &r);
+        emit_projection(e, &r, d);
         emit_state_init(e, &r, d);
         emit_steps_open(e, &r, d);
         switch (n->op) {

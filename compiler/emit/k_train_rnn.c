@@ -24,6 +24,7 @@
  *             gradient of pre, and the dH (dC) of the step before;
  *   weights   dW += dz^T X, dR += dz^T H_{t-1}, dB = column sums of dz,
  *             dX += dz W for all rows at once after the walk. */
+#include "k_gemm.h"
 #include "k_rnn.h"
 
 #include <string.h>
@@ -37,6 +38,7 @@ typedef struct Cell {
     int64_t T, B, I, H, G, D, N;   /* steps, batch, input, hidden, gates, directions, T*B */
     bool layout, reverse, lbr, input_forget;
     RnnActs acts;                  /* activations and clip, as k_rnn.c reads them */
+    int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
 } Cell;
 
 /* Inputs and outputs of the backward ops (ops_train_rnn.def). */
@@ -126,7 +128,7 @@ static void emit_act_grad(Emitter *e, const Cell *c, int d, int a, const char *g
  * cin, cout, hcell [N][H] (C_{t-1}, C_t, h(C_t)); for GRU hr [N][H]
  * (r (.) H_{t-1}, or H_{t-1}*Rh^T + Rbh with linear_before_reset); the
  * states h, c and their gradients dh, dc [B][H]; tmp [G*H]. */
-static void emit_scratch(Emitter *e, const Cell *c)
+static void emit_scratch(Emitter *e, Cell *c)
 {
     int64_t GH = c->G * c->H, NG = c->N * GH, NH = c->N * c->H, BH = c->B * c->H, at = 0;
     bool lstm = c->op == OP_LSTMGrad, gru = c->op == OP_GRUGrad;
@@ -155,6 +157,7 @@ static void emit_scratch(Emitter *e, const Cell *c)
         at += bufs[k].count;
     }
     e->scratch = at * (int64_t)dtype_size(c->dt);
+    c->own_scratch = e->scratch;
 }
 
 /* The per-direction pointers into W, R, B and P. */
@@ -174,6 +177,18 @@ static void emit_dir_pointers(Emitter *e, const Cell *c, int d)
                   plus(e, e->in_name[IN_P], d * 3 * c->H));
 }
 
+/* Whether an f32 product of this size takes the blocked GEMM path. */
+static bool rnn_gemm_pays(const Emitter *e, const Cell *c, int64_t M, int64_t N, int64_t K)
+{
+    return c->dt == DT_F32 && gemm_blocked_pays(e, M, N, K);
+}
+
+/* A matrix in memory, element (r, c) at p[r * rs + c * cs]. */
+static GemmOperand rnn_matrix(const char *p, int64_t rs, int64_t cs)
+{
+    return (GemmOperand){.src = GEMM_RUNTIME, .expr = p, .rs = rs, .cs = cs};
+}
+
 /* pre[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j] for every row at once (GRU
  * with linear_before_reset keeps Rbh out: it sits inside r (.) (…)). */
 static void emit_projection(Emitter *e, const Cell *c)
@@ -186,6 +201,16 @@ static void emit_projection(Emitter *e, const Cell *c)
         bias = "wb[j] + rb[j]";
     emit_line(e, "/* pre[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]%s, every step at once */",
               c->lbr ? " (Rbh stays out)" : "");
+    if (rnn_gemm_pays(e, c, c->N, GH, c->I)) { /* the biases, then += X W^T */
+        emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)c->N);
+        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)GH);
+        emit_line(e, "pre[row * %lld + j] = %s;", (long long)GH, bias);
+        emit_close(e);
+        emit_close(e);
+        emit_gemm_product(e, c->N, GH, c->I, rnn_matrix(e->in_name[IN_X], c->I, 1),
+                          rnn_matrix("w", 1, c->I), "pre", GH, true, c->own_scratch);
+        return;
+    }
     emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)c->N);
     emit_line(e, "const %s *x = %s + row * %lld;", c->t, e->in_name[IN_X], (long long)c->I);
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)GH);
@@ -609,6 +634,51 @@ static void emit_state_grads(Emitter *e, const Cell *c, int d)
     }
 }
 
+/* Σ over all rows of the [N][G*H] gradient g into db + off. */
+static void emit_bias_grad(Emitter *e, const Cell *c, const char *g, int64_t off)
+{
+    long long GH = c->G * c->H;
+    emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)c->N);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", GH);
+    emit_line(e, "%s[%s] += %s[row * %lld + j];", e->out_name[OUT_DB], at_off(e, off), g, GH);
+    emit_close(e);
+    emit_close(e);
+}
+
+/* emit_weight_grads as blocked GEMMs over all N rows at once:
+ *   dW [GH, I] += dz^T X,  dX [N, I] += dz W,  dR [GH, H] += dzr^T H_{t-1}
+ * (GRU without linear_before_reset: the h rows of dR against r (.) H_{t-1}),
+ * and the bias gradients as column sums. */
+static void emit_weight_grads_gemm(Emitter *e, const Cell *c, int d)
+{
+    int64_t GH = c->G * c->H, H = c->H, I = c->I, N = c->N, own = c->own_scratch;
+    const char *dx = e->out_name[OUT_DX], *dw = e->out_name[OUT_DW];
+    const char *dr = e->out_name[OUT_DR], *gr = c->lbr ? "dzr" : "dz";
+    emit_line(e, "/* dW += dz^T X, dX += dz W, dR += %s^T H_{t-1}, dB += column sums */", gr);
+    if (dw)
+        emit_gemm_product(e, GH, I, N, rnn_matrix("dz", 1, GH),
+                          rnn_matrix(e->in_name[IN_X], I, 1), plus(e, dw, d * GH * I), I, true,
+                          own);
+    if (dx)
+        emit_gemm_product(e, N, I, GH, rnn_matrix("dz", GH, 1), rnn_matrix("w", I, 1), dx, I,
+                          true, own);
+    if (dr && c->op == OP_GRUGrad && !c->lbr) { /* z, r rows against H_{t-1}, h rows r (.) H_{t-1} */
+        emit_gemm_product(e, 2 * H, H, N, rnn_matrix(gr, 1, GH), rnn_matrix("hin", H, 1),
+                          plus(e, dr, d * GH * H), H, true, own);
+        emit_gemm_product(e, H, H, N, rnn_matrix(arena_printf(e->arena, "%s + %lld", gr,
+                                                              (long long)(2 * H)), 1, GH),
+                          rnn_matrix("hr", H, 1), plus(e, dr, d * GH * H + 2 * H * H), H, true,
+                          own);
+    } else if (dr) {
+        emit_gemm_product(e, GH, H, N, rnn_matrix(gr, 1, GH), rnn_matrix("hin", H, 1),
+                          plus(e, dr, d * GH * H), H, true, own);
+    }
+    if (e->out_name[OUT_DB]) {
+        emit_bias_grad(e, c, "dz", d * 2 * GH);
+        emit_bias_grad(e, c, gr, d * 2 * GH + GH);
+    }
+}
+
 /* dW += dz^T X, dX += dz W, dWb += Σ dz over all rows; dR += dzr^T H_{t-1}
  * (GRU without linear_before_reset: its h rows against r (.) H_{t-1}),
  * dRb += Σ dzr. */
@@ -617,6 +687,10 @@ static void emit_weight_grads(Emitter *e, const Cell *c, int d)
     long long GH = c->G * c->H, H = c->H, I = c->I;
     const char *t = c->t, *dx = e->out_name[OUT_DX], *dw = e->out_name[OUT_DW];
     const char *dr = e->out_name[OUT_DR], *db = e->out_name[OUT_DB];
+    if (rnn_gemm_pays(e, c, GH, I, c->N) && rnn_gemm_pays(e, c, GH, H, c->N)) {
+        emit_weight_grads_gemm(e, c, d);
+        return;
+    }
     if (dx || dw || db) {
         emit_line(e, "/* dW += dz^T X, dX += dz W, dWb += sum dz */");
         emit_open(e, "for (int row = 0; row < %lld; row++)", (long long)c->N);

@@ -168,8 +168,24 @@ class SeqClassifier(torch.nn.Module):
         return self.fc(h[-1])
 
 
-def seq_adam(cell, eps=1e-8):
-    model = SeqClassifier(cell)
+class DeepSeqClassifier(SeqClassifier):
+    """SeqClassifier with two stacked bidirectional layers: two ONNX nodes,
+    the second one's input gradient flowing into the first; the Linear reads
+    both directions' last hidden states."""
+
+    def __init__(self, cell):
+        torch.nn.Module.__init__(self)
+        self.rnn = cell(28, 32, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = self.rnn(x)[1]
+        h = h[0] if isinstance(h, tuple) else h
+        return self.fc(torch.cat((h[-2], h[-1]), 1))  # the last layer, both directions
+
+
+def seq_adam(cell, eps=1e-8, cls=SeqClassifier):
+    model = cls(cell)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=eps)
     batches = [(torch.rand(8, 28, 28), torch.randint(0, 10, (8,))) for _ in range(STEPS)]
     loss_fn = torch.nn.functional.cross_entropy
@@ -182,7 +198,9 @@ def seq_adam(cell, eps=1e-8):
 # first step g / (|g| + eps) would turn that into a 3e-5 parameter difference
 # with eps 1e-8, so this case uses eps 1e-6.
 CASES.update({"lstm_adam": lambda: seq_adam(torch.nn.LSTM),
-              "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6)})
+              "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6),
+              "lstm2_bidir_adam": lambda: seq_adam(torch.nn.LSTM, cls=DeepSeqClassifier),
+              "gru2_bidir_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6, cls=DeepSeqClassifier)})
 
 def main(case, out):
     torch.manual_seed(0)
