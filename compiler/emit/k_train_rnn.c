@@ -39,6 +39,8 @@ typedef struct Cell {
     bool layout, reverse, lbr, input_forget;
     RnnActs acts;                  /* activations and clip, as k_rnn.c reads them */
     int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
+    bool step_gemm;                /* each step's H_{t-1} R^T and dz R as one GEMM over the
+                                    * batch (emit_walk_open, emit_bptt), not per row */
 } Cell;
 
 /* Inputs and outputs of the backward ops (ops_train_rnn.def). */
@@ -147,7 +149,7 @@ static void emit_scratch(Emitter *e, Cell *c)
         {"c", BH, lstm, "the cell state"},
         {"dh", BH, true, "dH carried to the step before"},
         {"dc", BH, lstm, "dC carried to the step before"},
-        {"tmp", GH, true, "one step's sums over R"},
+        {"tmp", GH, !c->step_gemm, "one step's sums over R"},
     };
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) {
         if (!bufs[k].used)
@@ -247,6 +249,19 @@ static void emit_len(Emitter *e, const Cell *c)
               (long long)c->T, (long long)c->T, lens);
 }
 
+/* The element stride between batch rows of one step in pre / dz, and
+ * where step t's first row starts in buffer buf (no sequence_lens). */
+static int64_t step_stride(const Cell *c)
+{
+    return c->layout ? c->T * c->G * c->H : c->G * c->H;
+}
+
+static const char *step_rows(Emitter *e, const Cell *c, const char *buf)
+{
+    return arena_printf(e->arena, "%s + t * %lld", buf,
+                        (long long)(c->layout ? c->G * c->H : c->B * c->G * c->H));
+}
+
 /* Opens the loops over direction d's steps, in the order the layer ran
  * them or (backward) the opposite, and over the batch; defines t, b and
  * row. With sequence_lens, batch row b runs its own len steps. */
@@ -262,6 +277,12 @@ static void emit_walk_open(Emitter *e, const Cell *c, int d, bool backward)
         emit_open(e, "for (int t = %lld; t >= 0; t--)", T - 1);
     else
         emit_open(e, "for (int t = 0; t < %lld; t++)", T);
+    if (c->step_gemm && !backward) {
+        emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch */");
+        emit_gemm_product(e, c->B, c->G * c->H, c->H, rnn_matrix("h", c->H, 1),
+                          rnn_matrix("rw", 1, c->H), step_rows(e, c, "pre"), step_stride(c),
+                          true, c->own_scratch);
+    }
     emit_open(e, "for (int b = 0; b < %lld; b++)", (long long)c->B);
     if (e->in_name[IN_LENS]) {
         emit_len(e, c);
@@ -346,7 +367,8 @@ static void emit_rec_back(Emitter *e, const Cell *c, int64_t rows, int64_t off, 
 static void emit_rnn_forward(Emitter *e, const Cell *c, int d)
 {
     emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", c->acts.act[d][0]);
-    emit_rec(e, c, c->H, 0, "hi", "pr", true);
+    if (!c->step_gemm)
+        emit_rec(e, c, c->H, 0, "hi", "pr", true);
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)c->H);
     emit_line(e, "%s v = pr[j];", c->t);
     rnn_emit_activation(e, c->dt, &c->acts, d, 0, "v", true);
@@ -362,6 +384,8 @@ static void emit_rnn_backward(Emitter *e, const Cell *c, int d)
     emit_act_grad(e, c, d, 0, "g", "pr[j]", "ac[j]", true);
     emit_line(e, "dzp[j] = g;");
     emit_close(e);
+    if (c->step_gemm)
+        return;
     emit_line(e, "/* dH_{t-1} = dz R */");
     emit_rec_back(e, c, c->H, 0, "dzp");
     emit_line(e, "memcpy(dhb, tmp, %lld * sizeof(%s));", (long long)c->H, c->t);
@@ -470,8 +494,10 @@ static void emit_lstm_forward(Emitter *e, const Cell *c, int d)
     long long H = c->H;
     const char *t = c->t;
     bool peep = e->in_name[IN_P] != NULL;
-    emit_line(e, "/* pre += H_{t-1}*R^T for i, o, f, c */");
-    emit_rec(e, c, 4 * H, 0, "hi", "pr", true);
+    if (!c->step_gemm) {
+        emit_line(e, "/* pre += H_{t-1}*R^T for i, o, f, c */");
+        emit_rec(e, c, 4 * H, 0, "hi", "pr", true);
+    }
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     if (peep)
         emit_line(e, "pr[j] += p[j] * ci[j];");
@@ -547,6 +573,8 @@ static void emit_lstm_backward(Emitter *e, const Cell *c, int d)
             emit_line(e, "dpp[%lld + j] += gf * ci[j];", 2 * H);
     }
     emit_close(e);
+    if (c->step_gemm)
+        return;
     emit_line(e, "/* dH_{t-1} = dz R */");
     emit_rec_back(e, c, 4 * H, 0, "dzp");
     emit_line(e, "memcpy(dhb, tmp, %lld * sizeof(%s));", H, t);
@@ -763,6 +791,9 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
     emit_line(e, "/* backprop through time: %lld steps, batch %lld, input %lld, hidden %lld, %s */",
               (long long)c.T, (long long)c.B, (long long)c.I, (long long)c.H,
               c.D == 2 ? "bidirectional" : c.reverse ? "reverse" : "forward");
+    c.step_gemm = (c.op == OP_LSTMGrad || c.op == OP_RNNGrad) && !e->in_name[IN_LENS] &&
+                  rnn_gemm_pays(e, &c, c.B, c.G * c.H, c.H) &&
+                  rnn_gemm_pays(e, &c, c.B, c.H, c.G * c.H);
     emit_scratch(e, &c);
     emit_zero_outputs(e, g, n);
     if (e->in_name[IN_LENS]) /* rows past a sequence's end stay 0 in dz, hin, hr */
@@ -790,6 +821,12 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
         emit_add_dy(e, &c, d);
         bwd(e, &c, d);
         emit_close(e);
+        if (c.step_gemm) {
+            emit_line(e, "/* dH_{t-1} = dz_t R for the whole batch */");
+            emit_gemm_product(e, c.B, c.H, c.G * c.H, rnn_matrix(step_rows(e, &c, "dz"),
+                                                               step_stride(&c), 1),
+                              rnn_matrix("rw", c.H, 1), "dh", c.H, false, c.own_scratch);
+        }
         emit_close(e);
         emit_state_grads(e, &c, d);
         emit_weight_grads(e, &c, d);
