@@ -20,7 +20,8 @@ typedef struct Rnn {
     bool lbr;                      /* GRU linear_before_reset */
     bool input_forget;             /* LSTM: f = 1 - i */
     RnnActs acts;                  /* activations and clip */
-    const Value *w;                /* W, pre-packed for the projection when constant */
+    const Value *w, *rv;           /* W and R, pre-packed for the GEMMs when constant */
+    bool step_gemm;                /* each step's H_{t-1} R^T as one GEMM over the batch */
     int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
 } Rnn;
 
@@ -89,6 +90,7 @@ static void rnn_parse(const Graph *g, const Node *n, Rnn *r)
     r->G = n->op == OP_LSTM ? 4 : n->op == OP_GRU ? 3 : 1;
     r->D = w->shape.dims[0];
     r->w = w;
+    r->rv = rw;
     const char *dir = ir_attr_str(n, "direction", "forward");
     r->reverse = rnn_same_name(dir, "reverse");
     r->lbr = n->op == OP_GRU && ir_attr_int(n, "linear_before_reset", 0) != 0;
@@ -267,6 +269,24 @@ static void emit_state_out(Emitter *e, const Rnn *r, int d)
     }
 }
 
+/* xw_t += H_{t-1} R^T for the whole batch of step t on the blocked GEMM
+ * (R pre-packed when constant); the cells then take their rows as they are. */
+static void emit_step_gemm(Emitter *e, const Rnn *r, int d)
+{
+    int64_t GH = r->G * r->H, H = r->H;
+    GemmOperand h = {.src = GEMM_RUNTIME, .expr = "h", .rs = H, .cs = 1};
+    GemmOperand rt = {.src = GEMM_RUNTIME, .expr = "rw", .rs = 1, .cs = H};
+    if (r->rv->kind == VAL_CONST && r->rv->data && e->pack_constants) {
+        rt = (GemmOperand){.src = GEMM_CONST, .value = r->rv, .offset = d * GH * H, .rs = 1,
+                           .cs = H};
+        emit_line(e, "(void)rw; /* R is read pre-packed */");
+    }
+    emit_line(e, "/* xw_t += H_{t-1} R^T for the whole batch */");
+    emit_gemm_product(e, r->B, GH, H, h, rt,
+                      arena_printf(e->arena, "xw + t * %lld", (long long)(r->layout ? GH : r->B * GH)),
+                      r->layout ? r->T * GH : GH, true, r->own_scratch);
+}
+
 /* Opens the loops over time and batch; sets t (the time index of this
  * step), and the pointers xr (this row's projections), hb (and cb) (the
  * state row) and yt (Y's row). With sequence_lens, batch row b runs its own
@@ -282,6 +302,8 @@ static void emit_steps_open(Emitter *e, const Rnn *r, int d)
         emit_open(e, "for (int t = %lld; t >= 0; t--)", T - 1);
     else
         emit_open(e, "for (int t = 0; t < %lld; t++)", T);
+    if (r->step_gemm)
+        emit_step_gemm(e, r, d);
     emit_open(e, "for (int b = 0; b < %lld; b++)", B);
     if (lens) {
         emit_line(e, "const int len = %s[b] < 0 ? 0 : (%s[b] > %lld ? %lld : (int)%s[b]);", lens,
@@ -308,6 +330,11 @@ static void emit_steps_open(Emitter *e, const Rnn *r, int d)
 /* gates[j] = (xr[j] +) H_{t-1}*R[j]^T for j < rows, the gates `which`. */
 static void emit_recurrence(Emitter *e, const Rnn *r, int64_t rows, bool add_x, const char *which)
 {
+    if (r->step_gemm) { /* the step's GEMM has added H_{t-1}*R^T into xr */
+        emit_line(e, "memcpy(gates, xr, %lld * sizeof(%s)); /* xr[j] + H_{t-1}*R[j]^T */",
+                  (long long)rows, r->t);
+        return;
+    }
     emit_line(e, "/* gates[j] = %sH_{t-1}*R[j]^T for %s */", add_x ? "xr[j] + " : "", which);
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)rows);
     emit_line(e, "const %s *rj = rw + j * %lld;", r->t, (long long)r->H);
@@ -472,6 +499,8 @@ bool k_rnn(Emitter *e, const Graph *g, const Node *n)
     emit_line(e, "/* %lld steps, batch %lld, input %lld, hidden %lld, %s; gates %s */",
               (long long)r.T, (long long)r.B, (long long)r.I, (long long)r.H,
               r.D == 2 ? "bidirectional" : r.reverse ? "reverse" : "forward", gate_names[r.G]);
+    r.step_gemm = (n->op == OP_LSTM || n->op == OP_RNN) && r.dt == DT_F32 && !e->in_name[4] &&
+                  gemm_blocked_pays(e, r.B, r.G * r.H, r.H);
     emit_scratch(e, &r);
     if (e->in_name[4] && e->out_name[0]) /* steps past a row's length stay 0 */
         emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],

@@ -110,16 +110,19 @@ def sigmoid(v):
 
 
 def rnn_forward_cases(root):
-    """LSTM and GRU (linear_before_reset 0) with constant W, R, B, whose
-    input projections of all steps run as one GEMM with W pre-packed;
-    expected Y from the ONNX equations in numpy float64."""
-    T, B, I, H = 7, 5, 24, 16
-    for op, G in [("LSTM", 4), ("GRU", 3)]:
+    """LSTM, GRU (linear_before_reset 0) and RNN with constant W, R, B,
+    whose input projections of all steps run as one GEMM with W pre-packed
+    (and for LSTM and RNN each step's H_{t-1} R^T as one GEMM with R
+    pre-packed); expected Y from the ONNX equations in numpy float64."""
+    T, B, I = 7, 5, 24
+    for op, G, H in [("LSTM", 4, 16), ("GRU", 3, 16), ("RNN", 1, 32)]:
         x, w, r, b = rand(T, B, I), rand(1, G * H, I), rand(1, G * H, H), rand(1, 2 * G * H)
         X, W, R, Wb, Rb = (np.float64(v) for v in (x, w[0], r[0], b[0, :G * H], b[0, G * H:]))
         h, c, ys = np.zeros((B, H)), np.zeros((B, H)), []
         for t in range(T):
-            if op == "LSTM":  # gates i o f c
+            if op == "RNN":
+                h = np.tanh(X[t] @ W.T + h @ R.T + Wb + Rb)
+            elif op == "LSTM":  # gates i o f c
                 z = X[t] @ W.T + h @ R.T + Wb + Rb
                 i, o, f, g = (z[:, k * H:(k + 1) * H] for k in range(4))
                 c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
