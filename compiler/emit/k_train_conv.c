@@ -428,13 +428,60 @@ static void emit_stats(Emitter *e, const char *x, const char *at, int64_t count,
     emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %lld.0 + %.17g);", (long long)count, eps);
 }
 
+/* BatchNormGrad in training mode over f32: the formulas below on the
+ * vector loops of templates/kiln_norm_grad.h, one call per image's
+ * contiguous S values of channel c, the totals accumulated in double; dX
+ * as a dY + b x + c0 with the coefficients worked out in double. */
+static void emit_batchnorm_grad_vector(Emitter *e, int64_t N, int64_t C, int64_t S, double eps)
+{
+    const char **in = e->in_name, **out = e->out_name;
+    long long M = (long long)(N * S);
+    emit_prelude_once(e, "kiln_norm_grad.h", "#include \"kiln_norm_grad.h\"\n\n");
+    emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+    emit_line(e, "/* the batch statistics of channel c */");
+    emit_line(e, "double sum = 0.0, sq = 0.0, sum_dy = 0.0, sum_dy_xhat = 0.0;");
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "sum += kiln_norm_sum(%s + (n * %lld + c) * %lld, %lld);", in[1], (long long)C,
+              (long long)S, (long long)S);
+    emit_close(e);
+    emit_line(e, "const double mean = sum / %lld.0;", M);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "sq += kiln_norm_sum_sq(%s + (n * %lld + c) * %lld, %lld, (float)-mean);", in[1],
+              (long long)C, (long long)S, (long long)S);
+    emit_close(e);
+    emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %lld.0 + %.17g);", M, eps);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "const int at = (n * %lld + c) * %lld;", (long long)C, (long long)S);
+    emit_line(e, "float dy_n;");
+    emit_line(e, "sum_dy_xhat += kiln_norm_sum_dy_dev(%s + at, %s + at, %lld, (float)-mean, &dy_n);",
+              in[0], in[1], (long long)S);
+    emit_line(e, "sum_dy += dy_n;");
+    emit_close(e);
+    emit_line(e, "sum_dy_xhat *= inv_std;");
+    if (out[1])
+        emit_line(e, "%s[c] = (float)sum_dy_xhat;", out[1]);
+    if (out[2])
+        emit_line(e, "%s[c] = (float)sum_dy;", out[2]);
+    emit_line(e, "/* dX = k (dY - sum_dy / M - xhat sum_dy_xhat / M) = k dY + kx x + k0 */");
+    emit_line(e, "const double k = %s[c] * inv_std, kx = -k * inv_std * sum_dy_xhat / %lld.0;",
+              in[2], M);
+    emit_line(e, "const double k0 = -k * sum_dy / %lld.0 - kx * mean;", M);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "const int at = (n * %lld + c) * %lld;", (long long)C, (long long)S);
+    emit_line(e, "kiln_norm_affine2(%s + at, %s + at, %s + at, %lld, (float)k, (float)kx, "
+                 "(float)k0);", out[0], in[0], in[1], (long long)S);
+    emit_close(e);
+    emit_close(e);
+}
+
 /* BatchNormGrad: dY = x0, X = x1 [N, C, S...], scale = x2 [C] (mean = x3,
  * var = x4 in inference mode) → dX = y0, dScale = y1, dBias = y2 [C]; per
  * channel over its M = N*S values, with xhat = (x - mean) inv_std:
  *   dBias = sum dY, dScale = sum dY xhat,
  *   dX = scale inv_std (dY - dBias / M - xhat dScale / M)   (training_mode)
  *   dX = scale inv_std dY                                     (inference)
- * the batch statistics recomputed from X as the forward pass made them. */
+ * the batch statistics recomputed from X as the forward pass made them
+ * (f32 in training mode: emit_batchnorm_grad_vector). */
 bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 1);
@@ -442,6 +489,10 @@ bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
     int64_t N = x->shape.dims[0], C = x->shape.dims[1], S = shape_numel(&x->shape) / (N * C);
     bool training = ir_attr_int(n, "training_mode", 0) != 0;
     double eps = ir_attr_float(n, "epsilon", 1e-5);
+    if (training && x->dtype == DT_F32 && N * S < ((int64_t)1 << 30) / C) {
+        emit_batchnorm_grad_vector(e, N, C, S, eps);
+        return true;
+    }
     emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
     if (training) {
         emit_line(e, "/* the batch statistics of channel c */");
