@@ -223,10 +223,6 @@ static int emit_channels_open(Emitter *e, const Node *n, int64_t batch, int64_t 
     return group > 1 ? 3 : 2;
 }
 
-/* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
- * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
- * gathered straight from the image into the micro-kernel's panels
- * (kiln_sgemm_pack_b_conv), W pre-packed when it is a constant. */
 /* Prints "const kiln_conv_geom geom = {…};" for a Conv-style gm (windows
  * at the output positions, reaching into the input ext) over c input
  * channels; a 1-D conv has height 1. */
@@ -243,13 +239,22 @@ static void emit_geom_decl(Emitter *e, int64_t c, const Geom *gm)
               (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
 }
 
+/* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
+ * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
+ * gathered straight from the image into the micro-kernel's panels
+ * (kiln_sgemm_pack_b_conv), W pre-packed when it is a constant. A 1x1
+ * conv of stride 1 without padding is the plain GEMM W x X_n. */
 static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
 {
     const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
     int64_t c = x->shape.dims[1], m = y->shape.dims[1];
     int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp);
     int64_t k = c * prod(gm->k, gm->nsp);
-    emit_geom_decl(e, c, gm);
+    bool pointwise = true; /* a 1x1 conv of stride 1 without padding: a plain GEMM on NCHW */
+    for (int j = 0; j < gm->nsp; j++)
+        pointwise &= gm->k[j] == 1 && gm->s[j] == 1 && gm->pb[j] == 0 && gm->pe[j] == 0;
+    if (!pointwise)
+        emit_geom_decl(e, c, gm);
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
@@ -258,6 +263,8 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
         p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};
     p.b = (GemmOperand){.src = GEMM_CONV_B, .expr = "x", .geom = "geom"};
+    if (pointwise) /* im2col(X) is X itself: [C, H*W], packed like any matrix */
+        p.b = (GemmOperand){.src = GEMM_RUNTIME, .expr = "x", .rs = insz, .cs = 1};
     if (e->in_name[2])
         p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
     emit_gemm_blocked(e, &p);

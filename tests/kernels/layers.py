@@ -74,6 +74,37 @@ def gemv_cases(root):
                    [(t64(x) @ t64(w)).numpy()])
 
 
+def conv_cases(root):
+    """The Conv specialisations: 1x1 (stride 1, no padding: a plain GEMM on
+    NCHW) in 2-D and 1-D, and depthwise (group = channels, multiplier 1 or
+    2) with strides, padding and dilation."""
+    for name, x_shape, w_shape, attrs, bias in [
+            ("1x1", (2, 24, 9, 11), (40, 24, 1, 1), {}, True),
+            ("1x1_1d", (3, 16, 50), (20, 16, 1), {}, False),
+            ("1x1_strided", (1, 16, 12, 12), (20, 16, 1, 1), {"strides": [2, 2]}, True),
+            ("dw3x3_p1", (2, 16, 14, 13), (16, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 16}, True),
+            ("dw3x3_s2", (1, 8, 15, 16), (8, 1, 3, 3), {"pads": [1, 0, 1, 1], "strides": [2, 2],
+                                                        "group": 8}, False),
+            ("dw5x5_d2", (1, 6, 20, 21), (6, 1, 5, 5), {"pads": [4, 4, 4, 4], "dilations": [2, 2],
+                                                        "group": 6}, True),
+            ("dw_mult2", (2, 4, 10, 10), (8, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 4}, True),
+            ("dw1d_k3", (2, 12, 40), (12, 1, 3), {"pads": [1, 1], "group": 12}, True)]:
+        x, w = rand(*x_shape), rand(*w_shape)
+        ins, args = [("w", w)], ["x", "w"]
+        b = rand(w_shape[0]) if bias else None
+        if bias:
+            ins.append(("b", b))
+            args.append("b")
+        nsp = len(x_shape) - 2
+        pads = attrs.get("pads", [0] * 2 * nsp)
+        xp = np.pad(np.float64(x), [(0, 0), (0, 0)] + [(pads[j], pads[nsp + j]) for j in range(nsp)])
+        f = torch.nn.functional.conv1d if nsp == 1 else torch.nn.functional.conv2d
+        y = f(t64(xp), t64(w), t64(b) if bias else None, stride=attrs.get("strides", 1),
+              dilation=attrs.get("dilations", 1), groups=attrs.get("group", 1))
+        node = helper.make_node("Conv", args, ["y"], kernel_shape=list(w_shape[2:]), **attrs)
+        write_case(root, f"conv_{name}", [node], [("x", x)], ins, ["y"], [y.numpy()])
+
+
 def conv_transpose_cases(root):
     """Stride-1 ConvTranspose (the conv input gradient's kernel), run as the
     flipped Conv on the implicit-GEMM path: pads, dilations, 1-D, an
@@ -238,6 +269,7 @@ def main():
     kiln = sys.argv[1]
     with tempfile.TemporaryDirectory() as root:
         gemv_cases(root)
+        conv_cases(root)
         conv_transpose_cases(root)
         rnn_forward_cases(root)
         cases = sorted(os.path.join(root, c) for c in os.listdir(root))
