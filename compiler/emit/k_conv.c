@@ -271,6 +271,29 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     emit_close(e);
 }
 
+/* A depthwise f32 Conv (group = C, M = C * mult, 1-D or 2-D): per image
+ * and output channel oc, kiln_dwconv2d_plane (templates/kiln_dwconv.h)
+ * over input channel oc / mult and filter oc. */
+static void emit_conv_depthwise(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1];
+    int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp), ksz = prod(gm->k, gm->nsp);
+    emit_prelude_once(e, "kiln_dwconv.h", "#include \"kiln_dwconv.h\"\n\n");
+    emit_geom_decl(e, 1, gm);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    emit_open(e, "for (int oc = 0; oc < %lld; oc++)", (long long)m);
+    emit_line(e, "kiln_dwconv2d_plane(%s + (n * %lld + oc%s) * %lld, %s + oc * %lld, %s, "
+                 "%s + (n * %lld + oc) * %lld, &geom);",
+              e->in_name[0], (long long)c,
+              m == c ? "" : arena_printf(e->arena, " / %lld", (long long)(m / c)), (long long)insz,
+              e->in_name[1], (long long)ksz,
+              e->in_name[2] ? arena_printf(e->arena, "%s[oc]", e->in_name[2]) : "0.0f",
+              e->out_name[0], (long long)m, (long long)outsz);
+    emit_close(e);
+    emit_close(e);
+}
+
 /* Conv (opset 1, 11): X [N, C, D...], W [M, C/group, K...], B [M] →
  * Y [N, M, O...] with
  *   y[n, oc, o] = b[oc] + sum over c in oc's group and taps k of
@@ -278,7 +301,8 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
  * and taps outside x skipped (zero padding). ConvInteger (opset 10): the
  * same over int32 with the zero points subtracted (padding is the zero
  * point, so skipping stays right). Dense f32 1-D/2-D convs big enough run
- * as implicit GEMM on the micro-kernels (emit_conv_blocked); the rest as
+ * as implicit GEMM on the micro-kernels (emit_conv_blocked), depthwise ones
+ * on register-blocked direct loops (emit_conv_depthwise); the rest as
  * loops n, g, m, o..., c, k..., the inner tap loop walking x and w
  * contiguously. */
 bool k_conv(Emitter *e, const Graph *g, const Node *n)
@@ -292,6 +316,11 @@ bool k_conv(Emitter *e, const Graph *g, const Node *n)
     if (!integer && y->dtype == DT_F32 && group == 1 && gm.nsp <= 2 &&
         gemm_blocked_pays(e, y->shape.dims[1], outsz, cg * ksz)) {
         emit_conv_blocked(e, g, n, &gm);
+        return true;
+    }
+    if (!integer && y->dtype == DT_F32 && cg == 1 && group > 1 && gm.nsp <= 2 &&
+        outsz * ksz * (y->shape.dims[1] / group) >= 64) {
+        emit_conv_depthwise(e, g, n, &gm);
         return true;
     }
     const char *t = dtype_ctype(y->dtype), *oc;

@@ -23,6 +23,9 @@ kiln_kernel_test(test_conv_grad ${KILN_KERNEL_DIR}/test_conv_grad.c)
 kiln_kernel_test(test_norm_grad ${KILN_KERNEL_DIR}/test_norm_grad.c)
 kiln_kernel_test(test_norm_grad_scalar ${KILN_KERNEL_DIR}/test_norm_grad.c)
 target_compile_definitions(kernels_test_norm_grad_scalar PRIVATE KILN_SIMD_FORCE_SCALAR)
+kiln_kernel_test(test_dwconv ${KILN_KERNEL_DIR}/test_dwconv.c)
+kiln_kernel_test(test_dwconv_scalar ${KILN_KERNEL_DIR}/test_dwconv.c)
+target_compile_definitions(kernels_test_dwconv_scalar PRIVATE KILN_SIMD_FORCE_SCALAR)
 
 # The same tests cross-compiled for aarch64 (NEON and the generic kernel)
 # and run under qemu, where Debian's gcc-aarch64-linux-gnu and
@@ -30,7 +33,7 @@ target_compile_definitions(kernels_test_norm_grad_scalar PRIVATE KILN_SIMD_FORCE
 find_program(KILN_AARCH64_CC aarch64-linux-gnu-gcc)
 find_program(KILN_QEMU_AARCH64 qemu-aarch64-static)
 if(KILN_AARCH64_CC AND KILN_QEMU_AARCH64)
-  foreach(t test_simd test_gemm test_gemv test_conv_grad test_norm_grad)
+  foreach(t test_simd test_gemm test_gemv test_conv_grad test_norm_grad test_dwconv)
     set(srcs ${KILN_KERNEL_DIR}/${t}.c)
     if(t STREQUAL "test_simd")
       list(APPEND srcs ${KILN_KERNEL_DIR}/simd_other.c)
