@@ -16,8 +16,12 @@
 #include <vector>
 
 extern "C" {
+#include "conv1x1_64.h"
+#include "conv1x1_64_generic.h"
 #include "conv3x3_64.h"
 #include "conv3x3_64_generic.h"
+#include "dwconv3x3_64.h"
+#include "dwconv3x3_64_generic.h"
 #include "fc_relu_b1.h"
 #include "fc_relu_b1_generic.h"
 #include "gemm_256.h"
@@ -226,6 +230,17 @@ void register_all()
                                  conv_x, conv_y);
     benchmark::RegisterBenchmark("conv3x3_64x56x56_b1/kiln_generic", BM_kiln, conv,
                                  KILN_MODEL(conv3x3_64_generic), conv_x, conv_y);
+    // the conv specialisations on the same image: 1x1 (a plain GEMM, K = 64)
+    // and depthwise 3x3 (FLOPs counted as 9 multiply-adds per output)
+    const Shape pw = {64, 56 * 56, 64, false}, dw = {64, 56 * 56, 9, false};
+    benchmark::RegisterBenchmark("conv1x1_64x56x56_b1/kiln", BM_kiln, pw, KILN_MODEL(conv1x1_64),
+                                 conv_x, conv_y);
+    benchmark::RegisterBenchmark("conv1x1_64x56x56_b1/kiln_generic", BM_kiln, pw,
+                                 KILN_MODEL(conv1x1_64_generic), conv_x, conv_y);
+    benchmark::RegisterBenchmark("dwconv3x3_64x56x56_b1/kiln", BM_kiln, dw,
+                                 KILN_MODEL(dwconv3x3_64), conv_x, conv_y);
+    benchmark::RegisterBenchmark("dwconv3x3_64x56x56_b1/kiln_generic", BM_kiln, dw,
+                                 KILN_MODEL(dwconv3x3_64_generic), conv_x, conv_y);
 }
 
 } // namespace

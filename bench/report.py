@@ -76,7 +76,7 @@ def section(title, ctx, runs, out):
                "| speed vs OpenBLAS | speed vs BLIS |")
     out.append("|---|---|---|---|---|---|---|---|")
     for layer in ("gemm_256x256x256", "gemm_64x128x784", "fc_relu_784x128_b1",
-                  "conv3x3_64x56x56_b1"):
+                  "conv3x3_64x56x56_b1", "conv1x1_64x56x56_b1", "dwconv3x3_64x56x56_b1"):
         t = {impl: stat(runs, "%s/%s" % (layer, impl), "cpu_time")
              for impl in ("kiln", "kiln_generic", "openblas", "blis")}
         for impl in ("kiln", "kiln_generic", "openblas", "blis"):
