@@ -283,9 +283,11 @@ static void emit_conv_depthwise(Emitter *e, const Graph *g, const Node *n, const
     emit_geom_decl(e, 1, gm);
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
     emit_open(e, "for (int oc = 0; oc < %lld; oc++)", (long long)m);
-    emit_line(e, "kiln_dwconv2d_plane(%s + (n * %lld + oc%s) * %lld, %s + oc * %lld, %s, "
+    if (e->target == TARGET_X86_64_V3)
+        e->needs_avx2 = true;
+    emit_line(e, "kiln_dwconv2d_plane%s(%s + (n * %lld + oc%s) * %lld, %s + oc * %lld, %s, "
                  "%s + (n * %lld + oc) * %lld, &geom);",
-              e->in_name[0], (long long)c,
+              e->target == TARGET_X86_64_V3 ? "_avx2" : "", e->in_name[0], (long long)c,
               m == c ? "" : arena_printf(e->arena, " / %lld", (long long)(m / c)), (long long)insz,
               e->in_name[1], (long long)ksz,
               e->in_name[2] ? arena_printf(e->arena, "%s[oc]", e->in_name[2]) : "0.0f",

@@ -1,8 +1,9 @@
 /* test_dwconv.c — the depthwise convolution kernel (templates/
  * kiln_dwconv.h) against direct loops in double over kernel sizes,
  * strides, dilations, paddings (including windows wider than the image)
- * and row widths around its 8-output blocks; built once with the target's
- * 4-lane vectors and once with KILN_SIMD_FORCE_SCALAR. */
+ * and row widths around its 8- and 16-output blocks; built once with the
+ * target's 4-lane vectors (and the AVX2 variant) and once with
+ * KILN_SIMD_FORCE_SCALAR. */
 #include <math.h>
 #include <stdio.h>
 
@@ -20,17 +21,20 @@ static int conv_out(int in, int k, int s, int d, int pb, int pe)
     return (in + pb + pe - d * (k - 1) - 1) / s + 1;
 }
 
+typedef void (*PlaneFn)(const float *x, const float *w, float bias, float *y,
+                        const kiln_conv_geom *g);
+
 /* One plane; returns 1 if every output matches. */
-static int run_case(kiln_conv_geom g)
+static int run_case(PlaneFn plane, kiln_conv_geom g)
 {
-    static float x[40 * 40], w[7 * 7], y[40 * 40 + 1];
+    static float x[48 * 48], w[7 * 7], y[48 * 48 + 1];
     for (int i = 0; i < g.h * g.w; i++)
         x[i] = frand();
     for (int i = 0; i < g.kh * g.kw; i++)
         w[i] = frand();
     const float bias = frand();
     y[g.oh * g.ow] = 5.0f; /* a guard */
-    kiln_dwconv2d_plane(x, w, bias, y, &g);
+    plane(x, w, bias, y, &g);
     int ok = y[g.oh * g.ow] == 5.0f;
     for (int oy = 0; oy < g.oh && ok; oy++)
         for (int ox = 0; ox < g.ow && ok; ox++) {
@@ -51,14 +55,14 @@ static int run_case(kiln_conv_geom g)
     return ok;
 }
 
-int main(void)
+static int run_all(const char *name, PlaneFn plane)
 {
     int cases = 0, failed = 0;
     for (int k = 1; k <= 7; k += 2)
         for (int s = 1; s <= 2; s++)
             for (int d = 1; d <= 2; d++)
                 for (int p = 0; p <= k + 1; p += 2)
-                    for (int w = 3; w <= 37; w += 5) {
+                    for (int w = 3; w <= 47; w += 4) {
                         kiln_conv_geom g = {1, 1 + w % 9, w, k - (w % 3 == 0 && k > 1), k,
                                             3 - s, s, d, 3 - d, p / 2, p, 0, 0};
                         g.oh = conv_out(g.h, g.kh, g.sh, g.dh, g.ph, g.ph);
@@ -66,8 +70,20 @@ int main(void)
                         if (g.oh <= 0 || g.ow <= 0)
                             continue;
                         cases++;
-                        failed += !run_case(g);
+                        failed += !run_case(plane, g);
                     }
-    printf("dwconv (%s): %d planes, %d failed\n", KILN_SIMD_F32X4, cases, failed);
+    printf("dwconv %s: %d planes, %d failed\n", name, cases, failed);
+    return failed;
+}
+
+int main(void)
+{
+    int failed = run_all(KILN_SIMD_F32X4, kiln_dwconv2d_plane);
+#ifdef KILN_SIMD_HAS_AVX2
+    if (kiln_cpu_has_avx2_fma())
+        failed += run_all("avx2", kiln_dwconv2d_plane_avx2);
+    else
+        printf("avx2: skipped (this CPU lacks AVX2+FMA)\n");
+#endif
     return failed != 0;
 }
