@@ -39,8 +39,9 @@ typedef struct Cell {
     bool layout, reverse, lbr, input_forget;
     RnnActs acts;                  /* activations and clip, as k_rnn.c reads them */
     int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
-    bool step_gemm;                /* each step's H_{t-1} R^T and dz R as one GEMM over the
-                                    * batch (emit_walk_open, emit_bptt), not per row */
+    bool step_gemm;                /* each step's H_{t-1} R^T and dz R as GEMMs over the
+                                    * batch (emit_walk_open, emit_bptt), not per row: LSTM,
+                                    * RNN, GRU with linear_before_reset */
 } Cell;
 
 /* Inputs and outputs of the backward ops (ops_train_rnn.def). */
@@ -277,7 +278,19 @@ static void emit_walk_open(Emitter *e, const Cell *c, int d, bool backward)
         emit_open(e, "for (int t = %lld; t >= 0; t--)", T - 1);
     else
         emit_open(e, "for (int t = 0; t < %lld; t++)", T);
-    if (c->step_gemm && !backward) {
+    if (c->step_gemm && !backward && c->op == OP_GRUGrad) {
+        /* GRU (linear_before_reset): z, r into pre; the h gate's part into hr */
+        emit_line(e, "/* pre_t += H_{t-1} R_{z,r}^T, hr_t = H_{t-1} Rh^T for the whole batch */");
+        emit_gemm_product(e, c->B, 2 * c->H, c->H, rnn_matrix("h", c->H, 1),
+                          rnn_matrix("rw", 1, c->H), step_rows(e, c, "pre"), step_stride(c),
+                          true, c->own_scratch);
+        emit_gemm_product(e, c->B, c->H, c->H, rnn_matrix("h", c->H, 1),
+                          rnn_matrix(arena_printf(e->arena, "rw + %lld", (long long)(2 * c->H * c->H)),
+                                     1, c->H),
+                          arena_printf(e->arena, "hr + t * %lld",
+                                       (long long)(c->layout ? c->H : c->B * c->H)),
+                          c->layout ? c->T * c->H : c->H, false, c->own_scratch);
+    } else if (c->step_gemm && !backward) {
         emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch */");
         emit_gemm_product(e, c->B, c->G * c->H, c->H, rnn_matrix("h", c->H, 1),
                           rnn_matrix("rw", 1, c->H), step_rows(e, c, "pre"), step_stride(c),
@@ -401,10 +414,14 @@ static void emit_gru_forward(Emitter *e, const Cell *c, int d)
 {
     long long H = c->H;
     const char *t = c->t, *one = emit_flit(e, 1, c->dt);
-    emit_line(e, "/* pre += H_{t-1}*R^T for z, r%s */", c->lbr ? "; hr = H_{t-1}*Rh^T + Rbh" : "");
-    emit_rec(e, c, 2 * H, 0, "hi", "pr", true);
+    if (!c->step_gemm) { /* else the step's GEMMs did these products */
+        emit_line(e, "/* pre += H_{t-1}*R^T for z, r%s */",
+                  c->lbr ? "; hr = H_{t-1}*Rh^T + Rbh" : "");
+        emit_rec(e, c, 2 * H, 0, "hi", "pr", true);
+        if (c->lbr)
+            emit_rec(e, c, H, 2 * H, "hi", "hrr", false);
+    }
     if (c->lbr) {
-        emit_rec(e, c, H, 2 * H, "hi", "hrr", false);
         if (e->in_name[IN_B]) {
             emit_open(e, "for (int j = 0; j < %lld; j++)", H);
             emit_line(e, "hrr[j] += rb[%lld + j];", 2 * H);
@@ -458,7 +475,11 @@ static void emit_gru_backward(Emitter *e, const Cell *c, int d)
         emit_line(e, "dzq[j] = gz;");
         emit_line(e, "dzq[%lld + j] = gr;", H);
         emit_line(e, "dzq[%lld + j] = gh * r;", 2 * H);
+        if (c->step_gemm) /* dH_{t-1} = dH (.) z, then += dzr R by the step's GEMM */
+            emit_line(e, "dhb[j] *= z;");
         emit_close(e);
+        if (c->step_gemm)
+            return;
         emit_line(e, "/* dH_{t-1} = dH (.) z + dzr R */");
         emit_rec_back(e, c, 3 * H, 0, "dzq");
         emit_open(e, "for (int k = 0; k < %lld; k++)", H);
@@ -791,7 +812,7 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
     emit_line(e, "/* backprop through time: %lld steps, batch %lld, input %lld, hidden %lld, %s */",
               (long long)c.T, (long long)c.B, (long long)c.I, (long long)c.H,
               c.D == 2 ? "bidirectional" : c.reverse ? "reverse" : "forward");
-    c.step_gemm = (c.op == OP_LSTMGrad || c.op == OP_RNNGrad) && !e->in_name[IN_LENS] &&
+    c.step_gemm = (c.op == OP_LSTMGrad || c.op == OP_RNNGrad || c.lbr) && !e->in_name[IN_LENS] &&
                   rnn_gemm_pays(e, &c, c.B, c.G * c.H, c.H) &&
                   rnn_gemm_pays(e, &c, c.B, c.H, c.G * c.H);
     emit_scratch(e, &c);
@@ -822,10 +843,12 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
         bwd(e, &c, d);
         emit_close(e);
         if (c.step_gemm) {
-            emit_line(e, "/* dH_{t-1} = dz_t R for the whole batch */");
-            emit_gemm_product(e, c.B, c.H, c.G * c.H, rnn_matrix(step_rows(e, &c, "dz"),
-                                                               step_stride(&c), 1),
-                              rnn_matrix("rw", c.H, 1), "dh", c.H, false, c.own_scratch);
+            bool gru = c.op == OP_GRUGrad; /* dH_{t-1} = dH (.) z (done) + dzr R */
+            emit_line(e, "/* dH_{t-1} %s %s_t R for the whole batch */", gru ? "+=" : "=",
+                      gru ? "dzr" : "dz");
+            emit_gemm_product(e, c.B, c.H, c.G * c.H,
+                              rnn_matrix(step_rows(e, &c, gru ? "dzr" : "dz"), step_stride(&c), 1),
+                              rnn_matrix("rw", c.H, 1), "dh", c.H, gru, c.own_scratch);
         }
         emit_close(e);
         emit_state_grads(e, &c, d);

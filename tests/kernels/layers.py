@@ -189,6 +189,11 @@ RNN_CASES = [
      '%ys, %yh, %yc = LSTM(%x, %w, %r, %b) {hidden_size = 16, direction = "bidirectional"}'),
     ("lstm_peep_layout1_steps", "x[8,5,20] w[1,64,20] r[1,64,16] b[1,128] p[1,48]",
      '%ys, %yh, %yc = LSTM(%x, %w, %r, %b, _, _, _, %p) {hidden_size = 16, layout = 1}'),
+    ("gru_lbr_bidir_steps", "x[5,8,20] w[2,48,20] r[2,48,16] b[2,96]",
+     '%ys, %yh = GRU(%x, %w, %r, %b) {hidden_size = 16, direction = "bidirectional", '
+     'linear_before_reset = 1}'),
+    ("gru_lbr_layout1_steps", "x[8,5,20] w[1,48,20] r[1,48,16] b[1,96]",
+     '%ys, %yh = GRU(%x, %w, %r, %b) {hidden_size = 16, layout = 1, linear_before_reset = 1}'),
     ("rnn_reverse_steps", "x[5,8,20] w[1,32,20] r[1,32,32] b[1,64]",
      '%ys, %yh = RNN(%x, %w, %r, %b) {hidden_size = 32, direction = "reverse"}'),
 ]
