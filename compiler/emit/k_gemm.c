@@ -329,8 +329,8 @@ static void gemm_operand(Emitter *e, const Graph *g, const Node *n, int i, int64
 static bool gemv_pays(const Emitter *e, const Graph *g, const Node *n, int64_t M, int64_t K)
 {
     const Value *b = ir_in(g, n, 1);
-    return M == 1 && K >= 4 && b->kind == VAL_CONST && b->data && e->pack_constants &&
-           gemm_blocked_pays(e, 64, 64, K);
+    return M == 1 && K >= 4 && shape_numel(&b->shape) < ((int64_t)1 << 30) &&
+           b->kind == VAL_CONST && b->data && e->pack_constants;
 }
 
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
