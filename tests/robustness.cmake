@@ -29,6 +29,11 @@ if(NOT KILN_SANITIZE AND NOT KILN_FUZZ)
                        LABELS slow)
 endif()
 
+# Cast from float to integers on NaN, ±Inf and out-of-range values: the
+# kernel and constant folding both saturate as SECURITY.md says.
+add_test(NAME robustness.cast_saturate
+         COMMAND /usr/bin/python3 ${SRC}/tests/robustness/cast_saturate.py ${KILN})
+
 # Generated code checked with libclang (tests/hygiene/).
 include(${SRC}/tests/hygiene/hygiene.cmake)
 
