@@ -483,9 +483,14 @@ static void emit_adjoint_pass(Emitter *e, const ResizeCfg *c, const AxisPlan *p,
     if (p->any_ext)
         emit_table(e, "unsigned char", "ext", p->out, 1, NULL, NULL, p->ext, dt);
     emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", dst, (long long)(outer * p->in * inner), t);
-    emit_open(e, "for (int o = 0; o < %lld; o++)", (long long)outer);
-    emit_line(e, "const %s *s = %s + o * %lld;", t, src, (long long)(p->out * inner));
-    emit_line(e, "%s *d = %s + o * %lld;", t, dst, (long long)(p->in * inner));
+    if (outer > 1) {
+        emit_open(e, "for (int o = 0; o < %lld; o++)", (long long)outer);
+        emit_line(e, "const %s *s = %s + o * %lld;", t, src, (long long)(p->out * inner));
+        emit_line(e, "%s *d = %s + o * %lld;", t, dst, (long long)(p->in * inner));
+    } else {
+        emit_line(e, "const %s *s = %s;", t, src);
+        emit_line(e, "%s *d = %s;", t, dst);
+    }
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)p->out);
     if (p->any_ext) {
         emit_line(e, "if (ext[j])");
@@ -495,17 +500,23 @@ static void emit_adjoint_pass(Emitter *e, const ResizeCfg *c, const AxisPlan *p,
         emit_line(e, "const int *jx = ix + j * %d;", p->taps);
         emit_line(e, "const %s *jw = w + j * %d;", t, p->taps);
     }
-    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)inner);
-    emit_line(e, "const %s v = s[j * %lld + i];", t, (long long)inner);
+    const char *i = inner > 1 ? " + i" : "";
+    if (inner > 1)
+        emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)inner);
+    emit_line(e, "const %s v = s[j%s%s];", t,
+              inner > 1 ? arena_printf(e->arena, " * %lld", (long long)inner) : "", i);
+    const char *row = inner > 1 ? arena_printf(e->arena, " * %lld", (long long)inner) : "";
     if (c->mode == RM_NEAREST) {
-        emit_line(e, "d[ix[j] * %lld + i] += v;", (long long)inner);
+        emit_line(e, "d[ix[j]%s%s] += v;", row, i);
     } else {
         emit_line(e, "for (int k = 0; k < %d; k++)", p->taps);
-        emit_line(e, "    d[jx[k] * %lld + i] += jw[k] * v;", (long long)inner);
+        emit_line(e, "    d[jx[k]%s%s] += jw[k] * v;", row, i);
     }
+    if (inner > 1)
+        emit_close(e);
     emit_close(e);
-    emit_close(e);
-    emit_close(e);
+    if (outer > 1)
+        emit_close(e);
     emit_close(e);
 }
 
