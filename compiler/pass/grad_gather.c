@@ -1,6 +1,6 @@
 /* grad_gather.c — gradient rules (named in ops.def) of the indexing and
  * resampling ops: GatherElements, GatherND, the scatters, TopK, CumSum,
- * ReverseSequence, Trilu, Resize and Upsample, with torch autograd's
+ * ReverseSequence, Trilu, Compress, MaxUnpool, Resize and Upsample, with torch autograd's
  * conventions. The backward of a gather is a scatter-add into zeros, that of
  * a scatter a gather, each an ordinary ONNX node; Resize's adjoint is the
  * kiln op ResizeGrad (ops_train_gather.def). Indices never get a gradient. */
@@ -222,5 +222,53 @@ bool grad_resize(GradCtx *c, const Node *n)
     ad_set_int(c, g, "opset", n->opset);
     ad_set_ints(c, g, "shape", xs->dims, xs->rank);
     ad_accumulate(c, x, ad_finish(c, g));
+    return !c->d->errors;
+}
+
+/* Compress (the condition a constant, as the kernel requires): Y is X's
+ * slices along axis (of X flattened without one) where the condition is
+ * true, a Gather at those positions, so dX = GatherGrad(dY) at them. */
+bool grad_compress(GradCtx *c, const Node *n)
+{
+    int x = n->in[0], dy = ad_grad(c, n->out[0]);
+    const Value *cond = c->g->values[n->in[1]];
+    const Attr *ax = ir_attr(n, "axis");
+    const Shape *xs = shape_of(c, x);
+    if (cond->kind != VAL_CONST || !cond->data) {
+        ir_node_error(c->d, n, "training through a Compress needs a constant condition");
+        return false;
+    }
+    int64_t axis = ax ? (ax->i < 0 ? ax->i + xs->rank : ax->i) : 0, kept = 0;
+    int64_t *at = arena_alloc(c->g->arena, sizeof(int64_t) * (size_t)(cond->shape.dims[0] + 1));
+    for (int64_t k = 0; k < cond->shape.dims[0]; k++)
+        if (((const uint8_t *)cond->data)[k])
+            at[kept++] = k;
+    Shape flat = {.rank = 1, .dims = {shape_numel(xs)}};
+    const Shape *target = ax ? xs : &flat;
+    int in[2] = {dy, ad_ints(c, at, (int)kept)};
+    Node *g = ad_node(c, OP_GatherGrad, in, 2, 1);
+    ad_set_int(c, g, "axis", axis);
+    ad_set_ints(c, g, "shape", target->dims, target->rank);
+    ad_accumulate(c, x, ad_reshape_like(c, ad_finish(c, g), x));
+    return !c->d->errors;
+}
+
+/* MaxUnpool: Y = 0 with Y[I[k]] = X[k] (I flat indices into Y; those
+ * outside Y, negative included, write nothing), so dX[k] = dY[I[k]]: a
+ * Gather from dY flattened, 0 where I < 0 (Gather would wrap it). */
+bool grad_max_unpool(GradCtx *c, const Node *n)
+{
+    int x = n->in[0], ind = n->in[1], dy = ad_grad(c, n->out[0]);
+    int64_t all = -1;
+    int flat_dy = ad_op2(c, OP_Reshape, dy, ad_ints(c, &all, 1));
+    int flat_i = ad_op2(c, OP_Reshape, ind, ad_ints(c, &all, 1));
+    int in[2] = {flat_dy, flat_i};
+    int got = ad_finish(c, node_at(c, OP_Gather, in, 2, 13));
+    int zero_i = ad_scalar(c, dtype_of(c, ind), 0), zero = ad_scalar(c, dtype_of(c, x), 0);
+    int ge[2] = {flat_i, zero_i};
+    int ok = ad_finish(c, node_at(c, OP_GreaterOrEqual, ge, 2, 13));
+    int sel[3] = {ok, got, zero};
+    int dx = ad_finish(c, node_at(c, OP_Where, sel, 3, 13));
+    ad_accumulate(c, x, ad_reshape_like(c, dx, x));
     return !c->d->errors;
 }

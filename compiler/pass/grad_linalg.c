@@ -1,7 +1,8 @@
-/* grad_linalg.c — gradient rules (named in ops.def) of ReduceProd and Einsum,
- * built from ordinary ops: ReduceProd's "product of the others" without
- * dividing by zero, and Einsum's gradients as Einsums themselves (with
- * identity and ones operands where a label is repeated or summed alone). */
+/* grad_linalg.c — gradient rules (named in ops.def) of ReduceProd, Einsum
+ * and float Mod, built from ordinary ops: ReduceProd's "product of the
+ * others" without dividing by zero, Einsum's gradients as Einsums themselves
+ * (with identity and ones operands where a label is repeated or summed
+ * alone), Mod's from its quotient. */
 #include "autodiff.h"
 
 #include <stdio.h>
@@ -208,5 +209,24 @@ bool grad_einsum(GradCtx *c, const Node *n)
             EinEq qi = q;
             ad_accumulate(c, n->in[i], ein_grad_input(c, n, &qi, i, dy));
         }
+    return !c->d->errors;
+}
+
+/* ---- Mod ---- */
+
+/* Mod of floats (fmod 1: C's fmod; fmod 0: the divisor's sign): both are
+ * Y = A - q B with q an integer constant between the jumps, so
+ *   dA = dY,   dB = -q dY = -dY (A - Y) / B
+ * each summed to its operand's shape (torch's fmod / remainder). */
+bool grad_mod(GradCtx *c, const Node *n)
+{
+    int a = n->in[0], b = n->in[1], y = n->out[0], dy = ad_grad(c, y);
+    if (ad_wants(c, a))
+        ad_accumulate(c, a, ad_unbroadcast(c, dy, a));
+    if (ad_wants(c, b)) {
+        int q = op2(c, OP_Div, op2(c, OP_Sub, a, y), b);
+        int db = op2(c, OP_Mul, op2(c, OP_Mul, dy, q), ad_scalar(c, c->g->values[y]->dtype, -1));
+        ad_accumulate(c, b, ad_unbroadcast(c, db, b));
+    }
     return !c->d->errors;
 }

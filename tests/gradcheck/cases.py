@@ -146,6 +146,8 @@ K("Clip", "opset6_attrs", "x[3,4]", "%y = Clip(%x) opset 6 {min = -0.4, max = 0.
 for op in ("Sign", "Floor", "Ceil", "Round"):
     K(op, "skip", "x[2,3]", ["%%f = %s(%%x)" % op, "%y = Add(%f, %x)"],
       dom={"x": U(-2, 2, (-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2))})
+# EyeLike's output doesn't depend on X's values
+K("EyeLike", "skip", "x[3,4]", ["%e = EyeLike(%x) {k = 1}", "%y = Add(%e, %x)"])
 # Hardmax is piecewise constant too (torch's one_hot(argmax) has no gradient)
 K("Hardmax", "skip", "x[2,4]", ["%h = Hardmax(%x)", "%y = Add(%h, %x)"], dom={"x": DISTINCT})
 K("Hardmax", "opset11_axis0_skip", "x[3,2]", ["%h = Hardmax(%x) opset 11 {axis = 0}", "%y = Mul(%h, %x)"],
@@ -173,6 +175,12 @@ for op in ("Max", "Min"):
 for op in ("Sum", "Mean"):
     K(op, "three_bcast", "a[2,3] b[3] c[2,1]", "%%y = %s(%%a, %%b, %%c)" % op)
     K(op, "one", "a[2,3]", "%%y = %s(%%a)" % op)
+# Mod: A / B kept 0.1 or more from an integer, where Y jumps
+MOD = {"a": Vals(2.3, -1.7, 0.4, 3.3, -2.8, 1.1), "b": Vals(0.9, 0.8, -1.3, 1.5, 1.1, -0.7)}
+K("Mod", "fmod1", "a[2,3] b[2,3]", "%y = Mod(%a, %b) {fmod = 1}", dom=MOD)
+K("Mod", "fmod0_floor", "a[2,3] b[2,3]", "%y = Mod(%a, %b)", dom=MOD)
+K("Mod", "fmod1_bcast", "a[2,3] b[3]", "%y = Mod(%a, %b) {fmod = 1}",
+  dom={"a": MOD["a"], "b": Vals(0.9, -1.3, 1.5)})
 K("Where", "bcast", "x[2,3] z[3]", "%y = Where(%c, %x, %z)",
   consts=[("c", "bool[2, 3]", [True, False, True, False, False, True])])
 
@@ -440,7 +448,13 @@ K("CumSum", "reverse_neg_axis", "x[3,2,2]", "%y = CumSum(%x, %a) {reverse = 1}",
   consts=[("a", "i32[]", [-3])])
 K("CumSum", "exclusive_runtime_axis", "x[3,4]", "%y = CumSum(%x, %a) {exclusive = 1}",
   inputs=[("a", "i64[]", [0])])
-RS = "%y = Resize(%x, _, %s)"
+K("Compress", "axis1", "x[2,4]", "%y = Compress(%x, %c) {axis = 1}",
+  consts=[("c", "bool[4]", [True, False, True, True])])
+K("Compress", "flat_short_condition", "x[2,3]", "%y = Compress(%x, %c)",
+  consts=[("c", "bool[5]", [False, True, True, False, True])])
+# indices -1 and 16 lie outside Y: nothing written, no gradient
+K("MaxUnpool", "k2s2_outside", "x[1,2,2,2]", "%y = MaxUnpool(%x, %i) {kernel_shape = [2, 2], strides = [2, 2]}",
+  consts=[("i", "i64[1, 2, 2, 2]", [0, 3, 9, 14, 16, 21, -1, 31])], opset=11)
 K("Resize", "linear_2x", "x[1,1,2,3]", '%y = Resize(%x, _, %s) {mode = "linear"}',
   consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 2.0])])
 K("Resize", "nearest_2x", "x[1,1,2,3]", "%y = Resize(%x, _, %s)",
