@@ -1,8 +1,8 @@
-/* grad_linalg.c — gradient rules (named in ops.def) of ReduceProd, Einsum
- * and float Mod, built from ordinary ops: ReduceProd's "product of the
+/* grad_linalg.c — gradient rules (named in ops.def) of ReduceProd, Einsum,
+ * float Mod and DFT, built from ordinary ops: ReduceProd's "product of the
  * others" without dividing by zero, Einsum's gradients as Einsums themselves
  * (with identity and ones operands where a label is repeated or summed
- * alone), Mod's from its quotient. */
+ * alone), Mod's from its quotient, DFT's as the transform the other way. */
 #include "autodiff.h"
 
 #include <stdio.h>
@@ -228,5 +228,58 @@ bool grad_mod(GradCtx *c, const Node *n)
         int db = op2(c, OP_Mul, op2(c, OP_Mul, dy, q), ad_scalar(c, c->g->values[y]->dtype, -1));
         ad_accumulate(c, b, ad_unbroadcast(c, db, b));
     }
+    return !c->d->errors;
+}
+
+/* ---- DFT ---- */
+
+/* x with its dim axis cut to its first len entries (len smaller) or padded
+ * with zeros at the end up to len. */
+static int fit_axis(GradCtx *c, int x, int axis, int64_t len)
+{
+    const Shape *s = &c->g->values[x]->shape;
+    int64_t have = s->dims[axis], ax = axis, zero = 0;
+    if (have == len)
+        return x;
+    if (have > len) {
+        int in[4] = {x, ad_ints(c, &zero, 1), ad_ints(c, &len, 1), ad_ints(c, &ax, 1)};
+        return ad_finish(c, node13(c, OP_Slice, in, 4));
+    }
+    int64_t pads[2 * IR_MAX_RANK] = {0};
+    pads[s->rank + axis] = len - have;
+    return op2(c, OP_Pad, x, ad_ints(c, pads, 2 * s->rank));
+}
+
+/* DFT (opset 17; axis, inverse, onesided, dft_length L): Y = F X̃, X̃ the
+ * signal cut or zero-padded to L samples (complex; real when its last dim
+ * is 1), F the L-point transform, with the bins past L/2 dropped when
+ * onesided. As a real-linear map its adjoint is F's conjugate transpose:
+ *   forward:  dX̃ = L · IDFT(dY) = Σ_k dY_k e^{+2πi kt/L}
+ *   inverse:  dX̃ = DFT(dY) / L
+ * with onesided's missing bins as zeros; then the real part for a real
+ * signal, and cut or padded back to X's length. */
+bool grad_dft(GradCtx *c, const Node *n)
+{
+    int x = n->in[0], dy = ad_grad(c, n->out[0]);
+    const Shape *xs = &c->g->values[x]->shape;
+    DType dt = c->g->values[x]->dtype;
+    int r = xs->rank;
+    int axis = (int)ir_attr_int(n, "axis", 1);
+    axis += axis < 0 ? r : 0;
+    bool inverse = ir_attr_int(n, "inverse", 0) != 0;
+    int64_t len = c->g->values[n->out[0]]->shape.dims[axis];
+    if (ir_attr_int(n, "onesided", 0) != 0) {
+        const Value *lv = n->n_in > 1 && n->in[1] >= 0 ? c->g->values[n->in[1]] : NULL;
+        len = lv ? tensor_get_i(lv->dtype, lv->data, 0) : xs->dims[axis];
+    }
+    int full = fit_axis(c, dy, axis, len);
+    Node *t = ad_node(c, OP_DFT, &full, 1, 1);
+    t->opset = 17;
+    ad_set_int(c, t, "axis", axis);
+    ad_set_int(c, t, "inverse", !inverse);
+    int g = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, inverse ? 1.0 / (double)len : (double)len));
+    if (xs->dims[r - 1] == 1)
+        g = fit_axis(c, g, r - 1, 1);
+    ad_accumulate(c, x, fit_axis(c, g, axis, xs->dims[axis]));
     return !c->d->errors;
 }

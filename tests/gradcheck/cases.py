@@ -448,6 +448,12 @@ K("CumSum", "reverse_neg_axis", "x[3,2,2]", "%y = CumSum(%x, %a) {reverse = 1}",
   consts=[("a", "i32[]", [-3])])
 K("CumSum", "exclusive_runtime_axis", "x[3,4]", "%y = CumSum(%x, %a) {exclusive = 1}",
   inputs=[("a", "i64[]", [0])])
+# DFT (opset 17): x [batch, signal..., 1 (real) or 2 (complex)]
+K("DFT", "real", "x[2,5,1]", "%y = DFT(%x)")
+K("DFT", "complex_inverse", "x[1,4,2]", "%y = DFT(%x) {inverse = 1}")
+K("DFT", "onesided_axis2", "x[1,2,6,1]", "%y = DFT(%x) {axis = 2, onesided = 1}")
+K("DFT", "onesided_odd_length_pad", "x[2,5,1]", "%y = DFT(%x, %l) {onesided = 1}", consts=[("l", "i64[]", [7])])
+K("DFT", "complex_truncate", "x[1,6,2]", "%y = DFT(%x, %l)", consts=[("l", "i64[]", [4])])
 K("Compress", "axis1", "x[2,4]", "%y = Compress(%x, %c) {axis = 1}",
   consts=[("c", "bool[4]", [True, False, True, True])])
 K("Compress", "flat_short_condition", "x[2,3]", "%y = Compress(%x, %c)",
