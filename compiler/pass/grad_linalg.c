@@ -1,8 +1,9 @@
 /* grad_linalg.c — gradient rules (named in ops.def) of ReduceProd, Einsum,
- * float Mod and DFT, built from ordinary ops: ReduceProd's "product of the
+ * float Mod, DFT and STFT, built from ordinary ops: ReduceProd's "product of the
  * others" without dividing by zero, Einsum's gradients as Einsums themselves
  * (with identity and ones operands where a label is repeated or summed
- * alone), Mod's from its quotient, DFT's as the transform the other way. */
+ * alone), Mod's from its quotient, DFT's as the transform the other way and
+ * STFT's as that per frame, overlap-added. */
 #include "autodiff.h"
 
 #include <stdio.h>
@@ -281,5 +282,69 @@ bool grad_dft(GradCtx *c, const Node *n)
     if (xs->dims[r - 1] == 1)
         g = fit_axis(c, g, r - 1, 1);
     ad_accumulate(c, x, fit_axis(c, g, axis, xs->dims[axis]));
+    return !c->d->errors;
+}
+
+/* ---- STFT ---- */
+
+/* The constant [frames, flen] of sample positions f * step + t. */
+static int frame_positions(GradCtx *c, int64_t frames, int64_t flen, int64_t step)
+{
+    Shape s = {.rank = 2, .dims = {frames, flen}};
+    int64_t *at = arena_alloc(c->g->arena, sizeof(int64_t) * (size_t)(frames * flen + 1));
+    for (int64_t f = 0; f < frames; f++)
+        for (int64_t t = 0; t < flen; t++)
+            at[f * flen + t] = f * step + t;
+    Value *v = ir_graph_add_temp(c->g, "grad/frames");
+    ir_value_set_const(c->g, v, DT_I64, &s, at);
+    return v->id;
+}
+
+/* STFT (opset 17; signal [B, len, 1|2], a constant frame_step, window w or
+ * frame_length flen, onesided): frame f is the flen samples from
+ * f * step, times w; Y[b, f] = its flen-point DFT (the first bins). Per
+ * frame the adjoint of the DFT (grad_dft: flen · IDFT of dY with the
+ * missing bins as zeros; the real part for a real signal) gives dFrame;
+ *   dSignal = the frames overlap-added: dFrame · w added at the samples
+ *             each frame read (GatherGrad over the positions)
+ *   dw      = dFrame · (the frames of the signal), summed over b, f. */
+bool grad_stft(GradCtx *c, const Node *n)
+{
+    int x = n->in[0], w = n->n_in > 2 ? n->in[2] : -1, dy = ad_grad(c, n->out[0]);
+    const Shape *xs = &c->g->values[x]->shape, *ys = &c->g->values[n->out[0]]->shape;
+    DType dt = c->g->values[x]->dtype;
+    const Value *sv = c->g->values[n->in[1]];
+    int64_t step = tensor_get_i(sv->dtype, sv->data, 0), frames = ys->dims[1], flen;
+    if (w >= 0)
+        flen = c->g->values[w]->shape.dims[0];
+    else
+        flen = tensor_get_i(c->g->values[n->in[3]]->dtype, c->g->values[n->in[3]]->data, 0);
+    int full = fit_axis(c, dy, 2, flen);
+    Node *t = ad_node(c, OP_DFT, &full, 1, 1);
+    t->opset = 17;
+    ad_set_int(c, t, "axis", 2);
+    ad_set_int(c, t, "inverse", 1);
+    int dframe = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, (double)flen));
+    dframe = fit_axis(c, dframe, 3, xs->dims[2]); /* [B, frames, flen, cin] */
+    int pos = frame_positions(c, frames, flen, step);
+    int64_t wcol[2] = {flen, 1};
+    if (ad_wants(c, w)) {
+        int in[2] = {x, pos};
+        Node *gather = node13(c, OP_Gather, in, 2);
+        ad_set_int(c, gather, "axis", 1);
+        int prod = op2(c, OP_Mul, dframe, ad_finish(c, gather));
+        Node *sum = node13(c, OP_SumToShape, &prod, 1);
+        ad_set_ints(c, sum, "shape", wcol, 2);
+        ad_accumulate(c, w, reshape_to(c, ad_finish(c, sum), &c->g->values[w]->shape));
+    }
+    if (ad_wants(c, x)) {
+        if (w >= 0)
+            dframe = op2(c, OP_Mul, dframe, op2(c, OP_Reshape, w, ad_ints(c, wcol, 2)));
+        int in[2] = {dframe, pos};
+        Node *g = ad_node(c, OP_GatherGrad, in, 2, 1);
+        ad_set_int(c, g, "axis", 1);
+        ad_set_ints(c, g, "shape", xs->dims, xs->rank);
+        ad_accumulate(c, x, ad_finish(c, g));
+    }
     return !c->d->errors;
 }

@@ -454,6 +454,12 @@ K("DFT", "complex_inverse", "x[1,4,2]", "%y = DFT(%x) {inverse = 1}")
 K("DFT", "onesided_axis2", "x[1,2,6,1]", "%y = DFT(%x) {axis = 2, onesided = 1}")
 K("DFT", "onesided_odd_length_pad", "x[2,5,1]", "%y = DFT(%x, %l) {onesided = 1}", consts=[("l", "i64[]", [7])])
 K("DFT", "complex_truncate", "x[1,6,2]", "%y = DFT(%x, %l)", consts=[("l", "i64[]", [4])])
+# STFT: signal [batch, length, 1 or 2]; frames of 4 overlapping (step 2 or 3)
+K("STFT", "real_window", "x[2,9,1] w[4]", "%y = STFT(%x, %s, %w)", consts=[("s", "i64[]", [2])])
+K("STFT", "complex_length_twosided", "x[1,10,2]", "%y = STFT(%x, %s, _, %l) {onesided = 0}",
+  consts=[("s", "i64[]", [3]), ("l", "i64[]", [4])])
+K("STFT", "complex_window_twosided", "x[1,8,2] w[5]", "%y = STFT(%x, %s, %w) {onesided = 0}",
+  consts=[("s", "i64[]", [3])])
 K("Compress", "axis1", "x[2,4]", "%y = Compress(%x, %c) {axis = 1}",
   consts=[("c", "bool[4]", [True, False, True, True])])
 K("Compress", "flat_short_condition", "x[2,3]", "%y = Compress(%x, %c)",
