@@ -351,7 +351,8 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
         if (of == OP_LpPool)
             emit_line(e, "const %s v = dy[%s];", t, at);
         else
-            emit_line(e, "const %s v = dy[%s] / %s;", t, at, pool_count(e, n, &w, cut_lo, cut_hi, dt));
+            emit_line(e, "const %s v = dy[%s] / %s;", t, at,
+                      pool_count(e, n, &w, cut_lo, cut_hi, dt));
         emit_taps_open(e, &w, cut_lo, cut_hi);
         emit_line(e, "dx[%s] += v;", tap);
         emit_close_n(e, w.nsp);

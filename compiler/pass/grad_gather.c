@@ -58,7 +58,8 @@ bool grad_gather_elements(GradCtx *c, const Node *n)
 {
     int x = n->in[0], dy = ad_grad(c, n->out[0]);
     int64_t axis = ir_attr_int(n, "axis", 0);
-    ad_accumulate(c, x, indexed(c, OP_ScatterElements, zeros_like(c, x), n->in[1], dy, &axis, "add"));
+    int dx = indexed(c, OP_ScatterElements, zeros_like(c, x), n->in[1], dy, &axis, "add");
+    ad_accumulate(c, x, dx);
     return !c->d->errors;
 }
 
@@ -118,7 +119,8 @@ bool grad_gather_nd(GradCtx *c, const Node *n)
     for (int i = is->rank - 1; i < ys->rank; i++)
         yf.dims[yf.rank++] = ys->dims[i];
     if (yf.rank > IR_MAX_RANK) {
-        ir_node_error(c->d, n, "training through this GatherND needs more than %d dims", IR_MAX_RANK);
+        ir_node_error(c->d, n, "training through this GatherND needs more than %d dims",
+                      IR_MAX_RANK);
         return false;
     }
     int zeros = ad_op2(c, OP_Reshape, zeros_like(c, x), ad_ints(c, xf.dims, xf.rank));
@@ -170,7 +172,8 @@ bool grad_topk(GradCtx *c, const Node *n)
     int64_t axis = ir_attr_int(n, "axis", -1);
     if (dv < 0)
         return !c->d->errors;
-    ad_accumulate(c, x, indexed(c, OP_ScatterElements, zeros_like(c, x), n->out[1], dv, &axis, "add"));
+    int dx = indexed(c, OP_ScatterElements, zeros_like(c, x), n->out[1], dv, &axis, "add");
+    ad_accumulate(c, x, dx);
     return !c->d->errors;
 }
 

@@ -278,7 +278,8 @@ bool grad_dft(GradCtx *c, const Node *n)
     t->opset = 17;
     ad_set_int(c, t, "axis", axis);
     ad_set_int(c, t, "inverse", !inverse);
-    int g = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, inverse ? 1.0 / (double)len : (double)len));
+    double scale = inverse ? 1.0 / (double)len : (double)len;
+    int g = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, scale));
     if (xs->dims[r - 1] == 1)
         g = fit_axis(c, g, r - 1, 1);
     ad_accumulate(c, x, fit_axis(c, g, axis, xs->dims[axis]));
