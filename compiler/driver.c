@@ -29,7 +29,8 @@ struct kiln_embedded_file {
 extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
 
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
-                                         "dce", NULL};
+                                         "dce", "fuse_batchnorm", "fuse_matmul_add",
+                                         "fuse_transpose", "fuse_activation", NULL};
 
 /* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
 
@@ -270,6 +271,13 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         (t && !pass_build_training(g, t, d)) ||
         (t && !step(g, "training", NULL, true, o, dump, &dumped, &live, d)) ||
         !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d))
+        return false;
+    /* fusion, on the inference and training graph alike (--no-fuse: none) */
+    if (!o->no_fuse &&
+        (!step(g, "fuse_batchnorm", pass_fuse_batchnorm, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_matmul_add", pass_fuse_matmul_add, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d)))
         return false;
     if (dump)
         return dumped;
