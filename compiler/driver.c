@@ -446,7 +446,7 @@ bool driver_ir(const CompileOptions *opts, StrBuf *out, Diag *d)
     CompileOptions oo = *opts, *o = &oo;
     Compiled c = {0};
     if (o->dot && !o->dump_after)
-        o->dump_after = "dce"; /* draw the graph after every pass: shapes known */
+        o->dump_after = o->no_fuse ? "dce" : "fuse_activation"; /* after every pass */
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, out, d);
     if (!ok && !d->errors)
         diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);

@@ -41,11 +41,12 @@ static void bn_affine(const Graph *g, const Node *bn, int64_t c, double *s, doub
     }
 }
 
-/* A new constant named after base holding data of dtype dt and shape s. */
+/* A new weight named after base holding data of dtype dt and shape s. */
 static int new_const(Graph *g, const char *base, DType dt, const Shape *s, const void *data)
 {
     Value *v = ir_graph_add_temp(g, base);
     ir_value_set_const(g, v, dt, s, data);
+    v->is_param = true; /* the model's weights, rewritten */
     return v->id;
 }
 
