@@ -8,13 +8,14 @@
 # unfused / fused of the medians and of the minima. With CALLGRIND=1 it also
 # counts instructions per call under valgrind --tool=callgrind (repeatable
 # where the times on a shared machine are not). Usage: bench/fusion.sh [KILN]
-#   (REPS=11, ITERS scaled per model)
+#   (REPS=11, ITERS scaled per model; KEEP=1 keeps the generated folders)
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${1:-$ROOT/build/kiln}
 REPS=${REPS:-11}
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+[ -z "$KEEP" ] || echo "kept in $TMP"
+[ -n "$KEEP" ] || trap 'rm -rf "$TMP"' EXIT
 variants=""
 for model in mnist_mlp lenet_cnn; do
   for batch in 1 64; do
