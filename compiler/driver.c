@@ -29,7 +29,8 @@ struct kiln_embedded_file {
 extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
 
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
-                                         "dce", NULL};
+                                         "dce", "fuse_batchnorm", "fuse_matmul_add",
+                                         "fuse_transpose", "fuse_activation", NULL};
 
 /* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
 
@@ -271,6 +272,13 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         (t && !step(g, "training", NULL, true, o, dump, &dumped, &live, d)) ||
         !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d))
         return false;
+    /* fusion, on the inference and training graph alike (--no-fuse: none) */
+    if (!o->no_fuse &&
+        (!step(g, "fuse_batchnorm", pass_fuse_batchnorm, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_matmul_add", pass_fuse_matmul_add, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d)))
+        return false;
     if (dump)
         return dumped;
     /* P_run_v computes the outputs; P_train_step_v the loss and the updates */
@@ -438,7 +446,7 @@ bool driver_ir(const CompileOptions *opts, StrBuf *out, Diag *d)
     CompileOptions oo = *opts, *o = &oo;
     Compiled c = {0};
     if (o->dot && !o->dump_after)
-        o->dump_after = "dce"; /* draw the graph after every pass: shapes known */
+        o->dump_after = o->no_fuse ? "dce" : "fuse_activation"; /* after every pass */
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, out, d);
     if (!ok && !d->errors)
         diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);

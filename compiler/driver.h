@@ -43,6 +43,7 @@ typedef struct CompileOptions {
     double rtol, atol;        /* verify tolerances */
     bool keep;                /* keep the build folder of run/verify */
     bool train;               /* --train: also emit the training step */
+    bool no_fuse;             /* --no-fuse: skip the fusion passes (pass/fuse_*.c) */
     TrainOptions t;
     bool quiet;               /* --quiet: run/verify print only failures and the count */
     void (*trace)(const char *line); /* --verbose: called with one line per stage

@@ -42,6 +42,8 @@ static const char usage[] =
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
     "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+    "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+    "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"
     "\n"
     "training (compile --train):\n"
     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
@@ -59,7 +61,8 @@ static const char usage[] =
     "  --check-finite          a step meeting NaN/Inf returns KILN_ERR_NONFINITE, changing nothing\n"
     "\n"
     "ir options:\n"
-    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
+    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce,\n"
+    "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation\n"
     "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
     "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
     "\n"
@@ -128,7 +131,8 @@ static const struct HelpRow {
      "  --target T              generic | x86-64-v3 | host (default: host)\n"},
     {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
-             "                          training (with --train) or dce\n"
+             "                          training (with --train), dce, fuse_batchnorm,\n"
+             "                          fuse_matmul_add, fuse_transpose or fuse_activation\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
     {CMD_COMPILE | CMD_IR,
@@ -139,6 +143,9 @@ static const struct HelpRow {
      "                          specialize the model on a value of input NAME (a TensorProto);\n"
      "                          it stops being an input\n"},
     {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY,
+     "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+     "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
     {CMD_RUN | CMD_VERIFY,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
     {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
@@ -309,11 +316,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         const char *near = cli_nearest(val, driver_pass_names);
         if (!known && near) {
             fprintf(stderr, "kiln: --dump-after '%s': did you mean '%s'? (expected import, "
-                            "init_params, infer_shapes or dce)\n", val, near);
+                            "init_params, infer_shapes, dce or a fuse_ pass)\n", val, near);
             return 1;
         }
         if (!known)
-            return fail("--dump-after '%s': expected import, init_params, infer_shapes or dce", val);
+            return fail("--dump-after '%s': expected import, init_params, infer_shapes, dce or a fuse_ "
+                        "pass", val);
     } else if (!strcmp(name, "--input")) {
         if (a->n_inputs == 256)
             return fail("too many --input flags%s", "");
@@ -379,6 +387,7 @@ static const Option options[] = {
     {"--batch", true, CMD_COMPILE | CMD_IR},
     {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN},
     {"--stats", false, CMD_COMPILE},
+    {"--no-fuse", false, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY},
     {"--dump-after", true, CMD_IR},
     {"--dot", false, CMD_IR},
     {"--svg", true, CMD_IR},
@@ -469,6 +478,7 @@ static int parse_args(Args *a, int argc, char **argv)
                 return fail("option '%s' takes no value", name);
             a->o.keep |= !strcmp(name, "--keep");
             a->o.train |= !strcmp(name, "--train");
+            a->o.no_fuse |= !strcmp(name, "--no-fuse");
             a->o.t.nesterov |= !strcmp(name, "--nesterov");
             a->o.t.check_finite |= !strcmp(name, "--check-finite");
             a->o.dot |= !strcmp(name, "--dot");

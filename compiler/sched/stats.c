@@ -71,11 +71,14 @@ int64_t sched_node_flops(const Graph *g, const Node *n)
     int64_t out = outputs_numel(g, n);
     switch (n->op) {
     case OP_Gemm:
+    case OP_FusedGemm: /* the epilogue's activation: not counted, as for the others */
         return gemm_flops(g, n);
     case OP_MatMul:
+    case OP_FusedMatMul:
     case OP_MatMulInteger: /* A [..., M, K] (or [K]) · B: K multiply-adds per output */
         return x->shape.rank ? 2 * out * x->shape.dims[x->shape.rank - 1] : -1;
     case OP_Conv:
+    case OP_FusedConv:
     case OP_ConvInteger:
         return out * (2 * per_channel(ir_in(g, n, 1)) + (ir_in(g, n, 2) ? 1 : 0));
     case OP_ConvTranspose:

@@ -45,7 +45,7 @@ expect "kiln: 'verify' doesn't take --batch (see kiln verify --help)" verify --b
 expect "kiln: 'compile' doesn't take --rtol (see kiln compile --help)" compile mlp.onnx -o out10 --rtol=0.1
 expect "kiln: option '--keep' takes no value" run mlp.onnx -o out11 --keep=1
 expect "kiln: --quiet and --verbose contradict each other" compile mlp.onnx -o out12 --quiet --verbose
-expect "kiln: --dump-after 'infer_shape': did you mean 'infer_shapes'? (expected import, init_params, infer_shapes or dce)" ir mlp.onnx --dump-after infer_shape
+expect "kiln: --dump-after 'infer_shape': did you mean 'infer_shapes'? (expected import, init_params, infer_shapes, dce or a fuse_ pass)" ir mlp.onnx --dump-after infer_shape
 # a gradient kiln doesn't compute: a scatter's max reduction, and mul w.r.t. its updates
 cat > scatter.kir <<'EOF'
 graph "scatter" opset 18
