@@ -13,6 +13,8 @@ typedef struct LayerStats {
     int64_t params;       /* elements of the parameters this layer is the first to read */
     int64_t param_bytes;
     int64_t workspace;    /* bytes of its outputs that live in the workspace */
+    int64_t scratch;      /* bytes of kernel scratch it uses (set by the caller
+                             after emission; 0 if not known) */
 } LayerStats;
 
 typedef struct ModelStats {
