@@ -59,6 +59,26 @@ def machine():
                info.get("L2 cache", "?"), info.get("L3 cache", "?"), isa, platform.release()))
 
 
+def layer_table(runs, peak2, peak, out, layers, baselines):
+    """One row per (layer, implementation): time, GFLOPS, fractions of the
+    peaks, and the speed relative to each baseline (its time / this time)."""
+    impls = ("kiln", "kiln_generic") + tuple(b for b, _ in baselines)
+    out.append("| layer | implementation | time | GFLOPS | of AVX2 peak | of machine peak | "
+               + " | ".join("speed vs %s" % label for _, label in baselines) + " |")
+    out.append("|---" * (6 + len(baselines)) + "|")
+    for layer in layers:
+        t = {impl: stat(runs, "%s/%s" % (layer, impl), "cpu_time") for impl in impls}
+        for impl in impls:
+            g = stat(runs, "%s/%s" % (layer, impl), "GFLOPS")
+            if not g:
+                continue
+            vs = [("" if impl == b else ratio(t[b][0], t[impl][0])) if t[b] else "—"
+                  for b, _ in baselines]
+            out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                layer, impl, fmt_time(t[impl]), fmt_rate(g), ratio(g[0], peak2),
+                ratio(g[0], peak), " | ".join(vs)))
+
+
 def section(title, ctx, runs, out):
     peak2 = stat(runs, "probe/fma_peak", "GFLOPS")
     peak512 = stat(runs, "probe/fma_peak_avx512", "GFLOPS")
@@ -72,24 +92,15 @@ def section(title, ctx, runs, out):
     if peak512:
         out.append("| FMA peak, AVX-512 (GFLOPS) | %s |" % fmt_rate(peak512))
     out.append("| L2 read, 256 KiB (GB/s) | %s |\n" % fmt_rate(l2))
-    out.append("| layer | implementation | time | GFLOPS | of AVX2 peak | of machine peak "
-               "| speed vs OpenBLAS | speed vs BLIS |")
-    out.append("|---|---|---|---|---|---|---|---|")
-    for layer in ("gemm_256x256x256", "gemm_64x128x784", "fc_relu_784x128_b1",
-                  "conv3x3_64x56x56_b1"):
-        t = {impl: stat(runs, "%s/%s" % (layer, impl), "cpu_time")
-             for impl in ("kiln", "kiln_generic", "openblas", "blis")}
-        for impl in ("kiln", "kiln_generic", "openblas", "blis"):
-            g = stat(runs, "%s/%s" % (layer, impl), "GFLOPS")
-            if not g:
-                continue
-            vs_ob = ratio(t["openblas"][0], t[impl][0]) if impl != "openblas" and t["openblas"] else ""
-            vs_bl = ratio(t["blis"][0], t[impl][0]) if impl != "blis" and t["blis"] else ""
-            vs_ob = vs_ob if t["openblas"] else "—"
-            vs_bl = vs_bl if t["blis"] else "—"
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                layer, impl, fmt_time(t[impl]), fmt_rate(g), ratio(g[0], peak2[0]),
-                ratio(g[0], peak), vs_ob, vs_bl))
+    layer_table(runs, peak2[0], peak, out,
+                ("gemm_256x256x256", "gemm_64x128x784", "fc_relu_784x128_b1"),
+                (("openblas", "OpenBLAS"), ("blis", "BLIS")))
+    out.append("\noneDNN: %s; XNNPACK: %s. Convolutions: kiln NCHW, oneDNN its own blocked "
+               "layouts (format_tag_any), XNNPACK NHWC; only the convolution is timed.\n"
+               % (ctx.get("onednn", "?"), ctx.get("xnnpack", "?")))
+    layer_table(runs, peak2[0], peak, out,
+                ("conv3x3_64x56x56_b1", "lenet_conv1_b64", "lenet_conv2_b64"),
+                (("onednn", "oneDNN"), ("xnnpack", "XNNPACK")))
     t = stat(runs, "fc_relu_784x128_b1/kiln", "cpu_time")
     if t and l2:
         read_ns = WEIGHTS_FC1 / l2[0]  # GB/s = bytes per ns
@@ -125,7 +136,8 @@ def main():
            "on every call, as a framework calling them does. Batch-1 BLAS numbers use sgemv "
            "plus a bias+ReLU loop.\n"]
     section("Pass 1: each library's own kernels for this CPU", best_ctx, best, out)
-    section("Pass 2: AVX2 kernels everywhere (OpenBLAS Haswell, BLIS zen3)", avx2_ctx, avx2, out)
+    section("Pass 2: AVX2 kernels where the library allows (OpenBLAS Haswell, BLIS zen3, "
+            "oneDNN ONEDNN_MAX_CPU_ISA=AVX2; XNNPACK can't be pinned)", avx2_ctx, avx2, out)
     print("\n".join(out))
 
 
