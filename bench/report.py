@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""report.py — turns the two JSON outputs of kiln_bench (bench/run.sh) into
-bench/RESULTS.md: the machine, the date, per benchmark the median and
-min-max over the interleaved repetitions, and the ratios the targets of
-issue 5 are stated in (to the FMA peak, to OpenBLAS, to BLIS, to the L2
-read time of the weights). Times are per-thread CPU times: the machine is
+"""report.py — turns the two JSON outputs of kiln_bench and the whole-model
+JSON of bench/whole.py (bench/run.sh) into bench/RESULTS.md: the machine,
+the date, per benchmark the median and min-max over the interleaved
+repetitions, and the ratios the targets of issue 5 are stated in (to the FMA
+peak, to OpenBLAS, BLIS, oneDNN, XNNPACK, PyTorch and onnxruntime, to the L2
+read time of the weights), plus the data of the ratio chart (bench/ratios.gp). Times are per-thread CPU times: the machine is
 shared, and wall time also counts the time other processes held the core."""
 import argparse
 import datetime
@@ -110,6 +111,65 @@ def section(title, ctx, runs, out):
     out.append("")
 
 
+def med_range(ns):
+    """(median, min, max) of a list of ns, or None."""
+    return (statistics.median(ns), min(ns), max(ns)) if ns else None
+
+
+def whole_section(path, out, chart):
+    """The whole-model tables from bench/whole.py's JSON; chart (a list) gets
+    (label, speed vs PyTorch, vs onnxruntime, vs onnxruntime minus its
+    per-call overhead) per case for the gnuplot chart."""
+    with open(path) as f:
+        doc = json.load(f)
+    over = next((med_range(c["ns"]["onnxruntime"]) for c in doc["cases"]
+                 if c["kind"] == "overhead"), None)
+    out.append("## Whole models, single thread\n")
+    out.append("kiln's generated C built into a shared library and called from the same Python "
+               "process as PyTorch %s (eager, `torch.no_grad()`, `torch.set_num_threads(1)`); "
+               "onnxruntime-node in a Node.js co-process driven over a pipe "
+               "(`intraOpNumThreads: 1`, sequential, all graph optimizations). %d repetitions, "
+               "each visiting every case and implementation in a fresh random order; a sample "
+               "times a loop of calls (about %.0f ms) and divides. Every implementation's outputs "
+               "were checked against PyTorch's before timing (largest difference %.1e), and each "
+               "training step's first three losses against PyTorch's.\n"
+               % (doc["torch"], doc["reps"], doc["min_time"] * 1e3,
+                  max(doc["max_abs_diff_vs_torch"].values() or [0])))
+    if over:
+        out.append("onnxruntime's fixed per-call overhead (a one-node model, Relu on one float, "
+                   "through onnxruntime-node): %s; the last column subtracts its median.\n"
+                   % fmt_time(over))
+    out.append("| model | batch | kiln | PyTorch | onnxruntime | speed vs PyTorch | "
+               "speed vs onnxruntime | vs onnxruntime minus overhead |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for c in doc["cases"]:
+        if c["kind"] != "inference":
+            continue
+        t = {k: med_range(v) for k, v in c["ns"].items()}
+        k, pt, rt = t.get("kiln"), t.get("torch"), t.get("onnxruntime")
+        net = rt[0] - over[0] if rt and over else None
+        row = (ratio(pt[0], k[0]) if pt else "—", ratio(rt[0], k[0]) if rt else "—",
+               ratio(net, k[0]) if net and net > 0 else "—")
+        out.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            c["model"], c["batch"], fmt_time(k), fmt_time(pt), fmt_time(rt), *row))
+        chart.append(("%s b%d" % (c["model"], c["batch"]), *row))
+    out.append("\n## Training step (forward, backward, Adam), single thread\n")
+    out.append("PyTorch: `zero_grad`, forward, `CrossEntropyLoss`, `backward`, `Adam.step`; kiln: "
+               "`model_train_step_v` of `kiln compile --train --loss sparse_softmax_ce "
+               "--optimizer adam`, from the same weights on the same batch. Target: ≥ 3× "
+               "PyTorch's speed.\n")
+    out.append("| model | batch | kiln | PyTorch | speed vs PyTorch |")
+    out.append("|---|---|---|---|---|")
+    for c in doc["cases"]:
+        if c["kind"] != "train":
+            continue
+        k, pt = med_range(c["ns"]["kiln"]), med_range(c["ns"]["torch"])
+        out.append("| %s | %d | %s | %s | %s |" % (c["model"], c["batch"], fmt_time(k),
+                                                  fmt_time(pt), ratio(pt[0], k[0])))
+        chart.append(("%s train b%d" % (c["model"], c["batch"]), ratio(pt[0], k[0]), "—", "—"))
+    out.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--best", required=True)
@@ -117,6 +177,8 @@ def main():
     ap.add_argument("--load", nargs=2, default=["?", "?"])
     ap.add_argument("--cc", default="?")
     ap.add_argument("--reps", default="?")
+    ap.add_argument("--whole", help="bench/whole.py's whole.json")
+    ap.add_argument("--chart-data", help="write the ratios for bench/ratios.gp here")
     a = ap.parse_args()
     best_ctx, best = load(a.best)
     avx2_ctx, avx2 = load(a.avx2)
@@ -138,6 +200,17 @@ def main():
     section("Pass 1: each library's own kernels for this CPU", best_ctx, best, out)
     section("Pass 2: AVX2 kernels where the library allows (OpenBLAS Haswell, BLIS zen3, "
             "oneDNN ONEDNN_MAX_CPU_ISA=AVX2; XNNPACK can't be pinned)", avx2_ctx, avx2, out)
+    chart = []
+    if a.whole:
+        whole_section(a.whole, out, chart)
+    if a.chart_data:
+        with open(a.chart_data, "w") as f:
+            f.write("# case, speed of kiln vs PyTorch, vs onnxruntime, vs onnxruntime minus "
+                    "its per-call overhead (other's time / kiln's; '-' for none)\n")
+            for label, *r in chart:
+                f.write('"%s" %s\n' % (label, " ".join(x if x not in ("", "—") else "-" for x in r)))
+    out.append("![speed of kiln relative to PyTorch and onnxruntime](ratios.png)\n"
+               if chart else "")
     print("\n".join(out))
 
 
