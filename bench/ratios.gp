@@ -10,11 +10,11 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y 2
-set yrange [0.03:32]
+set yrange [0.0078125:64]
 set ylabel "other's time / kiln's time"
 set xtics rotate by -30 scale 0
 set grid ytics
-set key top left
+set key top right Left reverse
 set datafile missing "-"
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.5 lc rgb "black"
 plot data using 2:xtic(1) title "vs PyTorch" lc rgb "#4c72b0", \
