@@ -518,14 +518,15 @@ typedef struct Build {
 } Build;
 
 /* kiln bench: writes the harness (bench/layer_bench.c and the probes) into
- * the build folder; *defines gets the -D flags it is built with. */
+ * the build folder; extra gets the probes' source and the -D flags the
+ * harness is built with (NULL-terminated, at most 3). */
 static bool write_bench_harness(Arena *a, const CompileOptions *o, Build *b, const Compiled *c,
-                                char **defines, Diag *d)
+                                char **extra, Diag *d)
 {
-    bool train = o->train;
-    b->timed = train ? c->train : c->run;
-    *defines = arena_printf(a, "-DKILN_BENCH_LAYERS=%d%s", b->timed.n > 0 ? b->timed.n : 1,
-                            train ? " -DKILN_BENCH_TRAIN" : "");
+    b->timed = o->train ? c->train : c->run;
+    extra[0] = arena_printf(a, "%s/probes.c", b->dir);
+    extra[1] = arena_printf(a, "-DKILN_BENCH_LAYERS=%d", b->timed.n > 0 ? b->timed.n : 1);
+    extra[2] = o->train ? "-DKILN_BENCH_TRAIN" : NULL;
     for (const struct kiln_embedded_file *f = kiln_bench_files; f->name; f++)
         if (!write_file(b->dir, f->name, f->text, f->size, d))
             return false;
@@ -545,11 +546,13 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     Compiled c = {0};
     EmitResult r = {0};
     StrBuf harness = {0};
-    char *defines = NULL;
+    const char *harness_c = "kiln_harness.c";
+    char *extra[3] = {NULL, NULL, NULL}; /* kiln bench: more sources and flags */
     bool ok = pipeline(a, &oo, &c, NULL, d) && emit_all(a, &oo, &c, &r, d) &&
               write_outputs(&oo, b->dir, c.prefix, &r, d);
     if (ok && o->bench_reps > 0) {
-        ok = write_bench_harness(a, o, b, &c, &defines, d);
+        harness_c = "layer_bench.c";
+        ok = write_bench_harness(a, o, b, &c, extra, d);
     } else if (ok) {
         emit_harness(c.g, c.prefix, &harness);
         ok = write_file(b->dir, "kiln_harness.c", harness.buf, harness.len, d);
@@ -563,20 +566,11 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     char inc[4200], src[4200], hsrc[4200], log[4200];
     snprintf(inc, sizeof inc, "-I%s", b->dir);
     snprintf(src, sizeof src, "%s/model.c", b->dir);
-    snprintf(hsrc, sizeof hsrc, "%s/kiln_harness.c", b->dir);
+    snprintf(hsrc, sizeof hsrc, "%s/%s", b->dir, harness_c);
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
     char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
-                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL, NULL,
-                    NULL, NULL};
-    if (defines) { /* kiln bench: the timer harness and the probes instead */
-        char *train = strchr(defines, ' ');
-        if (train)
-            *train++ = '\0';
-        argv[9] = arena_printf(a, "%s/layer_bench.c", b->dir);
-        argv[13] = arena_printf(a, "%s/probes.c", b->dir);
-        argv[14] = defines;
-        argv[15] = train;
-    }
+                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", extra[0],
+                    extra[1], extra[2], NULL};
     double t0 = seconds_now();
     int rc = spawn(argv, log, 600);
     if (rc == 0)
