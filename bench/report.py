@@ -130,7 +130,8 @@ def whole_section(path, out, chart):
                "onnxruntime-node in a Node.js co-process driven over a pipe "
                "(`intraOpNumThreads: 1`, sequential, all graph optimizations). %d repetitions, "
                "each visiting every case and implementation in a fresh random order; a sample "
-               "times a loop of calls (about %.0f ms) and divides. Every implementation's outputs "
+               "times a loop of calls (about %.0f ms) and divides; CPU time (kiln and PyTorch: "
+               "of the calling thread; onnxruntime: of its process). Every implementation's outputs "
                "were checked against PyTorch's before timing (largest difference %.1e), and each "
                "training step's first three losses against PyTorch's.\n"
                % (doc["torch"], doc["reps"], doc["min_time"] * 1e3,
@@ -167,6 +168,15 @@ def whole_section(path, out, chart):
         out.append("| %s | %d | %s | %s | %s |" % (c["model"], c["batch"], fmt_time(k),
                                                   fmt_time(pt), ratio(pt[0], k[0])))
         chart.append(("%s train b%d" % (c["model"], c["batch"]), ratio(pt[0], k[0]), "—", "—"))
+    out.append("\n## Memory plan\n")
+    out.append("The workspace kiln plans for the tensors of each model (`kiln compile --stats`), "
+               "next to the liveness lower bound: the most bytes live at one step of the schedule "
+               "(the training step's for the `train` rows). Target: ≤ 1.1× the bound.\n")
+    out.append("| model | workspace (bytes) | lower bound (bytes) | ratio |")
+    out.append("|---|---|---|---|")
+    for name, (ws, bound) in doc.get("workspace_and_lower_bound", {}).items():
+        out.append("| %s | %s | %s | %s |" % (name, format(ws, ","), format(bound, ","),
+                                             ratio(ws, bound)))
     out.append("")
 
 

@@ -10,7 +10,10 @@ this process loads with ctypes, so kiln's and torch's calls alternate in one
 process. onnxruntime runs in a Node.js co-process (bench/ort_server.js) that
 this script drives over a pipe, so its samples alternate with the others too.
 Each sample times a loop of calls (kiln: the loop runs in C; torch and
-onnxruntime: their own per-call paths) and divides; every implementation's
+onnxruntime: their own per-call paths) and divides. Times are CPU time (of
+the calling thread; onnxruntime: of its whole single-session process), as
+in kiln_bench: the machine is shared, and wall time would also count the
+time other processes held the core. Every implementation's
 outputs are checked against torch's before anything is timed, and each
 training step's first losses against torch's.
 
@@ -21,6 +24,7 @@ import ctypes
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -103,11 +107,15 @@ class Kiln:
 
     def __init__(self, kiln, onnx_path, out, name, train):
         gen = os.path.join(out, name)
-        cmd = [kiln, "compile", onnx_path, "-o", gen, "--prefix", "model", "--quiet"]
+        cmd = [kiln, "compile", onnx_path, "-o", gen, "--prefix", "model", "--quiet", "--stats"]
         if train:
             cmd += ["--train", "--loss", "sparse_softmax_ce", "--loss-on", "logits",
                     "--optimizer", "adam"]
-        subprocess.run(cmd, check=True)
+        stats = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        # per entry (inference, then the training step): the planned tensors'
+        # bytes and their liveness lower bound, from --stats
+        self.workspace = [[int(w.replace(",", "")) for w in m.groups()] for m in re.finditer(
+            r"^workspace: ([\d,]+) bytes.*lower bound ([\d,]+)", stats, re.M)]
         so = os.path.join(out, name + ".so")
         subprocess.run(["cc", "-O2", "-std=c99", "-shared", "-fPIC", "-I", gen,
                         os.path.join(gen, "model.c"), os.path.join(ROOT, "bench", "kiln_loop.c"),
@@ -169,10 +177,12 @@ class Ort:
 
 
 def torch_loop(fn, n):
-    t0 = time.perf_counter_ns()
+    """n calls; this thread's CPU time per call (torch runs single-threaded
+    in the calling thread)."""
+    t0 = time.thread_time_ns()
     for _ in range(n):
         fn()
-    return (time.perf_counter_ns() - t0) / n
+    return (time.thread_time_ns() - t0) / n
 
 
 def calibrate(loop, target_s):
@@ -194,7 +204,7 @@ def check(name, got, want, tol):
     return err
 
 
-def setup_inference(args, ort, cases, checks):
+def setup_inference(args, ort, cases, checks, workspace):
     """Per (model, batch): kiln, torch and onnxruntime loops, checked first."""
     for mname, batch in INFER:
         cls, shape = MODELS[mname]
@@ -211,6 +221,7 @@ def setup_inference(args, ort, cases, checks):
         k.bind([xk], [yk])
         k.loop(1)
         checks[name + "/kiln"] = check(name + " kiln", yk, want, 1e-4)
+        workspace[name] = k.workspace[0]
         impls = {"kiln": k.loop}
 
         def run_torch(model=model, x=x):
@@ -227,7 +238,7 @@ def setup_inference(args, ort, cases, checks):
         cases.append({"kind": "inference", "model": mname, "batch": batch, "impls": impls})
 
 
-def setup_training(args, cases, checks):
+def setup_training(args, cases, checks, workspace):
     """Per model: one training step (forward, backward, Adam) in kiln and torch,
     from the same weights on the same batch; the first 3 losses must agree."""
     for mname, batch in TRAIN:
@@ -240,6 +251,7 @@ def setup_training(args, cases, checks):
         path = os.path.join(args.out, name + ".onnx")
         export(model, x.shape, path)
         k = Kiln(args.kiln, path, args.out, name, True)
+        workspace[name] = k.workspace[-1]
         xk, lk = np.ascontiguousarray(x.numpy()), labels.numpy().astype(np.int64)
         loss = np.zeros(1, dtype=np.float32)
         k.bind([xk, lk], [loss])
@@ -277,9 +289,9 @@ def main():
     else:
         print("whole.py: onnxruntime-node not found (scripts/setup.sh installs it into build/ort); "
               "skipped", file=sys.stderr)
-    cases, checks = [], {}
-    setup_inference(args, ort, cases, checks)
-    setup_training(args, cases, checks)
+    cases, checks, workspace = [], {}, {}
+    setup_inference(args, ort, cases, checks, workspace)
+    setup_training(args, cases, checks, workspace)
     if ort:
         one = os.path.join(args.out, "one_node.onnx")
         export_one_node(one)
@@ -302,7 +314,7 @@ def main():
     if ort:
         ort.close()
     doc = {"reps": args.reps, "min_time": args.min_time, "torch": torch.__version__,
-           "max_abs_diff_vs_torch": checks, "cases": []}
+           "max_abs_diff_vs_torch": checks, "workspace_and_lower_bound": workspace, "cases": []}
     for i, c in enumerate(cases):
         doc["cases"].append({"kind": c["kind"], "model": c["model"], "batch": c["batch"],
                              "ns": {impl: samples[(i, impl)] for impl in c["impls"]},
