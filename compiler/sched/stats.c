@@ -80,6 +80,9 @@ int64_t sched_node_flops(const Graph *g, const Node *n)
         return out * (2 * per_channel(ir_in(g, n, 1)) + (ir_in(g, n, 2) ? 1 : 0));
     case OP_ConvTranspose:
         return 2 * numel(x) * per_channel(ir_in(g, n, 1)) + (ir_in(g, n, 2) ? out : 0);
+    case OP_ConvWeightGrad: /* A [N, Ca, positions...] (dY of a Conv, X of a ConvTranspose):
+                               each element of A meets one dW row of per_channel elements */
+        return 2 * numel(x) * per_channel(ir_out(g, n, 0));
     case OP_MaxPool:
     case OP_AveragePool:
     case OP_LpPool:

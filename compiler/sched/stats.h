@@ -43,7 +43,7 @@ typedef struct ModelStats {
 void sched_stats(const Graph *g, const Schedule *s, const MemPlan *mp, Arena *a, ModelStats *st);
 
 /* Estimated operations of one node: 2 per multiply-add for Gemm, MatMul,
- * Conv, ConvTranspose and the recurrent cells; one per window element for
+ * Conv, ConvTranspose, ConvWeightGrad and the recurrent cells; one per window element for
  * pooling; one per element for elementwise ops, reductions and the like, a
  * few for normalizations; 0 for data movement; -1 when unknown (Einsum). */
 int64_t sched_node_flops(const Graph *g, const Node *n);
