@@ -171,6 +171,7 @@ static const struct HelpRow {
               "  -h, --help              this text\n"},
     {CMD_COMPILE, "\ntraining (--train):\n"},
     {CMD_IR, "\ntraining (--train: the IR includes the training step):\n"},
+    {CMD_BENCH, "\ntraining (--train: time the training step instead of inference):\n"},
     {CMD_TRAIN,
      "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
      "  --loss-output NAME      the model computes its loss in output NAME, or\n"
