@@ -75,8 +75,10 @@ def layer_table(runs, peak2, peak, out, layers, baselines):
                 continue
             vs = [("" if impl == b else ratio(t[b][0], t[impl][0])) if t[b] else "—"
                   for b, _ in baselines]
+            label = runs["%s/%s" % (layer, impl)][0].get("label")  # oneDNN's chosen kernel
             out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                layer, impl, fmt_time(t[impl]), fmt_rate(g), ratio(g[0], peak2),
+                layer, "%s (%s)" % (impl, label) if label else impl, fmt_time(t[impl]),
+                fmt_rate(g), ratio(g[0], peak2),
                 ratio(g[0], peak), " | ".join(vs)))
 
 
