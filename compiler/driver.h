@@ -46,6 +46,8 @@ typedef struct CompileOptions {
     bool no_fuse;             /* --no-fuse: skip the fusion passes (pass/fuse_*.c) */
     TrainOptions t;
     bool quiet;               /* --quiet: run/verify print only failures and the count */
+    int bench_reps;           /* kiln bench --reps (> 0 only for kiln bench: the model is
+                                 built with per-layer timing ticks) */
     void (*trace)(const char *line); /* --verbose: called with one line per stage
                                         (main.c prints it); NULL: silent */
 } CompileOptions;
@@ -63,5 +65,10 @@ bool driver_run(const CompileOptions *o, const char *const *inputs, int n_inputs
  * counts the cases that did not pass. */
 bool driver_verify(const CompileOptions *o, const char *const *cases, int n_cases, int *failed,
                    Diag *d);
+/* kiln bench: builds the model (its training step with --train) with a
+ * timer after each layer, runs it o->bench_reps times on pseudo-random
+ * inputs and appends the per-layer table (median time, GFLOPS, fraction of
+ * the FMA peak measured by the same program) to out. */
+bool driver_bench(const CompileOptions *o, StrBuf *out, Diag *d);
 
 #endif

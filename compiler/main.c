@@ -24,6 +24,8 @@ static const char usage[] =
     "                                        P_params_save file as its initializers\n"
     "  kiln verify CASEDIR...                run ONNX backend-test folders (model.onnx or\n"
     "                                        model.kir + test_data_set_*/), print PASS/FAIL\n"
+    "  kiln bench MODEL [--reps R] [options] time each layer of the generated code: median,\n"
+    "                                        GFLOPS and fraction of the measured FMA peak\n"
     "  kiln COMMAND --help                   the command's options, with an example\n"
     "  kiln --help | --version\n"
     "\n"
@@ -42,8 +44,12 @@ static const char usage[] =
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
     "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+    "                          and scratch bytes; the workspace next to its liveness lower bound\n"
     "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
     "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"
+    "\n"
+    "bench options (and the compile options --target, --batch, --input-shape, --train...):\n"
+    "  --reps R                timed calls per layer (default 50); medians are reported\n"
     "\n"
     "training (compile --train):\n"
     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
@@ -77,8 +83,9 @@ static const char usage[] =
     "  kiln compile mlp.onnx -o out && cc -O2 -std=c99 -I out out/*.c main.c -lm\n";
 
 /* The commands, as bits: an option lists the commands it applies to. */
-enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_ALL = 31 };
-#define CMD_TRAIN (CMD_COMPILE | CMD_IR) /* --train and its options */
+enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_BENCH = 32,
+       CMD_ALL = 63 };
+#define CMD_TRAIN (CMD_COMPILE | CMD_IR | CMD_BENCH) /* --train and its options */
 
 typedef struct Command {
     const char *name;
@@ -113,6 +120,13 @@ static const Command commands[] = {
      "Writes a copy of MODEL.onnx whose initializers take the trained values in\n"
      "PARAMS.bin (a file written by P_params_save of a model compiled with --train).\n",
      "kiln export mlp.onnx trained.bin -o mlp-trained.onnx"},
+    {"bench", CMD_BENCH, "kiln bench MODEL [--reps R] [compile options]",
+     "Compiles MODEL with a timer after each layer, builds it with the C compiler and\n"
+     "runs it R times on pseudo-random inputs (with --train: the training step, labels\n"
+     "0). Prints per layer the median time (min-max), FLOPs, GFLOPS and the fraction of\n"
+     "the single-core AVX2 FMA peak, which the same program measures first. The layers\n"
+     "are the nodes as --stats lists them; the times include no build or load.\n",
+     "kiln bench mlp.onnx --batch 64 --reps 100"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -127,38 +141,44 @@ static const struct HelpRow {
     {CMD_RUN, "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"},
     {CMD_COMPILE, "  --prefix P              prefix of every generated symbol (default: the model's\n"
                   "                          file stem)\n"},
-    {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH,
      "  --target T              generic | x86-64-v3 | host (default: host)\n"},
+    {CMD_BENCH, "  --reps R                timed calls (default 50); medians are reported\n"},
     {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
              "                          training (with --train), dce, fuse_batchnorm,\n"
              "                          fuse_matmul_add, fuse_transpose or fuse_activation\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
-    {CMD_COMPILE | CMD_IR,
+    {CMD_COMPILE | CMD_IR | CMD_BENCH,
      "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
      "  --batch N               fix the symbolic first dimension of the inputs\n"},
-    {CMD_COMPILE | CMD_IR | CMD_RUN,
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_BENCH,
      "  --const-input NAME=FILE.pb\n"
      "                          specialize the model on a value of input NAME (a TensorProto);\n"
      "                          it stops being an input\n"},
-    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"},
-    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY,
+    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+                  "                          and kernel scratch bytes, and per entry the workspace\n"
+                  "                          next to its liveness lower bound (the most bytes live\n"
+                  "                          at one step of the schedule)\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_BENCH,
      "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
      "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
-    {CMD_RUN | CMD_VERIFY,
+    {CMD_RUN | CMD_VERIFY | CMD_BENCH,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
     {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
-    {CMD_RUN | CMD_VERIFY, "  --keep                  keep the build folder\n"},
+    {CMD_RUN | CMD_VERIFY | CMD_BENCH, "  --keep                  keep the build folder\n"},
     {CMD_COMPILE, "  --quiet                 print nothing but errors (and what --stats asks for)\n"},
     {CMD_IR, "  --quiet                 print nothing but the IR and errors\n"},
     {CMD_RUN, "  --quiet                 print nothing but errors (not the outputs written)\n"},
     {CMD_VERIFY, "  --quiet                 print only the cases that did not pass, and the counts\n"},
     {CMD_EXPORT, "  --quiet                 print nothing but errors (not the summary line)\n"},
+    {CMD_BENCH, "  --quiet                 print nothing but the table and errors\n"},
     {CMD_ALL, "  --verbose               also print one line per stage to stderr\n"
               "  -h, --help              this text\n"},
     {CMD_COMPILE, "\ntraining (--train):\n"},
     {CMD_IR, "\ntraining (--train: the IR includes the training step):\n"},
+    {CMD_BENCH, "\ntraining (--train: time the training step instead of inference):\n"},
     {CMD_TRAIN,
      "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
      "  --loss-output NAME      the model computes its loss in output NAME, or\n"
@@ -360,6 +380,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         o->dot = true;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
+    } else if (!strcmp(name, "--reps")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 100000)
+            return fail("--reps '%s': expected an integer from 1 to 100000", val);
+        o->bench_reps = (int)v;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
         char *end;
         double v = strtod(val, &end);
@@ -381,20 +407,21 @@ typedef struct Option {
 static const Option options[] = {
     {"-o", true, CMD_COMPILE | CMD_RUN | CMD_EXPORT},
     {"--prefix", true, CMD_COMPILE},
-    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
+    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH},
     {"--weights", true, CMD_COMPILE},
-    {"--input-shape", true, CMD_COMPILE | CMD_IR},
-    {"--batch", true, CMD_COMPILE | CMD_IR},
-    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN},
+    {"--input-shape", true, CMD_COMPILE | CMD_IR | CMD_BENCH},
+    {"--batch", true, CMD_COMPILE | CMD_IR | CMD_BENCH},
+    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_BENCH},
+    {"--reps", true, CMD_BENCH},
     {"--stats", false, CMD_COMPILE},
-    {"--no-fuse", false, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY},
+    {"--no-fuse", false, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_BENCH},
     {"--dump-after", true, CMD_IR},
     {"--dot", false, CMD_IR},
     {"--svg", true, CMD_IR},
     {"--png", true, CMD_IR},
     {"--input", true, CMD_RUN},
-    {"--cc", true, CMD_RUN | CMD_VERIFY},
-    {"--keep", false, CMD_RUN | CMD_VERIFY},
+    {"--cc", true, CMD_RUN | CMD_VERIFY | CMD_BENCH},
+    {"--keep", false, CMD_RUN | CMD_VERIFY | CMD_BENCH},
     {"--rtol", true, CMD_VERIFY},
     {"--atol", true, CMD_VERIFY},
     {"--train", false, CMD_TRAIN},
@@ -551,7 +578,8 @@ static const Command *find_command(const char *cmd)
     if (near)
         fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", cmd, near);
     else
-        fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", cmd);
+        fail("unknown command '%s' (expected compile, ir, run, verify, export or bench; see kiln "
+             "--help)", cmd);
     return NULL;
 }
 
@@ -617,6 +645,16 @@ int main(int argc, char **argv)
         if (ok && stats.len)
             fwrite(stats.buf, 1, stats.len, stdout);
         sb_free(&stats);
+        return report(ok, &d);
+    }
+    if (a.command->bit == CMD_BENCH) {
+        StrBuf table = {0};
+        if (a.o.bench_reps == 0)
+            a.o.bench_reps = 50;
+        bool ok = driver_bench(&a.o, &table, &d);
+        if (ok)
+            fwrite(table.buf, 1, table.len, stdout);
+        sb_free(&table);
         return report(ok, &d);
     }
     if (a.command->bit == CMD_IR) {

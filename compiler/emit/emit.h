@@ -107,6 +107,8 @@ typedef struct EmitOptions {
     Target target;
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
+    bool bench_ticks;         /* kiln bench only: each entry calls P_bench_tick(K) after
+                                 its K-th layer (the harness defines it and times them) */
 } EmitOptions;
 
 /* The output files. */
@@ -114,6 +116,9 @@ typedef struct EmitResult {
     StrBuf header;   /* P.h */
     StrBuf source;   /* P.c */
     StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
+    int64_t *scratch; /* per node id: the scratch bytes its kernel asked for
+                         (malloc'ed, n_nodes entries; the caller frees it) */
+    int64_t workspace_size; /* P_WORKSPACE_SIZE */
 } EmitResult;
 
 /* run: the nodes of P_run_v; train (when g->train_loss >= 0): those of

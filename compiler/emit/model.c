@@ -787,6 +787,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
+    r->scratch = calloc((size_t)g->n_nodes + 1, sizeof(int64_t));
 
     /* kernels first, into their own buffer, collecting each entry's calls */
     Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
@@ -797,11 +798,22 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     bool ok = true;
     for (int k = 0; k < n_ent; k++) {
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
-        for (int i = 0; i < ent[k].s->n && ok; i++)
+        for (int i = 0; i < ent[k].s->n && ok; i++) {
+            int64_t before = e.scratch;
+            e.scratch = 0;
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
                            &ent[k].scratch);
+            if (r->scratch)
+                r->scratch[ent[k].s->order[i]] = e.scratch;
+            e.scratch = e.scratch > before ? e.scratch : before;
+            if (o->bench_ticks)
+                sb_printf(&ent[k].calls, "    %s_bench_tick(%d);\n", o->prefix, i);
+        }
     }
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
+    r->workspace_size = lay.weights_end + lay.act_size + e.scratch; /* as in emit_header */
+    if (r->workspace_size == 0)
+        r->workspace_size = SCHED_ALIGN;
 
     if (ok) {
         e.out = &r->header;
@@ -821,6 +833,11 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_line(&e, "#include <math.h>");
         emit_line(&e, "#include <string.h>");
         emit_blank(&e);
+        if (o->bench_ticks) {
+            emit_line(&e, "/* kiln bench: called after each layer; its harness times them */");
+            emit_line(&e, "void %s_bench_tick(int layer);", o->prefix);
+            emit_blank(&e);
+        }
         if (o->weights == WEIGHTS_EMBED) {
             for (int i = 0; i < g->n_values; i++) {
                 if (lay.used[i])

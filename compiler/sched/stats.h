@@ -13,6 +13,8 @@ typedef struct LayerStats {
     int64_t params;       /* elements of the parameters this layer is the first to read */
     int64_t param_bytes;
     int64_t workspace;    /* bytes of its outputs that live in the workspace */
+    int64_t scratch;      /* bytes of kernel scratch it uses (set by the caller
+                             after emission; 0 if not known) */
 } LayerStats;
 
 typedef struct ModelStats {
@@ -41,7 +43,7 @@ typedef struct ModelStats {
 void sched_stats(const Graph *g, const Schedule *s, const MemPlan *mp, Arena *a, ModelStats *st);
 
 /* Estimated operations of one node: 2 per multiply-add for Gemm, MatMul,
- * Conv, ConvTranspose and the recurrent cells; one per window element for
+ * Conv, ConvTranspose, ConvWeightGrad and the recurrent cells; one per window element for
  * pooling; one per element for elementwise ops, reductions and the like, a
  * few for normalizations; 0 for data movement; -1 when unknown (Einsum). */
 int64_t sched_node_flops(const Graph *g, const Node *n);
