@@ -183,6 +183,8 @@ static bool apply_input_shapes(Graph *g, const CompileOptions *o, Diag *d)
             if (v->shape.rank > 0 && v->shape.dims[0] < 0) {
                 v->shape.dims[0] = o->batch;
                 v->shape.sym[0] = NULL;
+                v->batch_major = true; /* the run-time batch (pass_batch_rows) */
+                g->batch.max = o->batch;
                 any = true;
             }
         }
@@ -269,7 +271,8 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         !step(g, "lower_gradient", pass_lower_gradient, false, o, dump, &dumped, &live, d) ||
         (t && !pass_build_training(g, t, d)) ||
         (t && !step(g, "training", NULL, true, o, dump, &dumped, &live, d)) ||
-        !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d))
+        !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d) ||
+        !pass_batch_rows(g, d))
         return false;
     if (dump)
         return dumped;
@@ -425,6 +428,9 @@ bool driver_compile(const CompileOptions *opts, Diag *d)
     EmitResult r = {0};
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, NULL, d) &&
               emit_all(a, o, &c, &r, d) && write_outputs(o, o->out_dir, c.prefix, &r, d);
+    if (ok && c.g->batch.fallback)
+        fprintf(stderr, "kiln: note: --batch %lld: %s, so the generated code takes only batch %lld\n",
+                (long long)c.g->batch.max, c.g->batch.fallback, (long long)c.g->batch.max);
     if (ok && o->stats)
         print_stats(a, &c, o->stats);
     result_free(&r);

@@ -7,6 +7,8 @@ batches, and writes what kiln's run must reproduce.
 
 OUTDIR gets model.onnx, flags.txt (the kiln compile flags of the case),
 input_K.bin (every step's batch of training input K, raw, concatenated),
+batches.txt (ragged cases: each step's batch size; the model's batch dim is
+symbolic and kiln compiles it with --batch, the largest),
 losses.txt (torch's loss before each step) and params/NAME.bin (the
 parameters after the last step, raw float32).
 """
@@ -184,6 +186,42 @@ def seq_adam(cell, eps=1e-8):
 CASES.update({"lstm_adam": lambda: seq_adam(torch.nn.LSTM),
               "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6)})
 
+def ragged(samples, batch, make_x, make_y):
+    """Epochs over `samples` seeded samples in batches of `batch`, the last
+    one short (50 in 16s: 16, 16, 16, 2), for STEPS steps."""
+    x, y = make_x(samples), make_y(samples)
+    starts = list(range(0, samples, batch))
+    return [(x[s:s + batch], y[s:s + batch]) for k in range(STEPS)
+            for s in [starts[k % len(starts)]]]
+
+
+def mlp_adam_ragged():
+    """mlp_adam with a run-time batch: 50 samples in batches of at most 16."""
+    model, opt, _, loss_fn, flags, ins, outs = mlp_adam()
+    batches = ragged(50, 16, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 16", ins, outs, {"dynamic": True}
+
+
+def lenet_bn_sgd_ragged():
+    """lenet_bn_sgd with a run-time batch: BatchNormalization's statistics
+    and the loss's mean over the real rows only (20 samples, batches of 8)."""
+    model, opt, _, loss_fn, flags, ins, outs, export = lenet_bn_sgd()
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, dict(export, dynamic=True)
+
+
+def mlp_mse_ragged():
+    """mlp_sgd (kiln's attached MSE loss) with a run-time batch: 20 samples
+    in batches of at most 8."""
+    model, opt, _, loss_fn, flags, ins, outs = mlp_sgd()
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.rand(n, 10))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, {"dynamic": True}
+
+
+CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
+              "mlp_mse_ragged": mlp_mse_ragged})
+
+
 def main(case, out):
     torch.manual_seed(0)
     spec = CASES[case]()
@@ -194,14 +232,18 @@ def main(case, out):
     os.makedirs(os.path.join(out, "params"), exist_ok=True)
     # (tracing in training mode updates BatchNorm's running statistics once; the model
     # file holds the updated ones, and torch trains on from them too)
+    dynamic = {name: {0: "batch"} for name in in_names + out_names} if export.get("dynamic") else None
     torch.onnx.export(model, (batches[0][0],), os.path.join(out, "model.onnx"),
-                      input_names=in_names, output_names=out_names,
+                      input_names=in_names, output_names=out_names, dynamic_axes=dynamic,
                       opset_version=export.get("opset", 14), do_constant_folding=False,
                       training=export.get("training", torch.onnx.TrainingMode.PRESERVE))
     with open(os.path.join(out, "flags.txt"), "w") as f:
         f.write(flags + "\n")
     with open(os.path.join(out, "input_0.dims.json"), "w") as f:
         f.write(str(list(batches[0][0].shape)) + "\n")
+    if export.get("dynamic"):
+        with open(os.path.join(out, "batches.txt"), "w") as f:
+            f.write("".join("%d\n" % len(x) for x, _ in batches))
     with open(os.path.join(out, "input_0.bin"), "wb") as fx, \
             open(os.path.join(out, "input_1.bin"), "wb") as fy:
         for x, y in batches:

@@ -1,0 +1,395 @@
+/* batch_rows.c — the run-time batch. With --batch N on a symbolic first dim,
+ * the generated entry points take the actual batch nb <= N and pad rows
+ * nb..N-1 (emit/model.c). This pass finds each value's batch axis, marks the
+ * nodes that reduce over it (they get nb and use only the first nb rows) and
+ * falls back to a fixed batch where rows mix in a way kiln doesn't handle. */
+#include "pass.h"
+
+#include <string.h>
+
+/* Per value: its batch axis (-1 none) and whether its padded rows are known
+ * to be zero (gradients: the loss gradients zero them, and backprop is
+ * linear in the upstream gradient). A reduction over the batch axis is
+ * exact when one factor of each term is such a zero-padded value. */
+typedef struct Rows {
+    Graph *g;
+    signed char *ax;
+    bool *zero;
+    const char *why;
+} Rows;
+
+static int ax_of(const Rows *r, const Node *n, int i)
+{
+    return (i < n->n_in && n->in[i] >= 0) ? r->ax[n->in[i]] : -1;
+}
+
+static bool zero_of(const Rows *r, const Node *n, int i)
+{
+    return i < n->n_in && n->in[i] >= 0 && r->ax[n->in[i]] >= 0 && r->zero[n->in[i]];
+}
+
+/* A constant whose every byte is zero (a gradient's "nothing flows here"). */
+static bool zero_const(const Graph *g, const Node *n, int i)
+{
+    const Value *v = ir_in(g, n, i);
+    if (!v || v->kind != VAL_CONST || !v->data)
+        return false;
+    int64_t bytes = shape_numel(&v->shape) * (int64_t)dtype_size(v->dtype);
+    for (int64_t b = 0; b < bytes; b++)
+        if (((const unsigned char *)v->data)[b])
+            return false;
+    return true;
+}
+
+static void set_out(Rows *r, const Node *n, int i, int ax, bool zero)
+{
+    if (i < n->n_out && n->out[i] >= 0) {
+        r->ax[n->out[i]] = (signed char)ax;
+        r->zero[n->out[i]] = ax >= 0 && zero;
+    }
+}
+
+static bool refuse(Rows *r, const Node *n, const char *what)
+{
+    r->why = arena_printf(r->g->arena, "node '%s' (%s) %s", n->name, n->op_name, what);
+    return false;
+}
+
+/* Elementwise with numpy broadcasting: the batch inputs must line up on one
+ * output axis. Zero padding survives a product with any finite factor, and a
+ * sum or a select whose every term is zero-padded (or a zero constant). */
+static bool rows_elementwise(Rows *r, const Node *n)
+{
+    const Value *y = ir_out(r->g, n, 0);
+    int oax = -1;
+    bool any_zero = false, all_zero = true;
+    for (int i = 0; i < n->n_in; i++) {
+        const Value *v = ir_in(r->g, n, i);
+        if (!v)
+            continue;
+        int a = ax_of(r, n, i);
+        if (a < 0) {
+            all_zero = all_zero && zero_const(r->g, n, i);
+            continue;
+        }
+        a += y->shape.rank - v->shape.rank;
+        if (oax >= 0 && a != oax)
+            return refuse(r, n, "combines values whose batch axes differ");
+        oax = a;
+        any_zero = any_zero || zero_of(r, n, i);
+        all_zero = all_zero && zero_of(r, n, i);
+    }
+    bool zero;
+    switch (n->op) {
+    case OP_Mul:
+    case OP_And:
+        zero = any_zero;
+        break;
+    case OP_Div:
+    case OP_Neg:
+    case OP_UnaryGrad:
+    case OP_Cast:
+    case OP_Identity:
+        zero = zero_of(r, n, 0);
+        break;
+    case OP_Where:
+        zero = (zero_of(r, n, 1) || zero_const(r->g, n, 1)) &&
+               (zero_of(r, n, 2) || zero_const(r->g, n, 2));
+        break;
+    case OP_Add:
+    case OP_Sub:
+    case OP_Sum:
+        zero = all_zero;
+        break;
+    default:
+        zero = false;
+    }
+    for (int i = 0; i < n->n_out; i++)
+        set_out(r, n, i, oax, zero);
+    return true;
+}
+
+/* Gemm: rows of A (the batch on A's row axis) stay rows of Y; the batch on
+ * the contracted axis of both A and B is a sum over the batch, exact when A
+ * or B is zero-padded (a weight gradient X^T dY). */
+static bool rows_gemm(Rows *r, const Node *n)
+{
+    int a = ax_of(r, n, 0), b = ax_of(r, n, 1), c = ax_of(r, n, 2);
+    bool ta = ir_attr_int(n, "transA", 0) != 0, tb = ir_attr_int(n, "transB", 0) != 0;
+    int a_row = ta ? 1 : 0, b_col = tb ? 0 : 1;
+    if (a == a_row && b < 0 && (c < 0 || c == 0)) {
+        set_out(r, n, 0, 0, zero_of(r, n, 0) && !ir_in(r->g, n, 2));
+        return true;
+    }
+    if (a < 0 && b == b_col && (c < 0 || c == 1)) {
+        set_out(r, n, 0, 1, zero_of(r, n, 1) && !ir_in(r->g, n, 2));
+        return true;
+    }
+    if (a == 1 - a_row && b == 1 - b_col && c < 0) {
+        if (!zero_of(r, n, 0) && !zero_of(r, n, 1))
+            return refuse(r, n, "sums over the batch axis");
+        set_out(r, n, 0, -1, false);
+        return true;
+    }
+    return refuse(r, n, "mixes batch rows");
+}
+
+/* MatMul [.., M, K] x [.., K, P]: A's batch on a leading or the M axis
+ * (B without one) stays on the same axis of Y; both on K is a sum over the
+ * batch, exact when one side is zero-padded. */
+static bool rows_matmul(Rows *r, const Node *n)
+{
+    const Value *A = ir_in(r->g, n, 0), *B = ir_in(r->g, n, 1), *y = ir_out(r->g, n, 0);
+    int a = ax_of(r, n, 0), b = ax_of(r, n, 1), ra = A->shape.rank, rb = B->shape.rank;
+    if (ra >= 2 && a >= 0 && a < ra - 1 && b < 0) {
+        set_out(r, n, 0, a + y->shape.rank - ra, zero_of(r, n, 0));
+        return true;
+    }
+    if (ra >= 2 && rb >= 2 && a == ra - 1 && b == rb - 2) {
+        if (!zero_of(r, n, 0) && !zero_of(r, n, 1))
+            return refuse(r, n, "sums over the batch axis");
+        set_out(r, n, 0, -1, false);
+        return true;
+    }
+    return refuse(r, n, "mixes batch rows");
+}
+
+/* Ops over [N, C, spatial…] that keep samples apart (convolution, pooling,
+ * instance and local-response normalization, their data gradients), with
+ * every other input free of the batch. in0 is the batch-major operand;
+ * zero padding passes through the linear ones (Conv, ConvTranspose without
+ * bias, PoolGrad). */
+static bool rows_per_sample(Rows *r, const Node *n, int in0, bool linear)
+{
+    if (ax_of(r, n, in0) != 0)
+        return refuse(r, n, "has its batch on an axis other than 0");
+    for (int i = 0; i < n->n_in; i++)
+        if (i != in0 && ax_of(r, n, i) >= 0 && !(n->op == OP_PoolGrad && ax_of(r, n, i) == 0))
+            return refuse(r, n, "takes a second batch operand");
+    bool zero = linear && zero_of(r, n, in0) && !(n->op != OP_PoolGrad && ir_in(r->g, n, 2));
+    for (int i = 0; i < n->n_out; i++)
+        set_out(r, n, i, 0, zero);
+    return true;
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze: rows stay rows when the leading
+ * dim stays N (row-major order is kept, so each row's elements are too). */
+static bool rows_reshape(Rows *r, const Node *n)
+{
+    const Value *x = ir_in(r->g, n, 0), *y = ir_out(r->g, n, 0);
+    if (ax_of(r, n, 0) != 0 || y->shape.rank == 0 || y->shape.dims[0] != x->shape.dims[0])
+        return refuse(r, n, "moves the batch axis");
+    set_out(r, n, 0, 0, zero_of(r, n, 0));
+    return true;
+}
+
+static bool rows_transpose(Rows *r, const Node *n)
+{
+    const Attr *perm = ir_attr(n, "perm");
+    const Value *x = ir_in(r->g, n, 0);
+    int a = ax_of(r, n, 0), oax = -1;
+    for (int i = 0; i < x->shape.rank; i++) {
+        int p = perm && i < perm->n ? (int)perm->ints[i] : x->shape.rank - 1 - i;
+        if (p == a)
+            oax = i;
+    }
+    set_out(r, n, 0, oax, zero_of(r, n, 0));
+    return oax >= 0 || refuse(r, n, "has an unexpected perm");
+}
+
+/* Softmax family: the normalized axes must not include the batch axis
+ * (opsets < 13 flatten at `axis`, so every axis from it on is normalized). */
+static bool rows_softmax(Rows *r, const Node *n, int xin)
+{
+    const Value *x = ir_in(r->g, n, xin);
+    int opset = n->op == OP_SoftmaxGrad ? (int)ir_attr_int(n, "opset", 13) : n->opset;
+    int64_t axis = ir_attr_int(n, "axis", opset >= 13 ? -1 : 1);
+    if (axis < 0)
+        axis += x->shape.rank;
+    int a = ax_of(r, n, xin);
+    if (opset >= 13 ? axis == a : a >= axis)
+        return refuse(r, n, "normalizes over the batch axis");
+    set_out(r, n, 0, a, n->op == OP_SoftmaxGrad && zero_of(r, n, 0));
+    return true;
+}
+
+/* BatchNormalization in training mode, as k_batchnorm decides it. */
+static bool bn_training(const Node *n)
+{
+    if (n->opset >= 14)
+        return ir_attr_int(n, "training_mode", 0) != 0;
+    if (n->opset < 7)
+        return ir_attr_int(n, "is_test", 0) == 0;
+    for (int i = 1; i < n->n_out; i++)
+        if (n->out[i] >= 0)
+            return true;
+    return false;
+}
+
+/* The ops that reduce over the batch and were taught nb (k_loss.c,
+ * k_train.c, k_norm.c, k_train_conv.c). Scores, predictions and labels
+ * must be batch-major on axis 0. */
+static bool rows_reducing(Rows *r, Node *n, int xin)
+{
+    if (ax_of(r, n, xin) != 0)
+        return refuse(r, n, "has its batch on an axis other than 0");
+    if (n->op != OP_BatchNormalization && n->op != OP_BatchNormGrad && ax_of(r, n, xin + 1) != 0)
+        return refuse(r, n, "has labels without the batch rows");
+    r->g->batch.rows[n->id] = true;
+    bool loss = n->op == OP_Loss || n->op == OP_SoftmaxCrossEntropyLoss ||
+                n->op == OP_NegativeLogLikelihoodLoss;
+    /* the gradients (dX) come out zero in the padded rows */
+    set_out(r, n, 0, loss ? -1 : 0, !loss && n->op != OP_BatchNormalization);
+    for (int i = 1; i < n->n_out; i++) /* log_prob; running stats; dScale, dBias */
+        set_out(r, n, i, n->op == OP_SoftmaxCrossEntropyLoss ? 0 : -1, false);
+    return true;
+}
+
+/* The losses with reduction "none" keep rows apart. */
+static bool loss_per_row(const Node *n)
+{
+    return n->op != OP_Loss && n->op != OP_LossGrad &&
+           strcmp(ir_attr_str(n, "reduction", "mean"), "none") == 0;
+}
+
+/* One node: its outputs' batch axes, or false with r->why. */
+static bool rows_node(Rows *r, Node *n)
+{
+    bool any = false;
+    for (int i = 0; i < n->n_in; i++)
+        any = any || ax_of(r, n, i) >= 0;
+    if (!any) { /* weights, constants, optimizer state: no batch */
+        for (int i = 0; i < n->n_out; i++)
+            set_out(r, n, i, -1, false);
+        return true;
+    }
+    switch (n->op) {
+#define OP(name, ...) case OP_##name: /* the elementwise families */
+#include "ops_unary.def"
+#include "ops_binary.def"
+#undef OP
+    case OP_Identity:
+    case OP_Dropout:
+    case OP_TrainDropout:
+    case OP_UnaryGrad:
+        return rows_elementwise(r, n);
+    case OP_Gemm:
+        return rows_gemm(r, n);
+    case OP_MatMul:
+        return rows_matmul(r, n);
+    case OP_Conv:
+    case OP_ConvTranspose:
+        return rows_per_sample(r, n, 0, true);
+    case OP_MaxPool:
+    case OP_AveragePool:
+    case OP_LpPool:
+    case OP_GlobalMaxPool:
+    case OP_GlobalAveragePool:
+    case OP_GlobalLpPool:
+    case OP_InstanceNormalization:
+    case OP_LRN:
+        return rows_per_sample(r, n, 0, false);
+    case OP_PoolGrad:
+        return rows_per_sample(r, n, 0, true);
+    case OP_ConvWeightGrad:
+        if (ax_of(r, n, 0) != 0 || ax_of(r, n, 1) != 0 || (!zero_of(r, n, 0) && !zero_of(r, n, 1)))
+            return refuse(r, n, "sums over the batch axis");
+        set_out(r, n, 0, -1, false);
+        return true;
+    case OP_SumToShape: {
+        const Value *x = ir_in(r->g, n, 0), *y = ir_out(r->g, n, 0);
+        int a = ax_of(r, n, 0), k = a - (x->shape.rank - y->shape.rank);
+        if (a >= 0 && k >= 0 && y->shape.dims[k] == x->shape.dims[a]) {
+            set_out(r, n, 0, k, zero_of(r, n, 0));
+            return true;
+        }
+        if (!zero_of(r, n, 0))
+            return refuse(r, n, "sums over the batch axis");
+        set_out(r, n, 0, -1, false);
+        return true;
+    }
+    case OP_Reshape:
+    case OP_Flatten:
+    case OP_Squeeze:
+    case OP_Unsqueeze:
+        return rows_reshape(r, n);
+    case OP_Transpose:
+        return rows_transpose(r, n);
+    case OP_Softmax:
+    case OP_LogSoftmax:
+    case OP_Hardmax:
+        return rows_softmax(r, n, 0);
+    case OP_SoftmaxGrad:
+        return rows_softmax(r, n, 1);
+    case OP_BatchNormalization:
+        return bn_training(n) ? rows_reducing(r, n, 0) : rows_per_sample(r, n, 0, false);
+    case OP_BatchNormGrad:
+        if (ir_attr_int(n, "training_mode", 0) != 0)
+            return rows_reducing(r, n, 1);
+        if (ax_of(r, n, 1) != 0 || !zero_of(r, n, 0)) /* dX = k dY; dScale, dBias sums */
+            return refuse(r, n, "sums over the batch axis");
+        set_out(r, n, 0, 0, true);
+        set_out(r, n, 1, -1, false);
+        set_out(r, n, 2, -1, false);
+        return true;
+    case OP_SoftmaxCrossEntropyLoss:
+    case OP_NegativeLogLikelihoodLoss:
+    case OP_Loss:
+        if (loss_per_row(n))
+            return rows_elementwise(r, n);
+        return rows_reducing(r, n, 0);
+    case OP_SoftmaxCrossEntropyLossGrad:
+    case OP_NegativeLogLikelihoodLossGrad:
+    case OP_LossGrad:
+        if (loss_per_row(n))
+            return refuse(r, n, "is a per-row loss gradient kiln doesn't pad");
+        return rows_reducing(r, n, 1);
+    default:
+        return refuse(r, n, "is not known to keep batch rows apart");
+    }
+}
+
+/* Requires: shapes inferred, the training graph built, dead nodes removed;
+ * g->batch.max set by the driver (0: nothing to do). Sets g->batch.axis,
+ * .rows and, when the graph mixes batch rows in a way kiln doesn't handle
+ * (or the loss or a new state depends on padded rows), .fallback: the
+ * generated code then refuses any batch but N. Never fails. */
+bool pass_batch_rows(Graph *g, Diag *d)
+{
+    (void)d;
+    BatchInfo *b = &g->batch;
+    if (b->max <= 0)
+        return true;
+    Rows r = {.g = g};
+    r.ax = arena_alloc(g->arena, (size_t)g->n_values + 1);
+    r.zero = arena_alloc(g->arena, (size_t)g->n_values + 1);
+    b->axis = r.ax;
+    b->rows = arena_alloc(g->arena, (size_t)g->n_nodes + 1);
+    for (int i = 0; i < g->n_values; i++) {
+        const Value *v = g->values[i];
+        r.ax[i] = v->batch_major ? 0 : -1;
+    }
+    /* labels kiln added (--loss) are shaped after the prediction: batch first */
+    for (int k = 0; k < g->n_train_inputs; k++) {
+        const Value *v = g->values[g->train_inputs[k]];
+        bool model_input = false;
+        for (int j = 0; j < g->n_inputs; j++)
+            model_input = model_input || g->inputs[j] == v->id;
+        if (!model_input && v->shape.rank > 0 && v->shape.dims[0] == b->max)
+            r.ax[v->id] = 0;
+    }
+    int *order, n;
+    KILN_ASSERT(ir_graph_topo(g, &order, &n));
+    for (int k = 0; k < n && !r.why; k++)
+        rows_node(&r, g->nodes[order[k]]);
+    if (!r.why && g->train_loss >= 0 && r.ax[g->train_loss] >= 0)
+        r.why = "the loss keeps a batch axis";
+    for (int k = 0; k < g->n_assigns && !r.why; k++)
+        if (r.ax[g->assigns[k].value] >= 0)
+            r.why = arena_printf(g->arena, "state '%s' has a batch axis",
+                                 g->values[g->assigns[k].state]->name);
+    b->fallback = r.why;
+    if (r.why)
+        memset(b->rows, 0, (size_t)g->n_nodes + 1);
+    return true;
+}
