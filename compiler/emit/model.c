@@ -656,23 +656,10 @@ static void emit_stage_inputs(Emitter *e, const Graph *g, const Layout *lay, con
     }
 }
 
-static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+/* P_run_batch_v below N rows: the padded inputs and the outputs staged. */
+static void emit_run_staged(Emitter *e, const Graph *g, const Layout *lay)
 {
     long long N = (long long)g->batch.max;
-    emit_func(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs, "
-                 "void *const *outputs)", P);
-    emit_batch_checks(e, g, arena_printf(e->arena, "%s%s", g->n_inputs ? " || !inputs" : "",
-                                         g->n_outputs ? " || !outputs" : ""),
-                      "inputs", g->n_inputs);
-    emit_check_ptrs(e, "outputs", g->n_outputs);
-    emit_line(e, "if (batch == %lld)", N);
-    emit_line(e, "    return run_rows(workspace, batch, inputs, outputs);");
-    if (g->batch.fallback) {
-        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", g->batch.fallback);
-        emit_close(e);
-        emit_blank(e);
-        return;
-    }
     int64_t off = 0;
     emit_stage_inputs(e, g, lay, g->inputs, g->n_inputs, &off);
     emit_line(e, "void *out[%d];", g->n_outputs ? g->n_outputs : 1);
@@ -694,6 +681,24 @@ static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const 
                       (long long)outer, (long long)row);
     }
     emit_line(e, "return status;");
+}
+
+static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+{
+    long long N = (long long)g->batch.max;
+    emit_func(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs, "
+                 "void *const *outputs)", P);
+    emit_batch_checks(e, g, arena_printf(e->arena, "%s%s", g->n_inputs ? " || !inputs" : "",
+                                         g->n_outputs ? " || !outputs" : ""),
+                      "inputs", g->n_inputs);
+    emit_check_ptrs(e, "outputs", g->n_outputs);
+    emit_line(e, "if (batch == %lld)", N);
+    emit_line(e, "    return run_rows(workspace, batch, inputs, outputs);");
+    if (g->batch.fallback) {
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
+    } else {
+        emit_run_staged(e, g, lay);
+    }
     emit_close(e);
     emit_blank(e);
     emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
@@ -701,6 +706,7 @@ static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const 
     emit_close(e);
     emit_blank(e);
 }
+
 
 static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                      const EmitOptions *o, const Entry *ent)
@@ -788,7 +794,7 @@ static void emit_train_batch(Emitter *e, const Graph *g, const Layout *lay, cons
     emit_line(e, "if (batch == %lld)", N);
     emit_line(e, "    return train_rows(workspace, batch, inputs, loss);");
     if (g->batch.fallback) {
-        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", g->batch.fallback);
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
     } else {
         int64_t off = 0;
         emit_stage_inputs(e, g, lay, g->train_inputs, g->n_train_inputs, &off);
