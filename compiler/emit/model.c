@@ -968,13 +968,15 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     if (g->batch.max > 0) {
         emit_line(e, "/* The run-time batch (kiln compile --batch %lld on a symbolic first dim): the",
                   (long long)g->batch.max);
-        emit_line(e, " * batch-major inputs and outputs hold `batch` rows, 1 <= batch <= %s_MAX_BATCH;", P);
+        emit_line(e, " * batch-major inputs and outputs hold `batch` rows, %s_MIN_BATCH <= batch <=", P);
+        emit_line(e, " * %s_MAX_BATCH (MIN is MAX when kiln had to keep the batch fixed);", P);
         emit_line(e, " * %s_run_v is %s_run_batch_v with batch %s_MAX_BATCH. Another batch gives", P, P, P);
         emit_line(e, " * KILN_ERR_ARGUMENT. */");
         emit_line(e, "#define %s_MAX_BATCH %lld", P, (long long)g->batch.max);
         if (g->batch.fallback)
             emit_line(e, "/* Only batch %lld: %s. */", (long long)g->batch.max,
                       safe_comment(e->arena, g->batch.fallback));
+        emit_line(e, "#define %s_MIN_BATCH %lld", P, g->batch.fallback ? (long long)g->batch.max : 1LL);
         emit_line(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs,", P);
         emit_line(e, "                   void *const *outputs);");
         if (g->train_loss >= 0)
