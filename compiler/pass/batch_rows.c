@@ -252,6 +252,69 @@ static bool loss_per_row(const Node *n)
            strcmp(ir_attr_str(n, "reduction", "mean"), "none") == 0;
 }
 
+/* RNN, GRU, LSTM: X [T, N, I] (layout 1: [N, T, I]); the batch axis goes to
+ * Y [T, D, N, H] / [N, T, D, H] and Y_h, Y_c [D, N, H] / [N, D, H]. Samples
+ * never meet. Their backprop through time is linear in the upstream
+ * gradients dY, dY_h, dY_c (inputs 8-10): zero-padded there, dX and the
+ * initial-state gradients are too, and the weight gradients (sums over the
+ * batch) are exact. */
+static bool rows_rnn(Rows *r, const Node *n, bool grad)
+{
+    bool batch_first = ir_attr_int(n, "layout", 0) != 0;
+    int xax = batch_first ? 0 : 1, yax = batch_first ? 0 : 2;
+    if (ax_of(r, n, 0) != xax)
+        return refuse(r, n, "has its batch on an unexpected axis");
+    for (int i = 1; i < 8 && i < n->n_in; i++) {
+        int want = i == 4 ? 0 : (i == 5 || i == 6) ? xax : -1;
+        if (ax_of(r, n, i) >= 0 && ax_of(r, n, i) != want)
+            return refuse(r, n, "has an input with the batch on an unexpected axis");
+    }
+    if (!grad) {
+        set_out(r, n, 0, yax, false);
+        set_out(r, n, 1, xax, false);
+        set_out(r, n, 2, xax, false);
+        return true;
+    }
+    for (int i = 8; i < n->n_in; i++)
+        if (n->in[i] >= 0 && !zero_of(r, n, i) && !zero_const(r->g, n, i))
+            return refuse(r, n, "sums over the batch axis");
+    for (int i = 0; i < n->n_out; i++)
+        set_out(r, n, i, (i == 0 || i == 4 || i == 5) ? xax : -1, true);
+    return true;
+}
+
+/* Gather along an axis other than the batch axis, with indices free of the
+ * batch: the batch axis moves by the indices' rank minus one past it. */
+static bool rows_gather(Rows *r, const Node *n)
+{
+    const Value *x = ir_in(r->g, n, 0), *idx = ir_in(r->g, n, 1);
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    int a = ax_of(r, n, 0);
+    if (axis < 0)
+        axis += x->shape.rank;
+    if (a < 0 || ax_of(r, n, 1) >= 0 || axis == a)
+        return refuse(r, n, "gathers along the batch axis");
+    set_out(r, n, 0, a < axis ? a : a + idx->shape.rank - 1, zero_of(r, n, 0));
+    return true;
+}
+
+/* GatherGrad (dY, indices → dX of attribute "shape"): Gather's batch axis
+ * mapped back; the rows not gathered are zero. */
+static bool rows_gather_grad(Rows *r, const Node *n)
+{
+    const Value *idx = ir_in(r->g, n, 1);
+    const Value *y = ir_out(r->g, n, 0);
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    int a = ax_of(r, n, 0);
+    if (axis < 0)
+        axis += y->shape.rank;
+    int oax = a < axis ? a : a - (idx->shape.rank - 1);
+    if (a < 0 || ax_of(r, n, 1) >= 0 || oax == axis || oax < 0)
+        return refuse(r, n, "scatters along the batch axis");
+    set_out(r, n, 0, oax, zero_of(r, n, 0));
+    return true;
+}
+
 /* One node: its outputs' batch axes, or false with r->why. */
 static bool rows_node(Rows *r, Node *n)
 {
@@ -308,6 +371,18 @@ static bool rows_node(Rows *r, Node *n)
         set_out(r, n, 0, -1, false);
         return true;
     }
+    case OP_RNN:
+    case OP_GRU:
+    case OP_LSTM:
+        return rows_rnn(r, n, false);
+    case OP_RNNGrad:
+    case OP_GRUGrad:
+    case OP_LSTMGrad:
+        return rows_rnn(r, n, true);
+    case OP_Gather:
+        return rows_gather(r, n);
+    case OP_GatherGrad:
+        return rows_gather_grad(r, n);
     case OP_Reshape:
     case OP_Flatten:
     case OP_Squeeze:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "training"))
-from torch_train import MLP, LeNet5  # noqa: E402
+from torch_train import MLP, LeNet5, SeqClassifier  # noqa: E402
 
 ROWS = 8
 
@@ -57,6 +57,7 @@ def lenet():
 CASES = {
     "mlp": lambda: (WithProbs(MLP()), torch.rand(ROWS, 1, 28, 28)),
     "lenet": lenet,
+    "gru": lambda: (WithProbs(SeqClassifier(torch.nn.GRU)), torch.rand(ROWS, 28, 28)),
     "centered": lambda: (Centered(), torch.rand(ROWS, 12)),
 }
 

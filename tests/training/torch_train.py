@@ -183,6 +183,13 @@ def seq_adam(cell, eps=1e-8):
 # where float32 rounding leaves torch at -3.8e-10 and kiln at -7.2e-10; Adam's
 # first step g / (|g| + eps) would turn that into a 3e-5 parameter difference
 # with eps 1e-8, so this case uses eps 1e-6.
+def lstm_adam_ragged():
+    """lstm_adam with a run-time batch: 20 sequences in batches of at most 8."""
+    model, opt, _, loss_fn, flags, ins, outs = seq_adam(torch.nn.LSTM)
+    batches = ragged(20, 8, lambda n: torch.rand(n, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, {"dynamic": True}
+
+
 CASES.update({"lstm_adam": lambda: seq_adam(torch.nn.LSTM),
               "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6)})
 
@@ -219,7 +226,7 @@ def mlp_mse_ragged():
 
 
 CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
-              "mlp_mse_ragged": mlp_mse_ragged})
+              "mlp_mse_ragged": mlp_mse_ragged, "lstm_adam_ragged": lstm_adam_ragged})
 
 
 def main(case, out):
