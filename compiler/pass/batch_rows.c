@@ -315,6 +315,60 @@ static bool rows_gather_grad(Rows *r, const Node *n)
     return true;
 }
 
+/* LayerNormalization normalizes axes axis..rank-1; the batch must come
+ * before them. Mean and inverse deviation keep it. LayerNormGrad (dY, X,
+ * scale → dX, dScale, dBias) and InstanceNormGrad (batch on axis 0) are
+ * linear in dY: zero-padded dY makes dX zero-padded and the sums exact. */
+static bool rows_layernorm(Rows *r, const Node *n, bool grad)
+{
+    const Value *x = ir_in(r->g, n, grad ? 1 : 0);
+    int64_t axis = ir_attr_int(n, "axis", -1);
+    int a = ax_of(r, n, grad ? 1 : 0);
+    if (axis < 0)
+        axis += x->shape.rank;
+    if (n->op == OP_InstanceNormGrad)
+        axis = 2;
+    if (a < 0 || a >= axis || ax_of(r, n, grad ? 2 : 1) >= 0 || ax_of(r, n, 2 + !grad) >= 0)
+        return refuse(r, n, "normalizes over the batch axis");
+    if (!grad) {
+        for (int i = 0; i < n->n_out; i++)
+            set_out(r, n, i, a, false);
+        return true;
+    }
+    if (ax_of(r, n, 0) != a || !zero_of(r, n, 0))
+        return refuse(r, n, "sums over the batch axis");
+    set_out(r, n, 0, a, true);
+    set_out(r, n, 1, -1, false);
+    set_out(r, n, 2, -1, false);
+    return true;
+}
+
+/* Concat and Split along an axis other than the batch axis. */
+static bool rows_concat_split(Rows *r, const Node *n)
+{
+    const Value *y = ir_out(r->g, n, 0);
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    int a = -1;
+    bool zero = true;
+    if (axis < 0)
+        axis += y->shape.rank;
+    for (int i = 0; i < (n->op == OP_Concat ? n->n_in : 1); i++) {
+        int ai = ax_of(r, n, i);
+        if (ai < 0 || (a >= 0 && ai != a))
+            return refuse(r, n, "joins values whose batch axes differ");
+        a = ai;
+        zero = zero && zero_of(r, n, i);
+    }
+    for (int i = 1; n->op == OP_Split && i < n->n_in; i++)
+        if (ax_of(r, n, i) >= 0)
+            return refuse(r, n, "splits by a batch-shaped value");
+    if (a == axis)
+        return refuse(r, n, "joins or splits along the batch axis");
+    for (int i = 0; i < n->n_out; i++)
+        set_out(r, n, i, a, zero);
+    return true;
+}
+
 /* One node: its outputs' batch axes, or false with r->why. */
 static bool rows_node(Rows *r, Node *n)
 {
@@ -379,6 +433,14 @@ static bool rows_node(Rows *r, Node *n)
     case OP_GRUGrad:
     case OP_LSTMGrad:
         return rows_rnn(r, n, true);
+    case OP_LayerNormalization:
+        return rows_layernorm(r, n, false);
+    case OP_LayerNormGrad:
+    case OP_InstanceNormGrad:
+        return rows_layernorm(r, n, true);
+    case OP_Concat:
+    case OP_Split:
+        return rows_concat_split(r, n);
     case OP_Gather:
         return rows_gather(r, n);
     case OP_GatherGrad:

@@ -225,7 +225,15 @@ def mlp_mse_ragged():
     return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, {"dynamic": True}
 
 
-CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
+def conv_misc_sgd_ragged():
+    """conv_misc_sgd with a run-time batch (ConvTranspose, InstanceNorm,
+    LayerNorm and their gradients): 10 samples in batches of at most 4."""
+    model, opt, _, loss_fn, flags, ins, outs, export = conv_misc_sgd()
+    batches = ragged(10, 4, lambda n: torch.rand(n, 4, 10, 10), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 4", ins, outs, dict(export, dynamic=True)
+
+
+CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "conv_misc_sgd_ragged": conv_misc_sgd_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
               "mlp_mse_ragged": mlp_mse_ragged, "lstm_adam_ragged": lstm_adam_ragged})
 
 
