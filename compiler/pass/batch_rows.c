@@ -135,14 +135,22 @@ static bool rows_gemm(Rows *r, const Node *n)
 }
 
 /* MatMul [.., M, K] x [.., K, P]: A's batch on a leading or the M axis
- * (B without one) stays on the same axis of Y; both on K is a sum over the
- * batch, exact when one side is zero-padded. */
+ * (B without one), or both on the same leading dim, stays on that axis of
+ * Y; both on K is a sum over the batch, exact when one side is zero-padded. */
 static bool rows_matmul(Rows *r, const Node *n)
 {
     const Value *A = ir_in(r->g, n, 0), *B = ir_in(r->g, n, 1), *y = ir_out(r->g, n, 0);
     int a = ax_of(r, n, 0), b = ax_of(r, n, 1), ra = A->shape.rank, rb = B->shape.rank;
     if (ra >= 2 && a >= 0 && a < ra - 1 && b < 0) {
         set_out(r, n, 0, a + y->shape.rank - ra, zero_of(r, n, 0));
+        return true;
+    }
+    if (ra >= 2 && rb >= 2 && a >= 0 && a < ra - 2 && b >= 0 && b < rb - 2) {
+        /* both batched on the same broadcast dim (attention's Q K^T) */
+        int oa = a + y->shape.rank - ra;
+        if (oa != b + y->shape.rank - rb)
+            return refuse(r, n, "multiplies values whose batch axes differ");
+        set_out(r, n, 0, oa, zero_of(r, n, 0) || zero_of(r, n, 1));
         return true;
     }
     if (ra >= 2 && rb >= 2 && a == ra - 1 && b == rb - 2) {

@@ -44,6 +44,19 @@ class Centered(torch.nn.Module):
         return self.fc(x - x.mean(0, keepdim=True))
 
 
+class Attention(torch.nn.Module):
+    """Scores of one self-attention head over 5 positions: a MatMul of two
+    batch-major values (the batch on the same leading dim of both)."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = torch.nn.Linear(6, 6)
+        self.k = torch.nn.Linear(6, 6)
+
+    def forward(self, x):
+        return torch.softmax(self.q(x) @ self.k(x).transpose(1, 2), -1)
+
+
 def lenet():
     """LeNet-5 with BatchNormalization in inference mode: running statistics
     set away from 0 and 1 so that they matter."""
@@ -58,6 +71,7 @@ CASES = {
     "mlp": lambda: (WithProbs(MLP()), torch.rand(ROWS, 1, 28, 28)),
     "lenet": lenet,
     "gru": lambda: (WithProbs(SeqClassifier(torch.nn.GRU)), torch.rand(ROWS, 28, 28)),
+    "attention": lambda: (Attention(), torch.rand(ROWS, 5, 6)),
     "centered": lambda: (Centered(), torch.rand(ROWS, 12)),
 }
 
