@@ -7,7 +7,8 @@
  *       train.c -lz -lm
  * Any model with one input of 28x28 pixels per image (image[N,1,28,28],
  * [N,28,28] or [N,784]) and logits[N,10] fits; the batch size is the one
- * compiled in (model_train_info's first dim). */
+ * compiled in (model_train_info's first dim), and a short last batch trains
+ * too when the model takes a run-time batch (model_MIN_BATCH 1). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
