@@ -257,9 +257,9 @@ static int64_t loss_terms(const Node *n, const Shape *s)
  * and as a double for "mean". */
 static const char *loss_count(Emitter *e, const Shape *s, int64_t terms, bool as_double)
 {
-    int64_t per = terms / s->dims[0];
     if (!e->batch_rows)
         return arena_printf(e->arena, as_double ? "%lld.0" : "%lld", (long long)terms);
+    int64_t per = terms / s->dims[0]; /* a run-time batch: s is batch-major */
     return arena_printf(e->arena, as_double ? "((double)nb * %lld.0)" : "nb * %lld", (long long)per);
 }
 
@@ -328,8 +328,9 @@ bool k_loss_kiln_grad(Emitter *e, const Graph *g, const Node *n)
     const char *kind = ir_attr_str(n, "kind", ""), *P = e->in_name[1], *T = e->in_name[2];
     const char *t = dtype_ctype(p->dtype);
     bool mean = strcmp(ir_attr_str(n, "reduction", "mean"), "mean") == 0;
-    emit_batch_zero_tail(e, e->out_name[0], p->shape.dims[0], shape_numel(&p->shape) / p->shape.dims[0],
-                         p->dtype);
+    if (e->batch_rows) /* p is batch-major */
+        emit_batch_zero_tail(e, e->out_name[0], p->shape.dims[0],
+                             shape_numel(&p->shape) / p->shape.dims[0], p->dtype);
     emit_line(e, "const double g = (double)%s[0]%s;", e->in_name[0],
               mean ? arena_printf(e->arena, " / %s", loss_count(e, &p->shape, loss_terms(n, &p->shape), true)) : "");
     if (strcmp(kind, "softmax_ce") == 0) {

@@ -603,7 +603,7 @@ static void plan_staging(const Graph *g, int64_t scratch, Layout *lay)
         lay->stage_size = train;
 }
 
-static void emit_stage_helpers(Emitter *e)
+static void emit_pad_rows(Emitter *e)
 {
     emit_line(e, "/* Rows 0..batch-1 of src into dst, then rows batch..max-1 repeating the");
     emit_line(e, " * last one: the padding stays finite. */");
@@ -615,6 +615,18 @@ static void emit_stage_helpers(Emitter *e)
                  "row_bytes);");
     emit_close(e);
     emit_blank(e);
+}
+
+/* pad_rows for the staged inputs and unpad_rows for the staged outputs,
+ * each only where some entry point copies such tensors. */
+static void emit_stage_helpers(Emitter *e, const Graph *g)
+{
+    bool in = stage_bytes(g, g->inputs, g->n_inputs, false) > 0 ||
+              (g->train_loss >= 0 && stage_bytes(g, g->train_inputs, g->n_train_inputs, false) > 0);
+    if (in)
+        emit_pad_rows(e);
+    if (stage_bytes(g, g->outputs, g->n_outputs, false) == 0)
+        return;
     emit_line(e, "/* The first batch rows of each of outer blocks of max rows, from src to dst. */");
     emit_func(e, "static void unpad_rows(void *dst, const unsigned char *src, int batch, int max, "
                  "size_t outer, size_t row_bytes)");
@@ -1070,7 +1082,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_info(&e, g, o->prefix);
         emit_init(&e, g, &nm, &lay, o);
         if (lay.stage_size)
-            emit_stage_helpers(&e);
+            emit_stage_helpers(&e, g);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);

@@ -377,9 +377,44 @@ static bool rows_concat_split(Rows *r, const Node *n)
     return true;
 }
 
+/* Reduce*: over other axes the batch axis stays (shifted past removed
+ * axes without keepdims). Over the batch: exact for a ReduceSum of a
+ * zero-padded value; a ReduceSum or ReduceMean of batch axis 0 takes nb
+ * (k_reduce.c), its gradient BatchRows (grad_misc.c). */
+static bool rows_reduce(Rows *r, Node *n)
+{
+    const Attr *axes = ir_attr(n, "axes");
+    int a = ax_of(r, n, 0), removed = 0;
+    bool over = false, keep = ir_attr_int(n, "keepdims", 1) != 0;
+    if (!axes || axes->type != ATTR_INTS || ax_of(r, n, 1) >= 0)
+        return refuse(r, n, "reduces over axes kiln can't see");
+    for (int k = 0; k < axes->n; k++) {
+        over = over || axes->ints[k] == a;
+        removed += axes->ints[k] < a;
+    }
+    if (!over) {
+        set_out(r, n, 0, keep ? a : a - removed, false);
+        return true;
+    }
+    set_out(r, n, 0, -1, false);
+    if (n->op == OP_ReduceSum && zero_of(r, n, 0))
+        return true;
+    if ((n->op != OP_ReduceSum && n->op != OP_ReduceMean) || a != 0 || zero_of(r, n, 0))
+        return refuse(r, n, "reduces over the batch axis");
+    r->g->batch.rows[n->id] = true;
+    return true;
+}
+
 /* One node: its outputs' batch axes, or false with r->why. */
 static bool rows_node(Rows *r, Node *n)
 {
+    if (n->op == OP_BatchRows) { /* the gradient of a sum over X's batch axis 0 */
+        if (ax_of(r, n, 1) != 0)
+            return refuse(r, n, "sums over the batch axis");
+        r->g->batch.rows[n->id] = true;
+        set_out(r, n, 0, 0, true);
+        return true;
+    }
     bool any = false;
     for (int i = 0; i < n->n_in; i++)
         any = any || ax_of(r, n, i) >= 0;
@@ -449,6 +484,17 @@ static bool rows_node(Rows *r, Node *n)
     case OP_Concat:
     case OP_Split:
         return rows_concat_split(r, n);
+    case OP_ReduceSum:
+    case OP_ReduceMean:
+    case OP_ReduceMax:
+    case OP_ReduceMin:
+    case OP_ReduceProd:
+    case OP_ReduceL1:
+    case OP_ReduceL2:
+    case OP_ReduceLogSum:
+    case OP_ReduceLogSumExp:
+    case OP_ReduceSumSquare:
+        return rows_reduce(r, n);
     case OP_Gather:
         return rows_gather(r, n);
     case OP_GatherGrad:

@@ -233,7 +233,31 @@ def conv_misc_sgd_ragged():
     return model, opt, batches, loss_fn, flags + " --batch 4", ins, outs, dict(export, dynamic=True)
 
 
-CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "conv_misc_sgd_ragged": conv_misc_sgd_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
+class WithMSE(torch.nn.Module):
+    """The model computes its own loss: the mean squared error written out
+    (the exporter has no mse_loss), a ReduceMean over every element, the
+    batch axis included."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, y):
+        return ((self.net(x) - y) ** 2).mean()
+
+
+def mse_inside_ragged():
+    """--loss-output with a run-time batch: the ReduceMean over the batch
+    and its gradient cover the real rows only (20 samples, batches of 8)."""
+    model = WithMSE(MLP())
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.rand(n, 10))
+    flags = "--train --loss-output loss --optimizer sgd --lr 0.05 --momentum 0.9 --batch 8"
+    return (model, opt, batches, None, flags, ["image", "target"], ["loss"],
+            {"dynamic": True, "loss_inside": True})
+
+
+CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "mse_inside_ragged": mse_inside_ragged, "conv_misc_sgd_ragged": conv_misc_sgd_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
               "mlp_mse_ragged": mlp_mse_ragged, "lstm_adam_ragged": lstm_adam_ragged})
 
 
@@ -247,9 +271,12 @@ def main(case, out):
     os.makedirs(os.path.join(out, "params"), exist_ok=True)
     # (tracing in training mode updates BatchNorm's running statistics once; the model
     # file holds the updated ones, and torch trains on from them too)
-    dynamic = {name: {0: "batch"} for name in in_names + out_names} if export.get("dynamic") else None
-    torch.onnx.export(model, (batches[0][0],), os.path.join(out, "model.onnx"),
-                      input_names=in_names, output_names=out_names, dynamic_axes=dynamic,
+    # "loss_inside": the model takes (x, y) and returns the loss (--loss-output)
+    inside = export.get("loss_inside", False)
+    dynamic = {name: {0: "batch"} for name in in_names + ([] if inside else out_names)}
+    torch.onnx.export(model, batches[0] if inside else (batches[0][0],), os.path.join(out, "model.onnx"),
+                      input_names=in_names, output_names=out_names,
+                      dynamic_axes=dynamic if export.get("dynamic") else None,
                       opset_version=export.get("opset", 14), do_constant_folding=False,
                       training=export.get("training", torch.onnx.TrainingMode.PRESERVE))
     with open(os.path.join(out, "flags.txt"), "w") as f:
@@ -268,7 +295,7 @@ def main(case, out):
     model.train()
     for x, y in batches:
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = model(x, y) if inside else loss_fn(model(x), y)
         losses.append(loss.item())
         loss.backward()
         opt.step()
