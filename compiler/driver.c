@@ -185,6 +185,8 @@ static bool apply_input_shapes(Graph *g, const CompileOptions *o, Diag *d)
             if (v->shape.rank > 0 && v->shape.dims[0] < 0) {
                 v->shape.dims[0] = o->batch;
                 v->shape.sym[0] = NULL;
+                v->batch_major = true; /* the run-time batch (pass_batch_rows) */
+                g->batch.max = o->batch;
                 any = true;
             }
         }
@@ -279,6 +281,9 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
          !step(g, "fuse_matmul_add", pass_fuse_matmul_add, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d)))
+        return false;
+    /* last: its per-node and per-value tables must see the final graph */
+    if (!pass_batch_rows(g, d))
         return false;
     if (dump)
         return dumped;
@@ -447,6 +452,9 @@ bool driver_compile(const CompileOptions *opts, Diag *d)
     EmitResult r = {0};
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, NULL, d) &&
               emit_all(a, o, &c, &r, d) && write_outputs(o, o->out_dir, c.prefix, &r, d);
+    if (ok && c.g->batch.fallback)
+        fprintf(stderr, "kiln: note: --batch %lld: %s, so the generated code takes only batch %lld\n",
+                (long long)c.g->batch.max, c.g->batch.fallback, (long long)c.g->batch.max);
     if (ok && o->stats)
         print_stats(a, &c, &r, o->stats);
     result_free(&r);

@@ -39,7 +39,8 @@ static const char usage[] =
     "  --target T              generic | x86-64-v3 | host (default: host)\n"
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
-    "  --batch N               fix the symbolic first dimension of the inputs\n"
+    "  --batch N               fix the symbolic first dimension of the inputs (the\n"
+    "                          largest batch: P_run_batch_v takes 1..N at run time)\n"
     "  --const-input NAME=FILE.pb\n"
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
@@ -152,7 +153,8 @@ static const struct HelpRow {
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
     {CMD_COMPILE | CMD_IR | CMD_BENCH,
      "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
-     "  --batch N               fix the symbolic first dimension of the inputs\n"},
+     "  --batch N               fix the symbolic first dimension of the inputs (the\n"
+     "                          largest batch: P_run_batch_v takes 1..N at run time)\n"},
     {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_BENCH,
      "  --const-input NAME=FILE.pb\n"
      "                          specialize the model on a value of input NAME (a TensorProto);\n"

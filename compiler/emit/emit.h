@@ -46,6 +46,9 @@ typedef struct Emitter {
      * weight pre-packing) only when weights are embedded; with --weights
      * file every weight must come from the blob. */
     bool pack_constants;
+    /* The node reduces over the run-time batch (g->batch.rows): its kernel
+     * uses only the first nb rows, `int nb` a parameter (see emit_batch). */
+    bool batch_rows;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -65,6 +68,12 @@ void emit_close(Emitter *e);
 const char *emit_flit(Emitter *e, double v, DType dt);
 /* A C99 literal of any dtype. */
 const char *emit_lit(Emitter *e, double v, DType dt);
+/* The batch rows a kernel walks: "nb" (the run-time batch, which then
+ * becomes a parameter of the kernel) when e->batch_rows, else n. */
+const char *emit_batch(Emitter *e, int64_t n);
+/* On a run-time batch (e->batch_rows): zeros into rows nb..n-1 of buf, n
+ * rows of row_elems (a gradient is zero in the padded rows). */
+void emit_batch_zero_tail(Emitter *e, const char *buf, int64_t n, int64_t row_elems, DType dt);
 /* C identifier from an arbitrary ONNX name (not unique by itself). */
 const char *emit_ident(Arena *a, const char *name);
 

@@ -191,3 +191,16 @@ const char *emit_math(Emitter *e, DType dt, const char *fn)
 {
     return dt == DT_F32 ? arena_printf(e->arena, "%sf", fn) : fn;
 }
+
+const char *emit_batch(Emitter *e, int64_t n)
+{
+    return e->batch_rows ? "nb" : arena_printf(e->arena, "%lld", (long long)n);
+}
+
+void emit_batch_zero_tail(Emitter *e, const char *buf, int64_t n, int64_t row_elems, DType dt)
+{
+    if (!e->batch_rows)
+        return;
+    emit_line(e, "memset(%s + (size_t)nb * %lld, 0, (size_t)(%lld - nb) * %lld * sizeof(%s));", buf,
+              (long long)row_elems, (long long)n, (long long)row_elems, dtype_ctype(dt));
+}

@@ -365,9 +365,9 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
 
 /* Opens loops n, s over the values of channel c of X [N, C, S] and
  * declares i, their index. */
-static void emit_channel_open(Emitter *e, int64_t N, int64_t C, int64_t S)
+static void emit_channel_open(Emitter *e, const char *N, int64_t C, int64_t S)
 {
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_open(e, "for (int n = 0; n < %s; n++)", N);
     emit_open(e, "for (int s = 0; s < %lld; s++)", (long long)S);
     emit_line(e, "const int i = (n * %lld + c) * %lld + s;", (long long)C, (long long)S);
 }
@@ -401,25 +401,30 @@ bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
     int64_t N = x->shape.dims[0], C = x->shape.dims[1], S = shape_numel(&x->shape) / (N * C);
     bool training = ir_attr_int(n, "training_mode", 0) != 0;
     double eps = ir_attr_float(n, "epsilon", 1e-5);
+    /* a run-time batch (emit_batch): statistics and sums over the first nb
+     * rows, dX zero in the padded ones */
+    const char *rows = emit_batch(e, N);
+    const char *count = e->batch_rows ? arena_printf(e->arena, "((double)nb * %lld.0)", (long long)S)
+                                      : arena_printf(e->arena, "%lld.0", (long long)(N * S));
+    emit_batch_zero_tail(e, out[0], N, C * S, x->dtype);
     emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
     if (training) {
         emit_line(e, "/* the batch statistics of channel c */");
         emit_line(e, "double sum = 0.0, sq = 0.0;");
-        emit_channel_open(e, N, C, S);
+        emit_channel_open(e, rows, C, S);
         emit_line(e, "sum += %s[i];", in[1]);
         emit_close_n(e, 2);
-        emit_line(e, "const double mean = sum / %lld.0;", (long long)(N * S));
-        emit_channel_open(e, N, C, S);
+        emit_line(e, "const double mean = sum / %s;", count);
+        emit_channel_open(e, rows, C, S);
         emit_line(e, "sq += (%s[i] - mean) * (%s[i] - mean);", in[1], in[1]);
         emit_close_n(e, 2);
-        emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %lld.0 + %.17g);", (long long)(N * S),
-                  eps);
+        emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %s + %.17g);", count, eps);
     } else {
         emit_line(e, "const double mean = %s[c];", in[3]);
         emit_line(e, "const double inv_std = 1.0 / sqrt((double)%s[c] + %.17g);", in[4], eps);
     }
     emit_line(e, "double sum_dy = 0.0, sum_dy_xhat = 0.0;");
-    emit_channel_open(e, N, C, S);
+    emit_channel_open(e, rows, C, S);
     emit_line(e, "sum_dy += %s[i];", in[0]);
     emit_line(e, "sum_dy_xhat += %s[i] * (%s[i] - mean) * inv_std;", in[0], in[1]);
     emit_close_n(e, 2);
@@ -428,11 +433,11 @@ bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
     if (out[2])
         emit_line(e, "%s[c] = (%s)sum_dy;", out[2], t);
     emit_line(e, "const double k = %s[c] * inv_std;", in[2]);
-    emit_channel_open(e, N, C, S);
+    emit_channel_open(e, rows, C, S);
     if (training)
-        emit_line(e, "%s[i] = (%s)(k * (%s[i] - sum_dy / %lld.0 - (%s[i] - mean) * inv_std * "
-                     "sum_dy_xhat / %lld.0));",
-                  out[0], t, in[0], (long long)(N * S), in[1], (long long)(N * S));
+        emit_line(e, "%s[i] = (%s)(k * (%s[i] - sum_dy / %s - (%s[i] - mean) * inv_std * "
+                     "sum_dy_xhat / %s));",
+                  out[0], t, in[0], count, in[1], count);
     else
         emit_line(e, "%s[i] = (%s)(k * %s[i]);", out[0], t, in[0]);
     emit_close_n(e, 3);

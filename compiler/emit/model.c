@@ -23,7 +23,7 @@ static const char *const reserved[] = {
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
-    "outputs", "status", NULL};
+    "outputs", "status", "nb", "run_rows", "train_rows", NULL};
 
 static int64_t value_bytes(const Value *v)
 {
@@ -154,6 +154,7 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
     e->out_name = out_name;
     int64_t scratch_before = e->scratch;
     e->scratch = 0;
+    e->batch_rows = g->batch.rows && g->batch.rows[n->id];
     bool ok = kernels[n->op](e, g, n);
     bool wants_scratch = e->scratch > 0;
     if (e->scratch < scratch_before)
@@ -184,6 +185,12 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
             params++;
         }
     }
+    if (e->batch_rows && uses_token(body.buf ? body.buf : "", "nb")) {
+        sb_printf(&sig, "%sint nb", params ? ", " : "");
+        sb_printf(call, "%snb", params ? ", " : "");
+        params++;
+    }
+    e->batch_rows = false;
     if (wants_scratch) {
         *uses_scratch = true;
         sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
@@ -230,6 +237,8 @@ typedef struct Layout {
     int64_t state_size;    /* bytes of the states at the start of the workspace */
     int64_t weights_end;   /* end of the weights (file mode; = state_size otherwise) */
     int64_t act_size;      /* the largest entry's planned tensors, from weights_end */
+    int64_t stage_off;     /* run-time batch: the staging buffers of the padded rows */
+    int64_t stage_size;    /* (after the scratch; 0 without a run-time batch) */
 } Layout;
 
 static int64_t align64(int64_t x)
@@ -545,24 +554,203 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
     emit_blank(e);
 }
 
+/* ---- the run-time batch (g->batch, --batch N on a symbolic first dim) ----
+ * P_run_batch_v / P_train_step_batch_v take batch <= N rows. The kernels keep
+ * their N-row shapes: a smaller batch is copied into staging buffers in the
+ * workspace, rows batch..N-1 repeating the last real row (finite, so a zero
+ * gradient times them stays zero), and the kernels that reduce over the
+ * batch use only the first nb rows (pass/batch_rows.c). */
+
+/* Bytes of one batch row of v along its batch axis, and the blocks before
+ * that axis (outer); 0 if v has no batch axis. */
+static int64_t batch_row_bytes(const Graph *g, const Value *v, int64_t *outer)
+{
+    int ax = g->batch.axis ? g->batch.axis[v->id] : -1;
+    *outer = 1;
+    if (ax < 0 || v->kind == VAL_CONST)
+        return 0;
+    int64_t inner = (int64_t)dtype_size(v->dtype);
+    for (int i = 0; i < v->shape.rank; i++) {
+        if (i < ax)
+            *outer *= v->shape.dims[i];
+        else if (i > ax)
+            inner *= v->shape.dims[i];
+    }
+    return inner;
+}
+
+/* The staging bytes of an entry: its batch-major inputs, then (run) its
+ * batch-major outputs. */
+static int64_t stage_bytes(const Graph *g, const int *ids, int n, bool outputs)
+{
+    int64_t size = 0, outer;
+    for (int k = 0; k < n; k++)
+        size += align64(batch_row_bytes(g, g->values[ids[k]], &outer) * outer * g->batch.max);
+    if (outputs)
+        size += stage_bytes(g, g->outputs, g->n_outputs, false);
+    return size;
+}
+
+static void plan_staging(const Graph *g, int64_t scratch, Layout *lay)
+{
+    lay->stage_off = lay->weights_end + lay->act_size + align64(scratch);
+    lay->stage_size = 0;
+    if (g->batch.max <= 0 || g->batch.fallback)
+        return;
+    lay->stage_size = stage_bytes(g, g->inputs, g->n_inputs, true);
+    int64_t train = stage_bytes(g, g->train_inputs, g->n_train_inputs, false);
+    if (g->train_loss >= 0 && train > lay->stage_size)
+        lay->stage_size = train;
+}
+
+static void emit_pad_rows(Emitter *e)
+{
+    emit_line(e, "/* Rows 0..batch-1 of src into dst, then rows batch..max-1 repeating the");
+    emit_line(e, " * last one: the padding stays finite. */");
+    emit_func(e, "static void pad_rows(unsigned char *dst, const void *src, int batch, int max, "
+                 "size_t row_bytes)");
+    emit_line(e, "memcpy(dst, src, (size_t)batch * row_bytes);");
+    emit_line(e, "for (int r = batch; r < max; r++)");
+    emit_line(e, "    memcpy(dst + (size_t)r * row_bytes, dst + (size_t)(batch - 1) * row_bytes, "
+                 "row_bytes);");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* pad_rows for the staged inputs and unpad_rows for the staged outputs,
+ * each only where some entry point copies such tensors. */
+static void emit_stage_helpers(Emitter *e, const Graph *g)
+{
+    bool in = stage_bytes(g, g->inputs, g->n_inputs, false) > 0 ||
+              (g->train_loss >= 0 && stage_bytes(g, g->train_inputs, g->n_train_inputs, false) > 0);
+    if (in)
+        emit_pad_rows(e);
+    if (stage_bytes(g, g->outputs, g->n_outputs, false) == 0)
+        return;
+    emit_line(e, "/* The first batch rows of each of outer blocks of max rows, from src to dst. */");
+    emit_func(e, "static void unpad_rows(void *dst, const unsigned char *src, int batch, int max, "
+                 "size_t outer, size_t row_bytes)");
+    emit_line(e, "for (size_t o = 0; o < outer; o++)");
+    emit_line(e, "    memcpy((unsigned char *)dst + o * (size_t)batch * row_bytes,");
+    emit_line(e, "           src + o * (size_t)max * row_bytes, (size_t)batch * row_bytes);");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* The argument checks of a batch entry point; with a fallback only N goes. */
+static void emit_batch_checks(Emitter *e, const Graph *g, const char *ptrs, const char *arr,
+                              int count)
+{
+    emit_line(e, "if (!workspace%s || batch %s)", ptrs,
+              g->batch.fallback ? arena_printf(e->arena, "!= %lld", (long long)g->batch.max)
+                                : arena_printf(e->arena, "< 1 || batch > %lld", (long long)g->batch.max));
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_check_ptrs(e, arr, count);
+}
+
+/* const void *in[n]: the caller's pointers, batch-major ones replaced by
+ * padded copies in the staging area from offset *off on. */
+static void emit_stage_inputs(Emitter *e, const Graph *g, const Layout *lay, const int *ids,
+                              int n, int64_t *off)
+{
+    emit_line(e, "unsigned char *stage = (unsigned char *)workspace + %lld;", (long long)lay->stage_off);
+    emit_line(e, "const void *in[%d];", n ? n : 1);
+    for (int k = 0; k < n; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[ids[k]], &outer);
+        if (!row) {
+            emit_line(e, "in[%d] = inputs[%d];", k, k);
+            continue;
+        }
+        emit_line(e, "pad_rows(stage + %lld, inputs[%d], batch, %lld, %lld);", (long long)*off, k,
+                  (long long)g->batch.max, (long long)row);
+        emit_line(e, "in[%d] = stage + %lld;", k, (long long)*off);
+        *off += align64(row * g->batch.max);
+    }
+}
+
+/* P_run_batch_v below N rows: the padded inputs and the outputs staged. */
+static void emit_run_staged(Emitter *e, const Graph *g, const Layout *lay)
+{
+    long long N = (long long)g->batch.max;
+    int64_t off = 0;
+    emit_stage_inputs(e, g, lay, g->inputs, g->n_inputs, &off);
+    emit_line(e, "void *out[%d];", g->n_outputs ? g->n_outputs : 1);
+    for (int k = 0; k < g->n_outputs; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[g->outputs[k]], &outer);
+        if (row) {
+            emit_line(e, "out[%d] = stage + %lld;", k, (long long)off);
+            off += align64(row * outer * g->batch.max);
+        } else {
+            emit_line(e, "out[%d] = outputs[%d];", k, k);
+        }
+    }
+    KILN_ASSERT(off <= lay->stage_size);
+    emit_line(e, "int status = run_rows(workspace, batch, in, out);");
+    for (int k = 0; k < g->n_outputs; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[g->outputs[k]], &outer);
+        if (row)
+            emit_line(e, "unpad_rows(outputs[%d], out[%d], batch, %lld, %lld, %lld);", k, k, N,
+                      (long long)outer, (long long)row);
+    }
+    emit_line(e, "return status;");
+}
+
+static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+{
+    long long N = (long long)g->batch.max;
+    emit_func(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs, "
+                 "void *const *outputs)", P);
+    emit_batch_checks(e, g, arena_printf(e->arena, "%s%s", g->n_inputs ? " || !inputs" : "",
+                                         g->n_outputs ? " || !outputs" : ""),
+                      "inputs", g->n_inputs);
+    emit_check_ptrs(e, "outputs", g->n_outputs);
+    emit_line(e, "if (batch == %lld)", N);
+    emit_line(e, "    return run_rows(workspace, batch, inputs, outputs);");
+    if (g->batch.fallback) {
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
+    } else {
+        emit_run_staged(e, g, lay);
+    }
+    emit_close(e);
+    emit_blank(e);
+    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
+    emit_line(e, "return %s_run_batch_v(workspace, %lld, inputs, outputs);", P, N);
+    emit_close(e);
+    emit_blank(e);
+}
+
+
 static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                      const EmitOptions *o, const Entry *ent)
 {
-    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)",
-              o->prefix);
+    bool dyn = g->batch.max > 0;
+    if (dyn) {
+        emit_line(e, "/* %s_run_v on nb real rows (the batch-major tensors hold %lld, padded) */",
+                  o->prefix, (long long)g->batch.max);
+        emit_func(e, "static int run_rows(void *workspace, int nb, const void *const *inputs, "
+                     "void *const *outputs)");
+        emit_line(e, "(void)nb;");
+    } else {
+        emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)",
+                  o->prefix);
+    }
     if (g->n_inputs == 0)
         emit_line(e, "(void)inputs; /* the model has no inputs */");
-    emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
-              g->n_outputs ? " || !outputs" : "");
-    emit_line(e, "    return KILN_ERR_ARGUMENT;");
-    emit_check_ptrs(e, "inputs", g->n_inputs);
-    emit_check_ptrs(e, "outputs", g->n_outputs);
+    if (!dyn) {
+        emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
+                  g->n_outputs ? " || !outputs" : "");
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_check_ptrs(e, "inputs", g->n_inputs);
+        emit_check_ptrs(e, "outputs", g->n_outputs);
+    }
     emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
     sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
     emit_output_copies(e, g, nm);
     emit_line(e, "return KILN_OK;");
     emit_close(e);
     emit_blank(e);
+    if (dyn)
+        emit_run_batch(e, g, lay, o->prefix);
 }
 
 /* The parameter file's table of states (kiln_params.h): "NAME DTYPE DIMS
@@ -609,15 +797,48 @@ static void emit_finite_check(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
+static void emit_train_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+{
+    long long N = (long long)g->batch.max;
+    emit_func(e, "int %s_train_step_batch_v(void *workspace, int batch, const void *const *inputs, "
+                 "float *loss)", P);
+    emit_batch_checks(e, g, " || !inputs || !loss", "inputs", g->n_train_inputs);
+    emit_line(e, "if (batch == %lld)", N);
+    emit_line(e, "    return train_rows(workspace, batch, inputs, loss);");
+    if (g->batch.fallback) {
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
+    } else {
+        int64_t off = 0;
+        emit_stage_inputs(e, g, lay, g->train_inputs, g->n_train_inputs, &off);
+        KILN_ASSERT(off <= lay->stage_size);
+        emit_line(e, "return train_rows(workspace, batch, in, loss);");
+    }
+    emit_close(e);
+    emit_blank(e);
+    emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
+    emit_line(e, "return %s_train_step_batch_v(workspace, %lld, inputs, loss);", P, N);
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* P_train_step_v, P_set_lr, P_params_save, P_params_load. */
 static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                        const EmitOptions *o, const Entry *ent)
 {
     const char *P = o->prefix;
-    emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
-    emit_line(e, "if (!workspace || !inputs || !loss)");
-    emit_line(e, "    return KILN_ERR_ARGUMENT;");
-    emit_check_ptrs(e, "inputs", g->n_train_inputs);
+    bool dyn = g->batch.max > 0;
+    if (dyn) {
+        emit_line(e, "/* %s_train_step_v on nb real rows (the batch-major inputs hold %lld, padded) */",
+                  P, (long long)g->batch.max);
+        emit_func(e, "static int train_rows(void *workspace, int nb, const void *const *inputs, "
+                     "float *loss)");
+        emit_line(e, "(void)nb;");
+    } else {
+        emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
+        emit_line(e, "if (!workspace || !inputs || !loss)");
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_check_ptrs(e, "inputs", g->n_train_inputs);
+    }
     emit_locals(e, g, nm, lay, ent, g->train_inputs, g->n_train_inputs, false);
     sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
     emit_blank(e);
@@ -633,6 +854,8 @@ static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout
     emit_line(e, "return KILN_OK;");
     emit_close(e);
     emit_blank(e);
+    if (dyn)
+        emit_train_batch(e, g, lay, P);
     const Value *lr = ir_graph_find_value(g, "kiln.lr");
     KILN_ASSERT(lr && lr->kind == VAL_STATE);
     emit_func(e, "void %s_set_lr(void *workspace, float lr)", P);
@@ -729,7 +952,8 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "extern \"C\" {");
     emit_line(e, "#endif");
     emit_blank(e);
-    int64_t wsize = lay->weights_end + lay->act_size + scratch;
+    int64_t wsize = lay->stage_size ? lay->stage_off + lay->stage_size
+                                    : lay->weights_end + lay->act_size + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
     emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
@@ -753,6 +977,25 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
     emit_line(e, "int %s_run(%s);", P, typed_params(e, g, nm));
     emit_blank(e);
+    if (g->batch.max > 0) {
+        emit_line(e, "/* The run-time batch (kiln compile --batch %lld on a symbolic first dim): the",
+                  (long long)g->batch.max);
+        emit_line(e, " * batch-major inputs and outputs hold `batch` rows, %s_MIN_BATCH <= batch <=", P);
+        emit_line(e, " * %s_MAX_BATCH (MIN is MAX when kiln had to keep the batch fixed);", P);
+        emit_line(e, " * %s_run_v is %s_run_batch_v with batch %s_MAX_BATCH. Another batch gives", P, P, P);
+        emit_line(e, " * KILN_ERR_ARGUMENT. */");
+        emit_line(e, "#define %s_MAX_BATCH %lld", P, (long long)g->batch.max);
+        if (g->batch.fallback)
+            emit_line(e, "/* Only batch %lld: %s. */", (long long)g->batch.max,
+                      safe_comment(e->arena, g->batch.fallback));
+        emit_line(e, "#define %s_MIN_BATCH %lld", P, g->batch.fallback ? (long long)g->batch.max : 1LL);
+        emit_line(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs,", P);
+        emit_line(e, "                   void *const *outputs);");
+        if (g->train_loss >= 0)
+            emit_line(e, "int %s_train_step_batch_v(void *workspace, int batch, const void *const *inputs, "
+                         "float *loss);", P);
+        emit_blank(e);
+    }
     if (g->train_loss >= 0) {
         emit_line(e, "/* Training (kiln compile --train). The inputs of a step: %s_train_info", P);
         emit_line(e, " * order, %s_info's inputs and then the labels. One forward, backward and", P);
@@ -811,7 +1054,9 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         }
     }
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
-    r->workspace_size = lay.weights_end + lay.act_size + e.scratch; /* as in emit_header */
+    plan_staging(g, e.scratch, &lay);
+    r->workspace_size = lay.stage_size ? lay.stage_off + lay.stage_size /* as in emit_header */
+                                       : lay.weights_end + lay.act_size + e.scratch;
     if (r->workspace_size == 0)
         r->workspace_size = SCHED_ALIGN;
 
@@ -854,6 +1099,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
         emit_info(&e, g, o->prefix);
         emit_init(&e, g, &nm, &lay, o);
+        if (lay.stage_size)
+            emit_stage_helpers(&e, g);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);

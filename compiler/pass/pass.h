@@ -10,6 +10,7 @@ bool pass_infer_shapes(Graph *g, Diag *d);    /* shape_infer.c */
 bool pass_fold_constants(Graph *g, Diag *d);  /* fold_constants.c */
 bool pass_dce(Graph *g, Diag *d);             /* dce.c */
 bool pass_init_params(Graph *g, Diag *d);     /* init_params.c */
+bool pass_batch_rows(Graph *g, Diag *d);      /* batch_rows.c: the run-time batch */
 
 /* Training (training.c): what `kiln compile --train` asks for. */
 typedef struct TrainOptions {
