@@ -8,6 +8,8 @@
 #          build doesn't recognise every CPU, is given its best x86 kernels
 #   avx2:  OpenBLAS pinned to Haswell and BLIS to zen3, the AVX2 kernels that
 #          kiln's x86-64-v3 target is comparable with.
+# kiln's rows come in every x86 target (kiln = x86-64-v3, kiln_v4 = x86-64-v4,
+# kiln_sse2 = x86-64, kiln_generic); kiln_v4 compares with pass 1.
 # Needs libbenchmark-dev, libopenblas-dev, libblis-dev. Usage:
 #   bench/run.sh   (REPS=15 MIN_TIME=0.1 BUILD=build/bench-release by default)
 set -e

@@ -24,7 +24,7 @@ typedef struct GemmIsa {
 
 static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16};
 static const GemmIsa isa_avx512 = {"AVX-512F", "kiln_gemm_avx512.h", "kiln_sgemm_avx512_block",
-                                   14, 32};
+                                   8, 32};
 static const GemmIsa isa_sse2 = {"SSE2", "kiln_gemm_sse2.h", "kiln_sgemm_sse2_block", 6, 8};
 static const GemmIsa isa_neon = {"NEON", "kiln_gemm_neon.h", "kiln_sgemm_neon_block", 8, 12};
 static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",

@@ -278,11 +278,11 @@ int main(void)
 #endif
 #ifdef KILN_SIMD_HAS_AVX512
     if (kiln_cpu_has_avx512f()) {
-        const Isa avx512 = {"avx512 14x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
+        const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
                             kiln_sgemm_avx512_block};
         failed += run_isa(&avx512);
     } else {
-        printf("avx512 14x32: skipped, this CPU lacks AVX-512F\n");
+        printf("avx512 8x32: skipped, this CPU lacks AVX-512F\n");
     }
 #endif
     return failed != 0;
