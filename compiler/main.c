@@ -598,6 +598,11 @@ int main(int argc, char **argv)
     a.o.command_line = join_args(argc, argv);
     a.o.trace = a.verbose ? print_trace : NULL;
     Diag d = {0};
+    if ((a.command->bit & (CMD_RUN | CMD_VERIFY)) && !target_runs_on_host(a.o.target) &&
+        !(a.o.emulator && *a.o.emulator))
+        return fail("--target %s: this machine cannot run that code; give --emulator CMD and "
+                    "--cc CC, e.g. --emulator \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" "
+                    "--cc aarch64-linux-gnu-gcc", target_name(a.o.target));
     if (a.command->bit == CMD_VERIFY) {
         if (a.n_positional == 0)
             return fail("verify needs at least one case folder%s", "");

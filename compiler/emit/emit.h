@@ -24,8 +24,10 @@ bool target_parse(const char *name, Target *t);
  * x86-64-v4, AVX2+FMA → x86-64-v3, else x86-64), aarch64 → aarch64,
  * anything else → generic. */
 Target target_host(void);
-/* Whether code for t may use AVX2+FMA (x86-64-v3 and v4). */
-bool target_has_avx2(Target t);
+/* Whether programs built for t can run on the machine kiln runs on without
+ * an emulator (the instruction sets within one architecture are checked
+ * by P_init instead). */
+bool target_runs_on_host(Target t);
 
 typedef enum WeightMode { WEIGHTS_EMBED = 0, WEIGHTS_FILE } WeightMode;
 

@@ -53,7 +53,25 @@ Target target_host(void)
 #endif
 }
 
-bool target_has_avx2(Target t)
+bool target_runs_on_host(Target t)
 {
-    return t == TARGET_X86_64_V3 || t == TARGET_X86_64_V4;
+    switch (t) {
+    case TARGET_GENERIC:
+        return true;
+    case TARGET_X86_64:
+    case TARGET_X86_64_V3:
+    case TARGET_X86_64_V4:
+#if defined(__x86_64__)
+        return true;
+#else
+        return false;
+#endif
+    case TARGET_AARCH64:
+#if defined(__aarch64__)
+        return true;
+#else
+        return false;
+#endif
+    }
+    return false;
 }
