@@ -91,13 +91,14 @@ def section(title, ctx, runs, out):
             out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 layer, impl, fmt_time(t[impl]), fmt_rate(g), ratio(g[0], peak2[0]),
                 ratio(g[0], peak), vs_ob, vs_bl))
+    out.append("")
     for impl, target in (("kiln", "x86-64-v3"), ("kiln_v4", "x86-64-v4")):
         t = stat(runs, "fc_relu_784x128_b1/" + impl, "cpu_time")
         if t and l2:
             read_ns = WEIGHTS_FC1 / l2[0]  # GB/s = bytes per ns
-            out.append("\nBatch-1 784→128 Gemm+ReLU: kiln (%s) takes %.2f× the time to read "
+            out.append("- Batch-1 784→128 Gemm+ReLU: kiln (%s) takes %.2f× the time to read "
                        "its %d KiB of weights at the measured L2 bandwidth (%.2f µs; target "
-                       "≤ 1.3×).\n" % (target, t[0] / read_ns, WEIGHTS_FC1 // 1024, read_ns / 1e3))
+                       "≤ 1.3×)." % (target, t[0] / read_ns, WEIGHTS_FC1 // 1024, read_ns / 1e3))
     out.append("")
 
 
