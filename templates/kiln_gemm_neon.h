@@ -1,9 +1,10 @@
 /* kiln_gemm_neon.h — the NEON single-precision GEMM micro-kernel (target
  * aarch64): an 8x12 register-blocked kernel (24 accumulators of 4 lanes,
  * three B vectors and a broadcast: 28 of the 32 vector registers) on packed
- * panels, through kiln_simd.h's kiln_f32x4 (vfmaq_f32, one rounding), and
- * the block routine that walks a packed block in tiles. No CPU check: NEON
- * is part of the aarch64 baseline. */
+ * panels, through kiln_simd.h's kiln_f32x4 (vfmaq_f32, one rounding), a
+ * 1x12 kernel for single rows (batch-1 layers), and the block routine that
+ * walks a packed block in tiles. No CPU check: NEON is part of the aarch64
+ * baseline. */
 #ifndef KILN_GEMM_NEON_H
 #define KILN_GEMM_NEON_H
 
@@ -103,6 +104,62 @@ static inline void kiln_sgemm_neon_8x12(int kc, const float *restrict a, const f
     kiln_sgemm_store_edge(t, 12, c, ldc, mr, nr, ep, bias, flags);
 }
 
+/* One row: c[1 x nr] from row 0 of a packed A panel (stride 8) and a B
+ * panel, for batch-1 layers, where the 8x12 kernel would compute 7 rows
+ * of padding. Four k steps in flight (12 accumulators) hide the latency
+ * that one row's 3 accumulators would expose. */
+static inline void kiln_sgemm_neon_1x12(int kc, const float *restrict a, const float *restrict b,
+                                        float *restrict c, int nr, const kiln_sgemm_epi *ep,
+                                        const float *bias, int flags)
+{
+    kiln_f32x4 s00 = kiln_f32x4_zero(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00;
+    kiln_f32x4 s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00;
+    int k = 0;
+    for (; k + 4 <= kc; k += 4) {
+        kiln_f32x4 ak = kiln_f32x4_bcast(a);
+        s00 = kiln_f32x4_fma(ak, kiln_f32x4_load(b), s00);
+        s01 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 4), s01);
+        s02 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 8), s02);
+        ak = kiln_f32x4_bcast(a + 8);
+        s10 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 12), s10);
+        s11 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 16), s11);
+        s12 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 20), s12);
+        ak = kiln_f32x4_bcast(a + 16);
+        s20 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 24), s20);
+        s21 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 28), s21);
+        s22 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 32), s22);
+        ak = kiln_f32x4_bcast(a + 24);
+        s30 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 36), s30);
+        s31 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 40), s31);
+        s32 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 44), s32);
+        a += 32;
+        b += 48;
+    }
+    for (; k < kc; k++) {
+        const kiln_f32x4 ak = kiln_f32x4_bcast(a);
+        s00 = kiln_f32x4_fma(ak, kiln_f32x4_load(b), s00);
+        s01 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 4), s01);
+        s02 = kiln_f32x4_fma(ak, kiln_f32x4_load(b + 8), s02);
+        a += 8;
+        b += 12;
+    }
+    const kiln_f32x4 v0 = kiln_f32x4_add(kiln_f32x4_add(s00, s10),
+                                          kiln_f32x4_add(s20, s30));
+    const kiln_f32x4 v1 = kiln_f32x4_add(kiln_f32x4_add(s01, s11),
+                                          kiln_f32x4_add(s21, s31));
+    const kiln_f32x4 v2 = kiln_f32x4_add(kiln_f32x4_add(s02, s12),
+                                          kiln_f32x4_add(s22, s32));
+    if (nr == 12) {
+        kiln_sgemm_neon_row(c, v0, v1, v2, ep, bias, flags);
+        return;
+    }
+    float t[12];
+    kiln_f32x4_store(t, v0);
+    kiln_f32x4_store(t + 4, v1);
+    kiln_f32x4_store(t + 8, v2);
+    kiln_sgemm_store_edge(t, 12, c, 0, 1, nr, ep, bias, flags);
+}
+
 /* One cache block: c[mc x nc] (row stride ldc) from the packed A panels at
  * pa (panel stride pa_ps) and B panels at pb (panel stride pb_ps), over kc.
  * B's panel stays in L1 while the A panels stream past it. */
@@ -116,8 +173,11 @@ static inline void kiln_sgemm_neon_block(int mc, int nc, int kc, const float *pa
         for (int i = 0; i < mc; i += 8) {
             const int mr = mc - i < 8 ? mc - i : 8;
             const float *bias = ep->bias ? ep->bias + i * ep->bias_rs + j * ep->bias_cs : NULL;
-            kiln_sgemm_neon_8x12(kc, pa + (i / 8) * pa_ps, b, c + i * ldc + j, ldc, mr, nr, ep,
-                                 bias, flags);
+            const float *a = pa + (i / 8) * pa_ps;
+            if (mr == 1)
+                kiln_sgemm_neon_1x12(kc, a, b, c + i * ldc + j, nr, ep, bias, flags);
+            else
+                kiln_sgemm_neon_8x12(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
         }
     }
 }
