@@ -14,6 +14,8 @@ import statistics
 import subprocess
 
 WEIGHTS_FC1 = 784 * 128 * 4  # bytes of the batch-1 layer's weights
+# kiln's targets (bench/bench.cc): x86-64-v3, x86-64-v4, x86-64, generic
+KILN_IMPLS = ("kiln", "kiln_v4", "kiln_sse2", "kiln_generic")  # x86-64-v3, -v4, x86-64, generic
 
 
 def load(path):
@@ -63,7 +65,7 @@ def machine():
 def layer_table(runs, peak2, peak, out, layers, baselines):
     """One row per (layer, implementation): time, GFLOPS, fractions of the
     peaks, and the speed relative to each baseline (its time / this time)."""
-    impls = ("kiln", "kiln_generic") + tuple(b for b, _ in baselines)
+    impls = KILN_IMPLS + tuple(b for b, _ in baselines)
     out.append("| layer | implementation | time | GFLOPS | of AVX2 peak | of machine peak | "
                + " | ".join("speed vs %s" % label for _, label in baselines) + " |")
     out.append("|---" * (6 + len(baselines)) + "|")
@@ -106,12 +108,14 @@ def section(title, ctx, runs, out):
     layer_table(runs, peak2[0], peak, out,
                 ("conv3x3_64x56x56_b1", "lenet_conv1_b64", "lenet_conv2_b64"),
                 (("onednn", "oneDNN"), ("xnnpack", "XNNPACK")))
-    t = stat(runs, "fc_relu_784x128_b1/kiln", "cpu_time")
-    if t and l2:
-        read_ns = WEIGHTS_FC1 / l2[0]  # GB/s = bytes per ns
-        out.append("\nBatch-1 784→128 Gemm+ReLU: kiln takes %.2f× the time to read its %d KiB "
-                   "of weights at the measured L2 bandwidth (%.2f µs; target ≤ 1.3×).\n"
-                   % (t[0] / read_ns, WEIGHTS_FC1 // 1024, read_ns / 1e3))
+    out.append("")
+    for impl, target in (("kiln", "x86-64-v3"), ("kiln_v4", "x86-64-v4")):
+        t = stat(runs, "fc_relu_784x128_b1/" + impl, "cpu_time")
+        if t and l2:
+            read_ns = WEIGHTS_FC1 / l2[0]  # GB/s = bytes per ns
+            out.append("- Batch-1 784→128 Gemm+ReLU: kiln (%s) takes %.2f× the time to read "
+                       "its %d KiB of weights at the measured L2 bandwidth (%.2f µs; target "
+                       "≤ 1.3×)." % (target, t[0] / read_ns, WEIGHTS_FC1 // 1024, read_ns / 1e3))
     out.append("")
 
 
@@ -203,7 +207,9 @@ def main():
            "- Date: %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "- Machine: %s" % machine(),
            "- Compiler for the generated C: %s, `-O2 -std=c99`, no `-march` "
-           "(kiln's AVX2 kernels enable themselves)" % a.cc,
+           "(kiln's AVX2 and AVX-512 kernels enable themselves)" % a.cc,
+           "- kiln rows by target: `kiln` x86-64-v3 (AVX2+FMA), `kiln_v4` x86-64-v4 "
+           "(AVX-512F), `kiln_sse2` x86-64 (SSE2), `kiln_generic` plain C99",
            "- Single-threaded; %s interleaved repetitions per benchmark (Google Benchmark "
            "`--benchmark_enable_random_interleaving`); medians with min–max; times are "
            "per-thread CPU time." % a.reps,

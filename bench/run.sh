@@ -12,6 +12,8 @@
 #   avx2:  OpenBLAS pinned to Haswell, BLIS to zen3 and oneDNN to AVX2
 #          (ONEDNN_MAX_CPU_ISA), the kernels that kiln's x86-64-v3 target is
 #          comparable with; XNNPACK has no such switch.
+# kiln's rows come in every x86 target (kiln = x86-64-v3, kiln_v4 = x86-64-v4,
+# kiln_sse2 = x86-64, kiln_generic); kiln_v4 compares with pass 1.
 # Needs libbenchmark-dev, libopenblas-dev, libblis-dev, libdnnl-dev,
 # libxnnpack-dev, libpthreadpool-dev, python3-torch, python3-onnx,
 # gnuplot-nox, and onnxruntime-node in build/ort (scripts/setup.sh installs

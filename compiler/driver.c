@@ -328,6 +328,7 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .command_line = o->command_line ? o->command_line : "kiln compile",
         .model_file = o->model,
         .target = o->target,
+        .target_from_host = o->target_from_host,
         .weights = o->weights,
         .check_finite = o->train && o->t.check_finite,
         .bench_ticks = o->bench_reps > 0,
@@ -661,6 +662,19 @@ static bool bind_inputs(Arena *a, CompileOptions *o, const char **names, const T
     return true;
 }
 
+/* The words of cmd split at spaces (NULL or empty: none), in *n. */
+static char **split_words(Arena *a, const char *cmd, int *n)
+{
+    *n = 0;
+    if (!cmd)
+        return NULL;
+    char *text = arena_strdup(a, cmd);
+    char **words = arena_alloc(a, sizeof(char *) * (strlen(text) / 2 + 2));
+    for (char *w = strtok(text, " \t"); w; w = strtok(NULL, " \t"))
+        words[(*n)++] = w;
+    return words;
+}
+
 /* Builds and runs the model on the tensors; outputs[k] gets each output. */
 static bool execute(Arena *a, CompileOptions *o, const char **names, const Tensor *ts, int n,
                     Tensor **outputs, int *n_out, bool *broken, Diag *d)
@@ -673,8 +687,12 @@ static bool execute(Arena *a, CompileOptions *o, const char **names, const Tenso
         return false;
     }
     Graph *g = b.g;
-    int argc = 0;
-    char **argv = arena_alloc(a, sizeof(char *) * (size_t)(g->n_inputs + g->n_outputs + 2));
+    int argc = 0, n_emu = 0;
+    char **emu = split_words(a, o->emulator, &n_emu);
+    char **argv = arena_alloc(a, sizeof(char *) *
+                                     (size_t)(n_emu + g->n_inputs + g->n_outputs + 2));
+    for (int k = 0; k < n_emu; k++)
+        argv[argc++] = emu[k];
     argv[argc++] = b.exe;
     bool ok = true;
     for (int j = 0; j < g->n_inputs && ok; j++) {
@@ -704,7 +722,7 @@ static bool execute(Arena *a, CompileOptions *o, const char **names, const Tenso
     for (int j = 0; j < g->n_outputs && ok; j++) {
         const Value *v = g->values[g->outputs[j]];
         size_t len;
-        void *data = file_read_all(argv[1 + g->n_inputs + j], &len);
+        void *data = file_read_all(argv[n_emu + 1 + g->n_inputs + j], &len);
         size_t want = (size_t)shape_numel(&v->shape) * dtype_size(v->dtype);
         if (!data || len != want) {
             diag_error(d, "output %d of the generated program is missing or short", j);

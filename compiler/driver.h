@@ -27,6 +27,7 @@ typedef struct CompileOptions {
     const char *out_dir;
     const char *prefix;       /* NULL: the model file's stem, sanitized */
     Target target;
+    bool target_from_host;    /* --target host (or none): named in the front matter */
     WeightMode weights;
     const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
     bool dot;                 /* kiln ir: Graphviz dot instead of .kir text (dot.h) */
@@ -40,6 +41,8 @@ typedef struct CompileOptions {
     int64_t batch;            /* 0: not given */
     const char *command_line;
     const char *cc;           /* C compiler for run/verify */
+    const char *emulator;     /* run/verify: a command the built program runs under
+                               * (words split at spaces), e.g. qemu-aarch64-static */
     double rtol, atol;        /* verify tolerances */
     bool keep;                /* keep the build folder of run/verify */
     bool train;               /* --train: also emit the training step */

@@ -36,7 +36,8 @@ static const char usage[] =
     "compile options:\n"
     "  -o DIR                  output folder (created if missing)\n"
     "  --prefix P              prefix of every generated symbol (default: the model's file stem)\n"
-    "  --target T              generic | x86-64-v3 | host (default: host)\n"
+    "  --target T              generic | x86-64 | x86-64-v3 | x86-64-v4 | aarch64 | host\n"
+    "                          (default: host, the best one this machine runs)\n"
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
     "  --batch N               fix the symbolic first dimension of the inputs (the\n"
@@ -77,6 +78,9 @@ static const char usage[] =
     "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
     "  --target T              as for compile\n"
     "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"
+    "  --emulator CMD          run the built program through CMD, e.g. \"qemu-aarch64-static\n"
+    "                          -L /usr/aarch64-linux-gnu\" for --target aarch64 (default:\n"
+    "                          $KILN_EMULATOR, or none)\n"
     "  --rtol R --atol A       verify tolerances (default 1e-3 and 1e-5)\n"
     "  --keep                  keep the build folder\n"
     "\n"
@@ -143,7 +147,8 @@ static const struct HelpRow {
     {CMD_COMPILE, "  --prefix P              prefix of every generated symbol (default: the model's\n"
                   "                          file stem)\n"},
     {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH,
-     "  --target T              generic | x86-64-v3 | host (default: host)\n"},
+     "  --target T              generic | x86-64 | x86-64-v3 | x86-64-v4 | aarch64 | host\n"
+     "                          (default: host, the best one this machine runs)\n"},
     {CMD_BENCH, "  --reps R                timed calls (default 50); medians are reported\n"},
     {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
@@ -168,6 +173,11 @@ static const struct HelpRow {
      "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
     {CMD_RUN | CMD_VERIFY | CMD_BENCH,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
+    {CMD_RUN | CMD_VERIFY,
+     "  --emulator CMD          run the built program through CMD (words split at spaces),\n"
+     "                          e.g. \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" with\n"
+     "                          --target aarch64 --cc aarch64-linux-gnu-gcc\n"
+     "                          (default: $KILN_EMULATOR, or none)\n"},
     {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
     {CMD_RUN | CMD_VERIFY | CMD_BENCH, "  --keep                  keep the build folder\n"},
     {CMD_COMPILE, "  --quiet                 print nothing but errors (and what --stats asks for)\n"},
@@ -306,12 +316,10 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (!*val)
             return fail("--prefix is empty%s", "");
     } else if (!strcmp(name, "--target")) {
-        if (!strcmp(val, "generic"))
-            o->target = TARGET_GENERIC;
-        else if (!strcmp(val, "x86-64-v3") || !strcmp(val, "host"))
-            o->target = TARGET_X86_64_V3;
-        else
-            return fail("--target '%s': expected generic, x86-64-v3 or host", val);
+        if (!target_parse(val, &o->target))
+            return fail("--target '%s': expected generic, x86-64, x86-64-v3, x86-64-v4, aarch64 "
+                        "or host", val);
+        o->target_from_host = !strcmp(val, "host");
     } else if (!strcmp(name, "--weights")) {
         if (!strcmp(val, "embed"))
             o->weights = WEIGHTS_EMBED;
@@ -388,6 +396,8 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (*end || v < 1 || v > 100000)
             return fail("--reps '%s': expected an integer from 1 to 100000", val);
         o->bench_reps = (int)v;
+    } else if (!strcmp(name, "--emulator")) {
+        o->emulator = val;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
         char *end;
         double v = strtod(val, &end);
@@ -424,6 +434,7 @@ static const Option options[] = {
     {"--input", true, CMD_RUN},
     {"--cc", true, CMD_RUN | CMD_VERIFY | CMD_BENCH},
     {"--keep", false, CMD_RUN | CMD_VERIFY | CMD_BENCH},
+    {"--emulator", true, CMD_RUN | CMD_VERIFY},
     {"--rtol", true, CMD_VERIFY},
     {"--atol", true, CMD_VERIFY},
     {"--train", false, CMD_TRAIN},
@@ -550,10 +561,12 @@ static int report(bool ok, const Diag *d)
 
 static void args_defaults(Args *a)
 {
-    a->o.target = TARGET_X86_64_V3;
+    a->o.target = target_host();
+    a->o.target_from_host = true;
     a->o.rtol = 1e-3;
     a->o.atol = 1e-5;
     a->o.cc = getenv("KILN_CC");
+    a->o.emulator = getenv("KILN_EMULATOR");
     for (const char *const *f = (const char *const[]){"--lr", "--momentum", "--dampening", "--beta1",
              "--beta2", "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", NULL};
          *f; f++)
@@ -626,6 +639,11 @@ int main(int argc, char **argv)
     a.o.command_line = join_args(argc, argv);
     a.o.trace = a.verbose ? print_trace : NULL;
     Diag d = {0};
+    if ((a.command->bit & (CMD_RUN | CMD_VERIFY)) && !target_runs_on_host(a.o.target) &&
+        !(a.o.emulator && *a.o.emulator))
+        return fail("--target %s: this machine cannot run that code; give --emulator CMD and "
+                    "--cc CC, e.g. --emulator \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" "
+                    "--cc aarch64-linux-gnu-gcc", target_name(a.o.target));
     if (a.command->bit == CMD_VERIFY) {
         if (a.n_positional == 0)
             return fail("verify needs at least one case folder%s", "");

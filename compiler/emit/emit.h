@@ -11,7 +11,23 @@
 typedef enum Target {
     TARGET_GENERIC = 0,  /* plain C99 */
     TARGET_X86_64_V3,    /* AVX2 + FMA */
+    TARGET_X86_64_V4,    /* AVX-512F (and everything of v3) */
+    TARGET_X86_64,       /* SSE2, the x86-64 baseline */
+    TARGET_AARCH64,      /* NEON, the aarch64 baseline */
 } Target;
+
+/* The target's name as --target spells it ("x86-64-v4"). target.c */
+const char *target_name(Target t);
+/* Parses a --target name; "host" gives target_host(). False if unknown. */
+bool target_parse(const char *name, Target *t);
+/* The best target of the machine kiln runs on: x86 by CPUID (AVX-512F →
+ * x86-64-v4, AVX2+FMA → x86-64-v3, else x86-64), aarch64 → aarch64,
+ * anything else → generic. */
+Target target_host(void);
+/* Whether programs built for t can run on the machine kiln runs on without
+ * an emulator (the instruction sets within one architecture are checked
+ * by P_init instead). */
+bool target_runs_on_host(Target t);
 
 typedef enum WeightMode { WEIGHTS_EMBED = 0, WEIGHTS_FILE } WeightMode;
 
@@ -42,6 +58,8 @@ typedef struct Emitter {
     /* Set by a kernel that calls AVX2+FMA code (x86-64-v3 micro-kernels):
      * P_init then checks the CPU and returns KILN_ERR_CPU on one without. */
     bool needs_avx2;
+    /* Likewise for AVX-512F code (x86-64-v4 micro-kernels). */
+    bool needs_avx512;
     /* Constant operands may be re-laid out into new file-scope arrays (GEMM
      * weight pre-packing) only when weights are embedded; with --weights
      * file every weight must come from the blob. */
@@ -114,6 +132,7 @@ typedef struct EmitOptions {
     const char *command_line; /* for the front matter */
     const char *model_file;
     Target target;
+    bool target_from_host;    /* chosen by --target host: the front matter says so */
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
     bool bench_ticks;         /* kiln bench only: each entry calls P_bench_tick(K) after

@@ -86,12 +86,28 @@ typedef struct GemmIsa {
 } GemmIsa;
 
 static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16};
+static const GemmIsa isa_avx512 = {"AVX-512F", "kiln_gemm_avx512.h", "kiln_sgemm_avx512_block",
+                                   8, 32};
+static const GemmIsa isa_sse2 = {"SSE2", "kiln_gemm_sse2.h", "kiln_sgemm_sse2_block", 6, 8};
+static const GemmIsa isa_neon = {"NEON", "kiln_gemm_neon.h", "kiln_sgemm_neon_block", 8, 12};
 static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",
                                     6, 4};
 
 static const GemmIsa *gemm_isa(const Emitter *e)
 {
-    return e->target == TARGET_X86_64_V3 ? &isa_avx2 : &isa_generic;
+    switch (e->target) {
+    case TARGET_X86_64_V4:
+        return &isa_avx512;
+    case TARGET_X86_64_V3:
+        return &isa_avx2;
+    case TARGET_X86_64:
+        return &isa_sse2;
+    case TARGET_AARCH64:
+        return &isa_neon;
+    case TARGET_GENERIC:
+        break;
+    }
+    return &isa_generic;
 }
 
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
@@ -234,6 +250,8 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
+    if (isa == &isa_avx512)
+        e->needs_avx512 = true;
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr) : NULL;
     /* scratch: the A block, then the B block, each 64-byte aligned */

@@ -345,7 +345,7 @@ static void emit_pass(Emitter *e, const ResizeCfg *c, const AxisPlan *p, const S
                       const PassIO *io, DType wt)
 {
     int64_t outer = 1, inner = 1;
-    for (int i = 0; i < cur->rank; i++) {
+    for (int i = 0; i < cur->rank && i < IR_MAX_RANK; i++) { /* the bound stops a false gcc -O3 warning */
         if (i < p->axis)
             outer *= cur->dims[i];
         else if (i > p->axis)

@@ -287,7 +287,8 @@ static void emit_front_matter(Emitter *e, const Graph *g, const EmitOptions *o, 
     emit_line(e, " * Model: %s (graph '%s', producer '%s', opset %d)",
               safe_comment(e->arena, o->model_file), safe_comment(e->arena, g->name),
               safe_comment(e->arena, g->producer), g->opset);
-    emit_line(e, " * Target: %s", o->target == TARGET_X86_64_V3 ? "x86-64-v3" : "generic");
+    emit_line(e, " * Target: %s%s", target_name(o->target),
+              o->target_from_host ? " (--target host: the best of the compiling machine)" : "");
     emit_line(e, " */");
 }
 
@@ -505,13 +506,19 @@ static void emit_output_copies(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
-/* The kernels use AVX2+FMA: P_init refuses a CPU without them. */
+/* The kernels use AVX2+FMA or AVX-512F: P_init refuses a CPU (or an OS)
+ * without them. The other targets' instruction sets are their
+ * architecture's baseline (SSE2, NEON) and need no check. */
 static void emit_cpu_check(Emitter *e)
 {
-    if (!e->needs_avx2)
-        return;
-    emit_line(e, "if (!kiln_cpu_has_avx2_fma())");
-    emit_line(e, "    return KILN_ERR_CPU;");
+    if (e->needs_avx2) {
+        emit_line(e, "if (!kiln_cpu_has_avx2_fma())");
+        emit_line(e, "    return KILN_ERR_CPU;");
+    }
+    if (e->needs_avx512) {
+        emit_line(e, "if (!kiln_cpu_has_avx512f())");
+        emit_line(e, "    return KILN_ERR_CPU;");
+    }
 }
 
 /* P_init: the first value of every state (weights read from the blob in

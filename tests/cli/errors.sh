@@ -32,7 +32,10 @@ expect "mlp.onnx: input 'image' has a symbolic dimension 'batch' (dim 0); fix it
 expect "$node/test_bernoulli/model.onnx: node 'Bernoulli_0' (Bernoulli, opset 15): unsupported op" compile "$node/test_bernoulli/model.onnx" -o out4
 expect "$node/test_nonzero_example/model.onnx: node 'NonZero_0' (NonZero, opset 13): the output's shape depends on the values of input 'condition', known only at run time; kiln compiles static shapes" compile "$node/test_nonzero_example/model.onnx" -o out4
 expect "kiln: unknown option '--bogus' (see kiln compile --help)" compile mlp.onnx -o out5 --bogus
-expect "kiln: --target 'arm': expected generic, x86-64-v3 or host" compile mlp.onnx -o out6 --target arm
+expect "kiln: --target 'arm': expected generic, x86-64, x86-64-v3, x86-64-v4, aarch64 or host" compile mlp.onnx -o out6 --target arm
+if [ "$(uname -m)" != aarch64 ]; then # code of another architecture needs an emulator to run
+  expect "kiln: --target aarch64: this machine cannot run that code; give --emulator CMD and --cc CC, e.g. --emulator \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" --cc aarch64-linux-gnu-gcc" verify "$src/tests/models/mlp" --target aarch64
+fi
 expect "mlp.onnx: --input-shape: the model has no input named 'x'" compile mlp.onnx -o out7 --input-shape x=1x784
 expect "mlp.onnx: --input-shape: input 'image' has rank 4, the flag gives 2 dims" compile mlp.onnx -o out8 --input-shape image=1x784
 expect "kiln: compile needs -o DIR" compile mlp.onnx

@@ -4,7 +4,9 @@
  * blocks, driven by the
  * same cache-blocked loops and packing k_gemm.c prints; and convolutions as
  * implicit GEMM (kiln_sgemm_pack_b_conv) against the direct loops. Built with the plain
- * contract flags (no -march): the AVX2 kernel must enable itself. */
+ * contract flags (no -march): the AVX2 and AVX-512 kernels must enable
+ * themselves. On x86 it checks generic, SSE2, AVX2 and AVX-512 (each SIMD
+ * one where the CPU has it); cross-compiled for aarch64, generic and NEON. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,15 @@
 #include "kiln_simd.h"
 #ifdef KILN_SIMD_HAS_AVX2
 #include "kiln_gemm_avx2.h"
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+#include "kiln_gemm_avx512.h"
+#endif
+#ifdef KILN_SIMD_X86
+#include "kiln_gemm_sse2.h"
+#endif
+#ifdef KILN_SIMD_NEON
+#include "kiln_gemm_neon.h"
 #endif
 
 typedef void (*BlockFn)(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
@@ -114,7 +125,7 @@ static int run_case(const Isa *isa, const Case *t)
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     float *bias = malloc(M * N * sizeof *bias), *want = malloc(M * N * sizeof *want);
     float *got = malloc(M * N * sizeof *got);
-    float *pa = malloc((M + 8) * K * sizeof *pa), *pb = malloc((N + 16) * K * sizeof *pb);
+    float *pa = malloc((M + 16) * K * sizeof *pa), *pb = malloc((N + 32) * K * sizeof *pb);
     for (size_t i = 0; i < M * K; i++)
         a[i] = frand();
     for (size_t i = 0; i < K * N; i++)
@@ -145,8 +156,8 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
     const size_t f = sizeof(float);
     float *x = malloc(f * (size_t)(g.c * g.h * g.w)), *w = malloc(f * (size_t)(M * K));
     float *bias = malloc(f * (size_t)M), *want = malloc(f * (size_t)(M * N));
-    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((M + 8) * K));
-    float *pb = malloc(f * (size_t)((nc_block + 16) * kc_block));
+    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((M + 16) * K));
+    float *pb = malloc(f * (size_t)((nc_block + 32) * kc_block));
     for (int i = 0; i < g.c * g.h * g.w; i++)
         x[i] = frand();
     for (int i = 0; i < M * K; i++)
@@ -253,8 +264,8 @@ static int run_isa(const Isa *isa)
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         Case t = big[i];
-        t.mc = (t.mc / isa->mr) * isa->mr;
-        t.nc = (t.nc / isa->nr) * isa->nr;
+        t.mc = t.mc < isa->mr ? isa->mr : (t.mc / isa->mr) * isa->mr;
+        t.nc = t.nc < isa->nr ? isa->nr : (t.nc / isa->nr) * isa->nr;
         cases++;
         failed += !run_case(isa, &t);
     }
@@ -268,6 +279,14 @@ int main(void)
     const Isa generic = {"generic 6x4", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
                          kiln_sgemm_generic_block};
     failed += run_isa(&generic);
+#ifdef KILN_SIMD_X86
+    const Isa sse2 = {"sse2 6x8", KILN_SGEMM_SSE2_MR, KILN_SGEMM_SSE2_NR, kiln_sgemm_sse2_block};
+    failed += run_isa(&sse2);
+#endif
+#ifdef KILN_SIMD_NEON
+    const Isa neon = {"neon 8x12", KILN_SGEMM_NEON_MR, KILN_SGEMM_NEON_NR, kiln_sgemm_neon_block};
+    failed += run_isa(&neon);
+#endif
 #ifdef KILN_SIMD_HAS_AVX2
     if (kiln_cpu_has_avx2_fma()) {
         const Isa avx2 = {"avx2 6x16", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR,
@@ -275,6 +294,15 @@ int main(void)
         failed += run_isa(&avx2);
     } else {
         printf("avx2 6x16: skipped, this CPU lacks AVX2+FMA\n");
+    }
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+    if (kiln_cpu_has_avx512f()) {
+        const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
+                            kiln_sgemm_avx512_block};
+        failed += run_isa(&avx512);
+    } else {
+        printf("avx512 8x32: skipped, this CPU lacks AVX-512F\n");
     }
 #endif
     return failed != 0;
