@@ -316,6 +316,7 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .target = o->target,
         .weights = o->weights,
         .check_finite = o->train && o->t.check_finite,
+        .threads = o->threads,
     };
     if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
         return false;
@@ -533,7 +534,9 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     snprintf(hsrc, sizeof hsrc, "%s/kiln_harness.c", b->dir);
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
     char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
-                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL};
+                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL, NULL};
+    if (o->threads > 1) /* kiln_threads.h */
+        argv[13] = "-pthread";
     double t0 = seconds_now();
     int rc = spawn(argv, log, 600);
     if (rc == 0)

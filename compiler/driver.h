@@ -28,6 +28,7 @@ typedef struct CompileOptions {
     const char *prefix;       /* NULL: the model file's stem, sanitized */
     Target target;
     WeightMode weights;
+    int threads;              /* --threads N: the kernels' thread pool (0, 1: none) */
     const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
     bool dot;                 /* kiln ir: Graphviz dot instead of .kir text (dot.h) */
     StrBuf *stats;            /* kiln compile --stats: the tables are appended here (stats.h) */

@@ -36,6 +36,8 @@ static const char usage[] =
     "  --prefix P              prefix of every generated symbol (default: the model's file stem)\n"
     "  --target T              generic | x86-64-v3 | host (default: host)\n"
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
+    "  --threads N             run the big loops on N threads (P_init starts them,\n"
+    "                          P_shutdown joins them; build with -pthread); default 1\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
     "  --batch N               fix the symbolic first dimension of the inputs\n"
     "  --const-input NAME=FILE.pb\n"
@@ -66,6 +68,7 @@ static const char usage[] =
     "run and verify options:\n"
     "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
     "  --target T              as for compile\n"
+    "  --threads N             as for compile\n"
     "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"
     "  --rtol R --atol A       verify tolerances (default 1e-3 and 1e-5)\n"
     "  --keep                  keep the build folder\n"
@@ -127,6 +130,10 @@ static const struct HelpRow {
     {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
      "  --target T              generic | x86-64-v3 | host (default: host)\n"},
     {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
+     "  --threads N             run the big loops (GEMM, conv) on N threads, 1 to 64: P_init\n"
+     "                          starts N-1 workers, P_shutdown joins them; build with -pthread\n"
+     "                          (default 1: single-threaded, no pthread dependency)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
              "                          training (with --train) or dce\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
@@ -290,6 +297,12 @@ static int parse_option(Args *a, const char *name, const char *val)
             o->weights = WEIGHTS_FILE;
         else
             return fail("--weights '%s': expected embed or file", val);
+    } else if (!strcmp(name, "--threads")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 64)
+            return fail("--threads '%s': expected a number of threads from 1 to 64", val);
+        o->threads = (int)v;
     } else if (!strcmp(name, "--input-shape")) {
         const char *eq = strrchr(val, '=');
         if (!eq || eq == val || o->n_shapes == DRIVER_MAX_SHAPES ||
@@ -375,6 +388,7 @@ static const Option options[] = {
     {"--prefix", true, CMD_COMPILE},
     {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
     {"--weights", true, CMD_COMPILE},
+    {"--threads", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
     {"--input-shape", true, CMD_COMPILE | CMD_IR},
     {"--batch", true, CMD_COMPILE | CMD_IR},
     {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN},

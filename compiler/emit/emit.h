@@ -46,6 +46,12 @@ typedef struct Emitter {
      * weight pre-packing) only when weights are embedded; with --weights
      * file every weight must come from the blob. */
     bool pack_constants;
+    /* --threads N: with N > 1 a kernel that splits its work sets parallel
+     * and is printed as one part of it, with the parameters `int part, int
+     * parts` (and scratch per part); model.c runs it on the thread pool
+     * (runtime/kiln_threads.h). */
+    int threads;
+    bool parallel;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -107,6 +113,7 @@ typedef struct EmitOptions {
     Target target;
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
+    int threads;              /* --threads: 0 or 1 single-threaded, else the pool's size */
 } EmitOptions;
 
 /* The output files. */

@@ -163,6 +163,52 @@ static void operand_panels(Emitter *e, const char *packed,
     }
 }
 
+GemmThreads gemm_threads(const Emitter *e, int64_t flops)
+{
+    /* waking the pool costs some microseconds: 2^18 multiply-adds take
+     * about as long on one core */
+    return e->threads > 1 && flops >= ((int64_t)1 << 18) ? GEMM_SPLIT : GEMM_ONE;
+}
+
+/* Opens the block loop over this part's share [lo, hi) of an extent split
+ * over the parts in whole micro-tiles of r, so every part sees the same
+ * tile grid (and sums in the same order) as a single thread would. */
+static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t total,
+                           int64_t step, int r)
+{
+    emit_line(e, "int %s_lo, %s_hi; /* this part's share, in whole tiles of %d */", v, v, r);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);", (long long)total, r, v,
+              v);
+    emit_open(e, "for (int %s = %s_lo; %s < %s_hi; %s += %lld)", v, v, v, v, v, (long long)step);
+    emit_line(e, "const int %s = %s_hi - %s < %lld ? %s_hi - %s : %lld;", ext, v, v,
+              (long long)step, v, v, (long long)step);
+}
+
+/* The scratch pointers pa and pb (for the operands not pre-packed): one
+ * region per part when the kernel runs on the pool. */
+static void emit_scratch(Emitter *e, const BlockedGemm *p, bool pa, bool pb, int64_t a_bytes,
+                         int64_t b_bytes)
+{
+    int64_t bytes = (a_bytes + b_bytes + 63) / 64 * 64;
+    int64_t parts = p->threads == GEMM_ONE ? 1 : e->threads;
+    if (bytes * parts > e->scratch)
+        e->scratch = bytes * parts;
+    if (pa && pb)
+        return;
+    const char *base = "(unsigned char *)scratch";
+    if (parts > 1) {
+        emit_line(e, "unsigned char *mine = (unsigned char *)scratch + (ptrdiff_t)part * %lld;",
+                  (long long)bytes);
+        base = "mine";
+    }
+    if (!pa)
+        emit_line(e, "float *pa = (float *)%s;", parts > 1 ? "mine" : "scratch");
+    if (!pb && a_bytes)
+        emit_line(e, "float *pb = (float *)(%s + %lld);", base, (long long)a_bytes);
+    else if (!pb)
+        emit_line(e, "float *pb = (float *)%s;", parts > 1 ? "mine" : "scratch");
+}
+
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
@@ -171,24 +217,28 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
+    if (p->threads != GEMM_ONE)
+        e->parallel = true;
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr) : NULL;
     /* scratch: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
-    if (a_bytes + b_bytes > e->scratch)
-        e->scratch = a_bytes + b_bytes;
+    /* split: the output's columns (or, when it has more row tiles, rows) */
+    bool split_n = false, split_m = false;
+    if (p->threads == GEMM_SPLIT) {
+        split_n = (p->N + isa->nr - 1) / isa->nr >= (p->M + isa->mr - 1) / isa->mr;
+        split_m = !split_n;
+    }
     emit_blocked_comment(e, p, isa, &t, pa, pb);
-    if (!pa)
-        emit_line(e, "float *pa = (float *)scratch;");
-    if (!pb && a_bytes)
-        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
-    else if (!pb)
-        emit_line(e, "float *pb = (float *)scratch;");
+    emit_scratch(e, p, pa != NULL, pb != NULL, a_bytes, b_bytes);
     emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
               emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
               (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
-    emit_block_loop(e, "jc", "nc", p->N, t.nc);
+    if (split_n)
+        emit_part_loop(e, "jc", "nc", p->N, t.nc, isa->nr);
+    else
+        emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
     emit_line(e, "const int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
                  "KILN_SGEMM_LAST : 0);", (long long)p->K);
@@ -199,7 +249,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     else if (p->b.src == GEMM_CONV_B)
         emit_line(e, "kiln_sgemm_pack_b_conv(%d, kc, nc, pc, jc, %s, &%s, pb);", isa->nr, p->b.expr,
                   p->b.geom);
-    emit_block_loop(e, "ic", "mc", p->M, t.mc);
+    if (split_m)
+        emit_part_loop(e, "ic", "mc", p->M, t.mc, isa->mr);
+    else
+        emit_block_loop(e, "ic", "mc", p->M, t.mc);
     if (!pa)
         emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,
                   offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs), (long long)p->a.rs,
@@ -275,7 +328,7 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
     if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
-                         .alpha = alpha, .beta = beta};
+                         .alpha = alpha, .beta = beta, .threads = gemm_threads(e, M * N * K)};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
         gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
         if (c && beta != 0) {
@@ -365,7 +418,8 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
 {
     int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
     int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
-    BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1};
+    BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1,
+                     .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K)};
     gemm_operand(e, g, n, 0, K, 1, &p.a);
     gemm_operand(e, g, n, 1, N, 1, &p.b);
     if (bb == 1) {

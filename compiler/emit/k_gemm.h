@@ -25,6 +25,14 @@ typedef struct GemmOperand {
     const char *geom;     /* CONV_B: the name of the kiln_conv_geom variable */
 } GemmOperand;
 
+/* --threads: how one blocked GEMM shares the thread pool. */
+typedef enum GemmThreads {
+    GEMM_ONE = 0,   /* on the calling thread alone */
+    GEMM_SPLIT,     /* its output blocks split over the parts (never K) */
+    GEMM_IN_PART,   /* the caller split the work (e.g. a conv's batch): only
+                       the scratch is the part's own */
+} GemmThreads;
+
 /* y[M,N] (row stride ldy) = act(alpha * A[M,K] * B[K,N] + beta * bias),
  * bias broadcast by element strides bias_rs / bias_cs (0 or 1), or NULL. */
 typedef struct BlockedGemm {
@@ -36,11 +44,16 @@ typedef struct BlockedGemm {
     int64_t bias_rs, bias_cs;
     double alpha, beta;
     bool relu;
+    GemmThreads threads;
 } BlockedGemm;
 
 /* Whether an f32 GEMM of this size goes through the blocked path (packing
  * pays for itself) rather than the plain loops. */
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K);
+
+/* GEMM_SPLIT when the pool has more than one thread and flops
+ * multiply-adds are enough to pay for waking it, else GEMM_ONE. */
+GemmThreads gemm_threads(const Emitter *e, int64_t flops);
 
 /* Prints the loop nest for p, including the template and the packed
  * constants into the prelude and reserving scratch. */

@@ -14,6 +14,8 @@ typedef struct Names {
     const char **value;   /* per value id: the C name in P_run_v / weights */
     const char **kernel;  /* per node id: the kernel function's name */
     const char **init;    /* per value id: the array of a state's first value, or NULL (zeros) */
+    const char **task;    /* per node id: --threads: the pool's entry to the kernel */
+    const char **args;    /* per node id: --threads: the struct of the kernel's arguments */
     int n;
     const char **taken;
 } Names;
@@ -23,7 +25,7 @@ static const char *const reserved[] = {
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
-    "outputs", "status", NULL};
+    "outputs", "status", "args", "pool", NULL};
 
 static int64_t value_bytes(const Value *v)
 {
@@ -54,7 +56,7 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
 {
     nm->value = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     nm->kernel = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
-    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + g->n_nodes + 1));
+    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + 3 * g->n_nodes + 1));
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
         const char *id = emit_ident(a, v->name);
@@ -64,6 +66,14 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
         const Node *n = g->nodes[i];
         if (!n->dead)
             nm->kernel[i] = unique_name(a, nm, arena_printf(a, "k_%s", emit_ident(a, n->name)));
+    }
+    nm->task = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    nm->args = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->dead)
+            continue;
+        nm->task[i] = unique_name(a, nm, arena_printf(a, "%s_task", nm->kernel[i]));
+        nm->args[i] = unique_name(a, nm, arena_printf(a, "%s_args", nm->kernel[i]));
     }
     nm->init = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++) {
@@ -130,8 +140,30 @@ static const char *type_str(Arena *a, const Value *v)
 /* One node: its kernel body first (so unused parameters can be left out of
  * the signature), then the function around it. The call goes to *call;
  * passed[id] is set for every value the call passes. */
+/* --threads: a kernel run on the pool gets its arguments through a struct
+ * and an entry of type kiln_pool_fn (P.c, after the kernel); fields holds
+ * the struct's members as "TYPE *NAME", names their names. */
+static void emit_task(Emitter *e, const Node *n, const Names *nm, const char *const *fields,
+                      const char *const *names, int count)
+{
+    emit_line(e, "typedef struct %s {", nm->args[n->id]);
+    for (int i = 0; i < count; i++)
+        emit_line(e, "    %s;", fields[i]);
+    emit_line(e, "} %s;", nm->args[n->id]);
+    emit_blank(e);
+    emit_func(e, "static void %s(void *ctx, int part, int parts)", nm->task[n->id]);
+    emit_line(e, "const %s *a = (const %s *)ctx;", nm->args[n->id], nm->args[n->id]);
+    StrBuf sb = {0};
+    for (int i = 0; i < count; i++)
+        sb_printf(&sb, "a->%s, ", names[i]);
+    emit_line(e, "%s(%spart, parts);", nm->kernel[n->id], sb.buf ? sb.buf : "");
+    sb_free(&sb);
+    emit_close(e);
+    emit_blank(e);
+}
+
 static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed,
-                      bool *uses_scratch)
+                      bool *uses_scratch, bool *uses_pool)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = kernel,
@@ -154,6 +186,7 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
     e->out_name = out_name;
     int64_t scratch_before = e->scratch;
     e->scratch = 0;
+    e->parallel = false;
     bool ok = kernels[n->op](e, g, n);
     bool wants_scratch = e->scratch > 0;
     if (e->scratch < scratch_before)
@@ -165,8 +198,10 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         return false;
     }
     /* comment, signature, body */
-    StrBuf sig = {0};
+    StrBuf sig = {0}, args = {0};
+    const char *fields[130], *fnames[130];
     emit_line(e, "/* %s '%s'", n->op_name, safe_comment(e->arena, n->name));
+    size_t call_start = call->len;
     sb_printf(call, "    %s(", nm->kernel[n->id]);
     sb_printf(&sig, "static void %s(", nm->kernel[n->id]);
     int params = 0;
@@ -180,6 +215,10 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
             sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
                       dtype_ctype(v->dtype), pname);
             sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
+            sb_printf(&args, "%s%s", params ? ", " : "", nm->value[v->id]);
+            fields[params] = arena_printf(e->arena, "%s%s *%s", pass ? "" : "const ",
+                                          dtype_ctype(v->dtype), pname);
+            fnames[params] = pname;
             passed[v->id] = true;
             params++;
         }
@@ -188,10 +227,22 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         *uses_scratch = true;
         sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
         sb_printf(call, "%sscratch", params ? ", " : "");
+        sb_printf(&args, "%sscratch", params ? ", " : "");
+        fields[params] = "void *scratch";
+        fnames[params] = "scratch";
         params++;
     }
-    sb_printf(&sig, "%s)", params ? "" : "void");
+    if (e->parallel)
+        sb_printf(&sig, "%sint part, int parts", params ? ", " : "");
+    sb_printf(&sig, "%s)", params || e->parallel ? "" : "void");
     sb_printf(call, ");\n");
+    if (e->parallel) { /* the call goes through the pool instead */
+        *uses_pool = true;
+        call->len = call_start;
+        sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id],
+                  args.buf ? args.buf : "0");
+        sb_printf(call, "        kiln_pool_run(pool, %s, &args);\n    }\n", nm->task[n->id]);
+    }
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
@@ -206,7 +257,10 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         sb_append(e->out, body.buf, body.len);
     emit_line(e, "}");
     emit_blank(e);
+    if (e->parallel)
+        emit_task(e, n, nm, fields, fnames, params);
     sb_free(&sig);
+    sb_free(&args);
     sb_free(&body);
     return true;
 }
@@ -219,10 +273,12 @@ typedef struct Entry {
     const MemPlan *mp;
     bool *passed;          /* per value id: some kernel call of this entry takes it */
     bool scratch;          /* some kernel call of this entry takes the scratch pointer */
+    bool pool;             /* some kernel of this entry runs on the thread pool */
     StrBuf calls;
 } Entry;
 
-/* The workspace: [states][weights (file mode)][planned tensors][scratch]. */
+/* The workspace: [states][weights (file mode)][planned tensors][scratch]
+ * [the thread pool (--threads)]. */
 typedef struct Layout {
     bool *used;            /* per value id: a constant some kernel or output reads */
     int64_t *weight_off;   /* per value id: a used constant's offset (file mode) */
@@ -230,6 +286,8 @@ typedef struct Layout {
     int64_t state_size;    /* bytes of the states at the start of the workspace */
     int64_t weights_end;   /* end of the weights (file mode; = state_size otherwise) */
     int64_t act_size;      /* the largest entry's planned tensors, from weights_end */
+    int64_t pool_off;      /* --threads: the kiln_pool's offset, after the scratch; else -1 */
+    int threads;
 } Layout;
 
 static int64_t align64(int64_t x)
@@ -466,6 +524,8 @@ static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layou
     }
     if (ent->scratch)
         emit_line(e, "void *scratch = ws + %lld;", (long long)(lay->weights_end + lay->act_size));
+    if (ent->pool)
+        emit_line(e, "kiln_pool *pool = (kiln_pool *)(ws + %lld);", (long long)lay->pool_off);
     emit_line(e, "(void)ws;");
     emit_blank(e);
 }
@@ -505,6 +565,26 @@ static void emit_cpu_check(Emitter *e)
     emit_line(e, "    return KILN_ERR_CPU;");
 }
 
+/* --threads: the last step of P_init starts the pool's workers. */
+static void emit_pool_start(Emitter *e, const Layout *lay)
+{
+    emit_line(e, "return kiln_pool_start((kiln_pool *)((unsigned char *)workspace + %lld), %d);",
+              (long long)lay->pool_off, lay->threads);
+}
+
+/* --threads: P_shutdown joins the pool's workers. */
+static void emit_shutdown(Emitter *e, const Layout *lay, const char *P)
+{
+    if (lay->pool_off < 0)
+        return;
+    emit_func(e, "void %s_shutdown(void *workspace)", P);
+    emit_line(e, "if (workspace)");
+    emit_line(e, "    kiln_pool_shutdown((kiln_pool *)((unsigned char *)workspace + %lld));",
+              (long long)lay->pool_off);
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* P_init: the first value of every state (weights read from the blob in
  * file mode). */
 static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
@@ -516,7 +596,15 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
         emit_cpu_check(e);
         emit_line(e, "if (!workspace)");
         emit_line(e, "    return KILN_ERR_ARGUMENT;");
-        emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        if (lay->pool_off < 0) {
+            emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        } else {
+            emit_line(e, "int status = kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);",
+                      P);
+            emit_line(e, "if (status != KILN_OK)");
+            emit_line(e, "    return status;");
+            emit_pool_start(e, lay);
+        }
         emit_close(e);
         emit_blank(e);
         emit_func(e, "int %s_init(void *workspace)", P);
@@ -540,7 +628,10 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
             emit_line(e, "memset((unsigned char *)workspace + %lld, 0, %lld); /* %s */",
                       (long long)lay->state_off[i], (long long)value_bytes(v), safe_comment(e->arena, v->name));
     }
-    emit_line(e, "return KILN_OK;");
+    if (lay->pool_off < 0)
+        emit_line(e, "return KILN_OK;");
+    else
+        emit_pool_start(e, lay);
     emit_close(e);
     emit_blank(e);
 }
@@ -724,6 +815,8 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "#include <stddef.h>");
     emit_line(e, "#include <stdint.h>");
     emit_line(e, "#include \"kiln_runtime.h\"");
+    if (lay->pool_off >= 0)
+        emit_line(e, "#include \"kiln_threads.h\" /* --threads: build with -pthread */");
     emit_blank(e);
     emit_line(e, "#ifdef __cplusplus");
     emit_line(e, "extern \"C\" {");
@@ -732,7 +825,16 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     int64_t wsize = lay->weights_end + lay->act_size + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
-    emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
+    if (lay->pool_off >= 0) {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld + sizeof(kiln_pool))", P,
+                  (long long)lay->pool_off);
+        emit_line(e, "/* The threads the kernels run on (the caller's included): %s_init starts", P);
+        emit_line(e, " * them, %s_shutdown joins them. */", P);
+        emit_line(e, "#define %s_THREADS %d", P, lay->threads);
+    } else {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P,
+                  (long long)(wsize ? wsize : SCHED_ALIGN));
+    }
     if (o->weights == WEIGHTS_FILE) {
         emit_line(e, "/* The weights blob %s_init reads, and its payload size. */", P);
         emit_line(e, "#define %s_WEIGHTS_FILE \"%s.bin\"", P, P);
@@ -748,6 +850,11 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "int %s_init(void *workspace);", P);
     if (o->weights == WEIGHTS_FILE)
         emit_line(e, "int %s_init_from(void *workspace, const char *weights_path);", P);
+    if (lay->pool_off >= 0) {
+        emit_line(e, "/* Joins the threads %s_init started; the workspace may then be freed or", P);
+        emit_line(e, " * initialized again. One workspace serves one calling thread at a time. */");
+        emit_line(e, "void %s_shutdown(void *workspace);", P);
+    }
     emit_line(e, "/* Runs the model: inputs and outputs are dense row-major arrays in");
     emit_line(e, " * %s_info order. Inputs are never written. 0 on success. */", P);
     emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
@@ -783,7 +890,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
 {
     Arena *a = arena_new();
     Emitter e = {.arena = a, .d = d, .g = g, .target = o->target,
-                 .pack_constants = o->weights == WEIGHTS_EMBED};
+                 .pack_constants = o->weights == WEIGHTS_EMBED, .threads = o->threads};
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
@@ -799,9 +906,11 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
         for (int i = 0; i < ent[k].s->n && ok; i++)
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
-                           &ent[k].scratch);
+                           &ent[k].scratch, &ent[k].pool);
     }
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
+    lay.threads = o->threads;
+    lay.pool_off = o->threads > 1 ? align64(lay.weights_end + lay.act_size + e.scratch) : -1;
 
     if (ok) {
         e.out = &r->header;
@@ -837,6 +946,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
         emit_info(&e, g, o->prefix);
         emit_init(&e, g, &nm, &lay, o);
+        emit_shutdown(&e, &lay, o->prefix);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);

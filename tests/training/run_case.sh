@@ -2,7 +2,8 @@
 # run_case.sh KILN SRCDIR CASE — trains CASE 20 steps in torch and in kiln's
 # generated C from the same initial parameters and batches, and compares.
 # With KILN_ORT_DIR (a folder with node_modules/onnxruntime-node), also exports
-# the trained model with kiln export and checks it in onnxruntime.
+# the trained model with kiln export and checks it in onnxruntime. With
+# KILN_THREADS=N, compiles with --threads N (the step's kernels on the pool).
 set -euo pipefail
 kiln=$1 src=$2 case=$3
 tmp=$(mktemp -d)
@@ -10,8 +11,9 @@ trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$src/tests/training/torch_train.py" "$case" "$tmp" > "$tmp/torch.log" 2>&1 ||
   { cat "$tmp/torch.log"; exit 1; }
 # shellcheck disable=SC2046
-"$kiln" compile "$tmp/model.onnx" -o "$tmp/gen" --prefix model $(cat "$tmp/flags.txt")
-cc -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/train_harness.c" \
+"$kiln" compile "$tmp/model.onnx" -o "$tmp/gen" --prefix model $(cat "$tmp/flags.txt") \
+  ${KILN_THREADS:+--threads "$KILN_THREADS"}
+cc -O2 -std=c99 -Wall -Wextra -Werror ${KILN_THREADS:+-pthread} -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/train_harness.c" \
    -lm -o "$tmp/train"
 n=$(ls "$tmp"/input_*.bin | wc -l)
 "$tmp/train" 20 "$tmp" $(for k in $(seq 0 $((n - 1))); do echo "$tmp/input_$k.bin"; done) > "$tmp/kiln_losses.txt"
