@@ -14,17 +14,13 @@
 #define KILN_THREADS_MAX 64
 
 /* A parallel region: fn(ctx, part, parts) runs once for every part in
- * [0, parts), part 0 on the calling thread and part p on worker p. Each part
- * must write memory no other part touches. */
+ * [0, parts), on whichever thread claims it first (the caller claims too, so
+ * a region never waits for a worker the system has not scheduled yet).
+ * Each part must write memory no other part touches, and compute the same
+ * whatever thread runs it. */
 typedef void (*kiln_pool_fn)(void *ctx, int part, int parts);
 
 typedef struct kiln_pool kiln_pool;
-
-/* What one worker thread needs: its pool and its part number. */
-typedef struct kiln_pool_worker {
-    kiln_pool *pool;
-    int part;
-} kiln_pool_worker;
 
 struct kiln_pool {
     pthread_mutex_t lock;
@@ -32,20 +28,35 @@ struct kiln_pool {
     pthread_cond_t done;      /* the last worker finished its part */
     kiln_pool_fn fn;
     void *ctx;
-    unsigned long generation; /* counts regions; a worker runs each one once */
-    int pending;              /* workers still inside the current region */
-    int parts;                /* threads, the caller included */
+    unsigned long generation; /* counts regions, to wake the workers */
+    int next;                 /* the next part of the region to claim */
+    int finished;             /* parts of the region done */
+    int parts;                /* parts per region = threads, the caller included */
     int started;              /* workers running */
     int stop;
     pthread_t threads[KILN_THREADS_MAX];
-    kiln_pool_worker workers[KILN_THREADS_MAX];
 };
 
-/* A worker: waits for each region, runs its part, reports back. */
+/* With p->lock held: runs the parts of the current region nobody claimed
+ * yet, one at a time, unlocking while each runs. */
+static inline void kiln_pool_claim(kiln_pool *p)
+{
+    while (p->next < p->parts) {
+        const int part = p->next++;
+        kiln_pool_fn fn = p->fn;
+        void *ctx = p->ctx;
+        pthread_mutex_unlock(&p->lock);
+        fn(ctx, part, p->parts);
+        pthread_mutex_lock(&p->lock);
+        if (++p->finished == p->parts)
+            pthread_cond_signal(&p->done);
+    }
+}
+
+/* A worker: waits for each region and helps run its parts. */
 static inline void *kiln_pool_main(void *arg)
 {
-    const kiln_pool_worker *w = (const kiln_pool_worker *)arg;
-    kiln_pool *p = w->pool;
+    kiln_pool *p = (kiln_pool *)arg;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -54,13 +65,7 @@ static inline void *kiln_pool_main(void *arg)
         if (p->stop)
             break;
         seen = p->generation;
-        kiln_pool_fn fn = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->lock);
-        fn(ctx, w->part, p->parts);
-        pthread_mutex_lock(&p->lock);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
+        kiln_pool_claim(p);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -92,7 +97,8 @@ static inline int kiln_pool_start(kiln_pool *p, int parts)
     p->fn = NULL;
     p->ctx = NULL;
     p->generation = 0;
-    p->pending = 0;
+    p->next = parts;
+    p->finished = parts;
     p->parts = parts;
     p->started = 0;
     p->stop = 0;
@@ -108,9 +114,7 @@ static inline int kiln_pool_start(kiln_pool *p, int parts)
         return KILN_ERR_THREADS;
     }
     for (int i = 0; i + 1 < parts; i++) {
-        p->workers[i].pool = p;
-        p->workers[i].part = i + 1;
-        if (pthread_create(&p->threads[i], NULL, kiln_pool_main, &p->workers[i]) != 0) {
+        if (pthread_create(&p->threads[i], NULL, kiln_pool_main, p) != 0) {
             kiln_pool_shutdown(p);
             return KILN_ERR_THREADS;
         }
@@ -124,20 +128,16 @@ static inline int kiln_pool_start(kiln_pool *p, int parts)
  * calling thread. */
 static inline void kiln_pool_run(kiln_pool *p, kiln_pool_fn fn, void *ctx)
 {
-    if (p->parts == 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
-    p->pending = p->parts - 1;
+    p->next = 0;
+    p->finished = 0;
     p->generation++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->lock);
-    fn(ctx, 0, p->parts);
-    pthread_mutex_lock(&p->lock);
-    while (p->pending > 0)
+    if (p->parts > 1)
+        pthread_cond_broadcast(&p->go);
+    kiln_pool_claim(p);
+    while (p->finished < p->parts)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
