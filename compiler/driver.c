@@ -20,6 +20,7 @@
 #include "pass.h"
 #include "sched.h"
 #include "stats.h"
+#include "tune.h"
 
 struct kiln_embedded_file {
     const char *name;
@@ -309,6 +310,12 @@ static const char *default_prefix(Arena *a, const char *model)
 static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult *r, Diag *d)
 {
     c->prefix = o->prefix ? o->prefix : default_prefix(a, o->model);
+    TuneTable *tuning = o->tuning;
+    if (!tuning && o->tuning_file) {
+        tuning = arena_alloc(a, sizeof *tuning);
+        if (!sched_tune_read(o->tuning_file, a, tuning, d))
+            return false;
+    }
     EmitOptions eo = {
         .prefix = c->prefix,
         .command_line = o->command_line ? o->command_line : "kiln compile",
@@ -317,6 +324,8 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .weights = o->weights,
         .check_finite = o->train && o->t.check_finite,
         .threads = o->threads,
+        .tuning = tuning,
+        .tune_entry = o->tune_entry,
     };
     if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
         return false;
@@ -474,6 +483,11 @@ static int spawn(char *const argv[], const char *log, int timeout_s)
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
+}
+
+int driver_spawn(char *const argv[], const char *log, int timeout_s)
+{
+    return spawn(argv, log, timeout_s);
 }
 
 static const char *first_line(Arena *a, const char *path)

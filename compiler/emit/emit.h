@@ -52,6 +52,9 @@ typedef struct Emitter {
      * (runtime/kiln_threads.h). */
     int threads;
     bool parallel;
+    /* --tuning FILE / kiln tune: measured cache blocks per node, and the
+     * blocked GEMMs found (sched/tune.h); NULL: the analytical blocks */
+    struct TuneTable *tuning;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -114,6 +117,8 @@ typedef struct EmitOptions {
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
     int threads;              /* --threads: 0 or 1 single-threaded, else the pool's size */
+    struct TuneTable *tuning; /* --tuning FILE, or kiln tune's candidates (sched/tune.h) */
+    bool tune_entry;          /* kiln tune: also emit P_tune_layer (never in user output) */
 } EmitOptions;
 
 /* The output files. */

@@ -257,7 +257,7 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
     BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1,
-                     .threads = th};
+                     .threads = th, .node = n->name};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = k, .cs = 1};
     if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
         p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};

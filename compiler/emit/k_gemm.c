@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tile.h"
+#include "tune.h"
 
 /* ---- the blocked path ---- */
 
@@ -137,10 +138,14 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
 {
     emit_line(e, "/* %lldx%lldx%lld (M x N x K) on the %dx%d %s micro-kernel;", (long long)p->M,
               (long long)p->N, (long long)p->K, isa->mr, isa->nr, isa->desc);
-    emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
-              (long long)t->mc, (long long)t->nc, (long long)t->kc,
-              (long long)(sched_cache_default.l1d / 1024),
-              (long long)(sched_cache_default.l2 / 1024));
+    if (e->tuning && sched_tune_find(e->tuning, p->node))
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (measured by kiln tune).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc);
+    else
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc,
+                  (long long)(sched_cache_default.l1d / 1024),
+                  (long long)(sched_cache_default.l2 / 1024));
     emit_line(e, " * A: %s; B: %s. */",
               pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
@@ -209,11 +214,44 @@ static void emit_scratch(Emitter *e, const BlockedGemm *p, bool pa, bool pb, int
         emit_line(e, "float *pb = (float *)%s;", parts > 1 ? "mine" : "scratch");
 }
 
+/* --tuning: the file's blocks for this GEMM replace the analytical ones,
+ * when they fit its shape and the micro-kernel (else the entry records the
+ * problem, reported after emission with the file's line). */
+static void tune_apply(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, GemmTiles *t)
+{
+    TuneEntry *te = sched_tune_find(e->tuning, p->node);
+    if (!te)
+        return;
+    if (te->M != p->M || te->N != p->N || te->K != p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s' is %lldx%lldx%lld (M x N x K) in this "
+                                   "model, not %lldx%lldx%lld", p->node, (long long)p->M,
+                                   (long long)p->N, (long long)p->K, (long long)te->M,
+                                   (long long)te->N, (long long)te->K);
+    else if (te->mc % isa->mr || te->nc % isa->nr)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': mc=%lld and nc=%lld must be multiples "
+                                   "of the %dx%d micro-kernel's %d and %d", p->node,
+                                   (long long)te->mc, (long long)te->nc, isa->mr, isa->nr,
+                                   isa->mr, isa->nr);
+    else if (te->kc > p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': kc=%lld is more than K=%lld", p->node,
+                                   (long long)te->kc, (long long)p->K);
+    if (te->problem)
+        return;
+    te->used = true;
+    t->mc = te->mc;
+    t->kc = te->kc;
+    t->nc = te->nc;
+}
+
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
     GemmTiles t;
     sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    if (e->tuning && p->node)
+        tune_apply(e, p, isa, &t);
+    if (e->tuning && e->tuning->collect && p->node)
+        sched_tune_record(e->tuning, p->node, p->M, p->N, p->K, &t);
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
@@ -328,7 +366,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
     if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
-                         .alpha = alpha, .beta = beta, .threads = gemm_threads(e, M * N * K)};
+                         .alpha = alpha, .beta = beta, .threads = gemm_threads(e, M * N * K),
+                         .node = n->name};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
         gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
         if (c && beta != 0) {
@@ -419,7 +458,8 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
     int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
     int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
     BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1,
-                     .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K)};
+                     .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K),
+                     .node = n->name};
     gemm_operand(e, g, n, 0, K, 1, &p.a);
     gemm_operand(e, g, n, 1, N, 1, &p.b);
     if (bb == 1) {

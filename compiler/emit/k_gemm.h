@@ -45,6 +45,7 @@ typedef struct BlockedGemm {
     double alpha, beta;
     bool relu;
     GemmThreads threads;
+    const char *node;     /* the node's name, for the tuning file */
 } BlockedGemm;
 
 /* Whether an f32 GEMM of this size goes through the blocked path (packing

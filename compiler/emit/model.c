@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kiln_runtime.h" /* the weights blob format */
+#include "tune.h"
 
 typedef struct Names {
     const char **value;   /* per value id: the C name in P_run_v / weights */
@@ -656,6 +657,27 @@ static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *
     emit_blank(e);
 }
 
+/* kiln tune's harness only (never in user output): P_tune_layer runs the
+ * kernel of one blocked GEMM layer of P_run_v, numbered as kiln tune found
+ * them; the workspace holds what the last P_run_v left there. */
+static void emit_tune_layer(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                            const EmitOptions *o, const Entry *ent, const StrBuf *cases)
+{
+    emit_func(e, "int %s_tune_layer(void *workspace, const void *const *inputs, "
+                 "void *const *outputs, int layer)", o->prefix);
+    emit_line(e, "(void)inputs;");
+    emit_line(e, "(void)outputs;");
+    emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
+    emit_line(e, "switch (layer) {");
+    sb_append(e->out, cases->buf ? cases->buf : "", cases->len);
+    emit_line(e, "default:");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_line(e, "}");
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* The parameter file's table of states (kiln_params.h): "NAME DTYPE DIMS
  * OFFSET" per line; names with spaces or newlines have them replaced. */
 static void state_table(const Graph *g, const Layout *lay, StrBuf *out)
@@ -890,7 +912,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
 {
     Arena *a = arena_new();
     Emitter e = {.arena = a, .d = d, .g = g, .target = o->target,
-                 .pack_constants = o->weights == WEIGHTS_EMBED, .threads = o->threads};
+                 .pack_constants = o->weights == WEIGHTS_EMBED, .threads = o->threads,
+                 .tuning = o->tuning};
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
@@ -898,16 +921,24 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     /* kernels first, into their own buffer, collecting each entry's calls */
     Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
     int n_ent = g->train_loss >= 0 ? 2 : 1;
-    StrBuf kernels = {0}, prelude = {0};
+    StrBuf kernels = {0}, prelude = {0}, tune_cases = {0};
     e.prelude = &prelude;
     e.out = &kernels;
     bool ok = true;
     for (int k = 0; k < n_ent; k++) {
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
-        for (int i = 0; i < ent[k].s->n && ok; i++)
+        for (int i = 0; i < ent[k].s->n && ok; i++) {
+            int found = o->tuning ? o->tuning->n_found : 0;
+            size_t start = ent[k].calls.len;
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
                            &ent[k].scratch, &ent[k].pool);
+            if (ok && o->tune_entry && k == 0 && o->tuning->n_found > found)
+                sb_printf(&tune_cases, "    case %d:\n%s        break;\n", found,
+                          ent[k].calls.buf + start);
+        }
     }
+    if (ok && o->tuning && o->tuning->file)
+        ok = sched_tune_check(o->tuning, o->model_file, d);
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
     lay.threads = o->threads;
     lay.pool_off = o->threads > 1 ? align64(lay.weights_end + lay.act_size + e.scratch) : -1;
@@ -948,6 +979,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_init(&e, g, &nm, &lay, o);
         emit_shutdown(&e, &lay, o->prefix);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
+        if (o->tune_entry)
+            emit_tune_layer(&e, g, &nm, &lay, o, &ent[0], &tune_cases);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);
         emit_run_typed(&e, g, &nm, o->prefix);
@@ -956,6 +989,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_free(&ent[k].calls);
     sb_free(&kernels);
     sb_free(&prelude);
+    sb_free(&tune_cases);
     arena_free(a);
     return ok;
 }
