@@ -13,42 +13,52 @@
 
 #define KILN_THREADS_MAX 64
 
-/* A parallel region: fn(ctx, part, parts) runs once for every part in
- * [0, parts), on whichever thread claims it first (the caller claims too, so
- * a region never waits for a worker the system has not scheduled yet).
- * Each part must write memory no other part touches, and compute the same
+/* A parallel region of `parts` parts: fn(ctx, part, parts, thread) runs once
+ * for every part in [0, parts), on whichever thread claims it first: the
+ * caller (thread 0) claims too, so a region never waits for a worker the
+ * system has not scheduled yet, and a busy core gets fewer parts. thread
+ * (0 to threads - 1) selects per-thread memory such as packing scratch. Each
+ * part must write memory no other part touches, and compute the same
  * whatever thread runs it. */
-typedef void (*kiln_pool_fn)(void *ctx, int part, int parts);
+typedef void (*kiln_pool_fn)(void *ctx, int part, int parts, int thread);
 
 typedef struct kiln_pool kiln_pool;
+
+/* What a worker thread needs: its pool and its thread number (1, 2, ...). */
+typedef struct kiln_pool_worker {
+    kiln_pool *pool;
+    int thread;
+} kiln_pool_worker;
 
 struct kiln_pool {
     pthread_mutex_t lock;
     pthread_cond_t go;        /* a new region (or stop) for the workers */
-    pthread_cond_t done;      /* the last worker finished its part */
+    pthread_cond_t done;      /* the region's last part finished */
     kiln_pool_fn fn;
     void *ctx;
     unsigned long generation; /* counts regions, to wake the workers */
-    int next;                 /* the next part of the region to claim */
-    int finished;             /* parts of the region done */
-    int parts;                /* parts per region = threads, the caller included */
+    int parts;                /* parts of the current region */
+    int next;                 /* the next part to claim */
+    int finished;             /* parts done */
+    int threads;              /* the caller and the workers */
     int started;              /* workers running */
     int stop;
-    pthread_t threads[KILN_THREADS_MAX];
+    pthread_t ids[KILN_THREADS_MAX];
+    kiln_pool_worker workers[KILN_THREADS_MAX];
 };
 
 /* With p->lock held: runs the parts of the current region nobody claimed
  * yet, one at a time, unlocking while each runs. */
-static inline void kiln_pool_claim(kiln_pool *p)
+static inline void kiln_pool_claim(kiln_pool *p, int thread)
 {
     while (p->next < p->parts) {
-        const int part = p->next++;
+        const int part = p->next++, parts = p->parts;
         kiln_pool_fn fn = p->fn;
         void *ctx = p->ctx;
         pthread_mutex_unlock(&p->lock);
-        fn(ctx, part, p->parts);
+        fn(ctx, part, parts, thread);
         pthread_mutex_lock(&p->lock);
-        if (++p->finished == p->parts)
+        if (++p->finished == parts)
             pthread_cond_signal(&p->done);
     }
 }
@@ -56,7 +66,8 @@ static inline void kiln_pool_claim(kiln_pool *p)
 /* A worker: waits for each region and helps run its parts. */
 static inline void *kiln_pool_main(void *arg)
 {
-    kiln_pool *p = (kiln_pool *)arg;
+    const kiln_pool_worker *w = (const kiln_pool_worker *)arg;
+    kiln_pool *p = w->pool;
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
@@ -65,7 +76,7 @@ static inline void *kiln_pool_main(void *arg)
         if (p->stop)
             break;
         seen = p->generation;
-        kiln_pool_claim(p);
+        kiln_pool_claim(p, w->thread);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -80,26 +91,25 @@ static inline void kiln_pool_shutdown(kiln_pool *p)
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->started; i++)
-        pthread_join(p->threads[i], NULL);
+        pthread_join(p->ids[i], NULL);
     p->started = 0;
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->go);
     pthread_mutex_destroy(&p->lock);
 }
 
-/* Starts parts - 1 workers (parts in [1, KILN_THREADS_MAX]) on the memory at
- * p, whatever it held. KILN_OK, or KILN_ERR_THREADS with nothing left running
- * when the system refuses a thread. */
-static inline int kiln_pool_start(kiln_pool *p, int parts)
+/* Starts threads - 1 workers (threads in [1, KILN_THREADS_MAX]) on the
+ * memory at p, whatever it held. KILN_OK, or KILN_ERR_THREADS with nothing
+ * left running when the system refuses a thread. */
+static inline int kiln_pool_start(kiln_pool *p, int threads)
 {
-    if (!p || parts < 1 || parts > KILN_THREADS_MAX)
+    if (!p || threads < 1 || threads > KILN_THREADS_MAX)
         return KILN_ERR_ARGUMENT;
     p->fn = NULL;
     p->ctx = NULL;
     p->generation = 0;
-    p->next = parts;
-    p->finished = parts;
-    p->parts = parts;
+    p->parts = p->next = p->finished = 0;
+    p->threads = threads;
     p->started = 0;
     p->stop = 0;
     if (pthread_mutex_init(&p->lock, NULL) != 0)
@@ -113,8 +123,10 @@ static inline int kiln_pool_start(kiln_pool *p, int parts)
         pthread_mutex_destroy(&p->lock);
         return KILN_ERR_THREADS;
     }
-    for (int i = 0; i + 1 < parts; i++) {
-        if (pthread_create(&p->threads[i], NULL, kiln_pool_main, p) != 0) {
+    for (int i = 0; i + 1 < threads; i++) {
+        p->workers[i].pool = p;
+        p->workers[i].thread = i + 1;
+        if (pthread_create(&p->ids[i], NULL, kiln_pool_main, &p->workers[i]) != 0) {
             kiln_pool_shutdown(p);
             return KILN_ERR_THREADS;
         }
@@ -123,21 +135,22 @@ static inline int kiln_pool_start(kiln_pool *p, int parts)
     return KILN_OK;
 }
 
-/* Runs fn(ctx, part, parts) for every part and returns when all are done.
- * One region at a time per pool: a pool (like its workspace) serves one
- * calling thread. */
-static inline void kiln_pool_run(kiln_pool *p, kiln_pool_fn fn, void *ctx)
+/* Runs fn(ctx, part, parts, thread) for every part in [0, parts) and
+ * returns when all are done. One region at a time per pool: a pool (like
+ * its workspace) serves one calling thread. */
+static inline void kiln_pool_run(kiln_pool *p, kiln_pool_fn fn, void *ctx, int parts)
 {
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
+    p->parts = parts;
     p->next = 0;
     p->finished = 0;
     p->generation++;
-    if (p->parts > 1)
+    if (p->threads > 1 && parts > 1)
         pthread_cond_broadcast(&p->go);
-    kiln_pool_claim(p);
-    while (p->finished < p->parts)
+    kiln_pool_claim(p, 0);
+    while (p->finished < parts)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }

@@ -46,12 +46,13 @@ typedef struct Emitter {
      * weight pre-packing) only when weights are embedded; with --weights
      * file every weight must come from the blob. */
     bool pack_constants;
-    /* --threads N: with N > 1 a kernel that splits its work sets parallel
-     * and is printed as one part of it, with the parameters `int part, int
-     * parts` (and scratch per part); model.c runs it on the thread pool
-     * (runtime/kiln_threads.h). */
+    /* --threads N: with N > 1 a kernel that splits its work into parts
+     * sets parts (> 0) and is printed as part `part` of `parts` (int
+     * parameters); model.c runs it on the thread pool (runtime/
+     * kiln_threads.h), giving each thread its own copy of the kernel's
+     * scratch. */
     int threads;
-    bool parallel;
+    int parts;
     /* --tuning FILE / kiln tune: measured cache blocks per node, and the
      * blocked GEMMs found (sched/tune.h); NULL: the analytical blocks */
     struct TuneTable *tuning;
@@ -93,9 +94,15 @@ typedef struct EmitLoops {
     int64_t strides[EMIT_MAX_OPERANDS][IR_MAX_RANK];
     const char *idx[EMIT_MAX_OPERANDS];  /* set by emit_loops_open */
     int depth;
+    /* --threads: the body writes each output element once and reads no
+     * output, so a big enough nest may split its outer loop over the pool */
+    bool split;
 } EmitLoops;
 void emit_loops_open(Emitter *e, EmitLoops *l);
 void emit_loops_close(Emitter *e, EmitLoops *l);
+/* --threads: how many parts a kernel that splits units (tiles, images,
+ * rows) over the pool makes of them. */
+int emit_parts(const Emitter *e, int64_t units);
 /* Element strides of in (right-aligned, broadcast dims 0) walked along out,
  * times scale. */
 void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_t *strides);

@@ -248,6 +248,7 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     GemmThreads th = gemm_threads(e, batch * m * outsz * k);
     if (th == GEMM_SPLIT && batch >= e->threads) {
         th = GEMM_IN_PART;
+        e->parts = emit_parts(e, batch);
         emit_line(e, "int n_lo, n_hi; /* this part's images */");
         emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
         emit_open(e, "for (int n = n_lo; n < n_hi; n++)");

@@ -175,6 +175,8 @@ GemmThreads gemm_threads(const Emitter *e, int64_t flops)
     return e->threads > 1 && flops >= ((int64_t)1 << 18) ? GEMM_SPLIT : GEMM_ONE;
 }
 
+
+
 /* Opens the block loop over this part's share [lo, hi) of an extent split
  * over the parts in whole micro-tiles of r, so every part sees the same
  * tile grid (and sums in the same order) as a single thread would. */
@@ -189,29 +191,19 @@ static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t t
               (long long)step, v, v, (long long)step);
 }
 
-/* The scratch pointers pa and pb (for the operands not pre-packed): one
- * region per part when the kernel runs on the pool. */
-static void emit_scratch(Emitter *e, const BlockedGemm *p, bool pa, bool pb, int64_t a_bytes,
-                         int64_t b_bytes)
+/* The scratch pointers pa and pb (for the operands not pre-packed). On
+ * the pool every thread gets its own scratch (model.c). */
+static void emit_scratch(Emitter *e, bool pa, bool pb, int64_t a_bytes, int64_t b_bytes)
 {
     int64_t bytes = (a_bytes + b_bytes + 63) / 64 * 64;
-    int64_t parts = p->threads == GEMM_ONE ? 1 : e->threads;
-    if (bytes * parts > e->scratch)
-        e->scratch = bytes * parts;
-    if (pa && pb)
-        return;
-    const char *base = "(unsigned char *)scratch";
-    if (parts > 1) {
-        emit_line(e, "unsigned char *mine = (unsigned char *)scratch + (ptrdiff_t)part * %lld;",
-                  (long long)bytes);
-        base = "mine";
-    }
+    if (bytes > e->scratch)
+        e->scratch = bytes;
     if (!pa)
-        emit_line(e, "float *pa = (float *)%s;", parts > 1 ? "mine" : "scratch");
+        emit_line(e, "float *pa = (float *)scratch;");
     if (!pb && a_bytes)
-        emit_line(e, "float *pb = (float *)(%s + %lld);", base, (long long)a_bytes);
+        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
     else if (!pb)
-        emit_line(e, "float *pb = (float *)%s;", parts > 1 ? "mine" : "scratch");
+        emit_line(e, "float *pb = (float *)scratch;");
 }
 
 /* --tuning: the file's blocks for this GEMM replace the analytical ones,
@@ -255,8 +247,6 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
-    if (p->threads != GEMM_ONE)
-        e->parallel = true;
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr) : NULL;
     /* scratch: the A block, then the B block, each 64-byte aligned */
@@ -265,11 +255,13 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     /* split: the output's columns (or, when it has more row tiles, rows) */
     bool split_n = false, split_m = false;
     if (p->threads == GEMM_SPLIT) {
-        split_n = (p->N + isa->nr - 1) / isa->nr >= (p->M + isa->mr - 1) / isa->mr;
+        int64_t tiles_n = (p->N + isa->nr - 1) / isa->nr, tiles_m = (p->M + isa->mr - 1) / isa->mr;
+        split_n = tiles_n >= tiles_m;
         split_m = !split_n;
+        e->parts = emit_parts(e, split_n ? tiles_n : tiles_m);
     }
     emit_blocked_comment(e, p, isa, &t, pa, pb);
-    emit_scratch(e, p, pa != NULL, pb != NULL, a_bytes, b_bytes);
+    emit_scratch(e, pa != NULL, pb != NULL, a_bytes, b_bytes);
     emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
               emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
               (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);

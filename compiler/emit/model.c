@@ -142,21 +142,28 @@ static const char *type_str(Arena *a, const Value *v)
  * the signature), then the function around it. The call goes to *call;
  * passed[id] is set for every value the call passes. */
 /* --threads: a kernel run on the pool gets its arguments through a struct
- * and an entry of type kiln_pool_fn (P.c, after the kernel); fields holds
- * the struct's members as "TYPE *NAME", names their names. */
+ * and an entry of type kiln_pool_fn (P.c, after the kernel), which hands
+ * each thread its own scratch of scratch_bytes; fields holds the struct's
+ * members as "TYPE *NAME", names their names. */
 static void emit_task(Emitter *e, const Node *n, const Names *nm, const char *const *fields,
-                      const char *const *names, int count)
+                      const char *const *names, int count, int64_t scratch_bytes)
 {
     emit_line(e, "typedef struct %s {", nm->args[n->id]);
     for (int i = 0; i < count; i++)
         emit_line(e, "    %s;", fields[i]);
     emit_line(e, "} %s;", nm->args[n->id]);
     emit_blank(e);
-    emit_func(e, "static void %s(void *ctx, int part, int parts)", nm->task[n->id]);
+    emit_func(e, "static void %s(void *ctx, int part, int parts, int thread)", nm->task[n->id]);
     emit_line(e, "const %s *a = (const %s *)ctx;", nm->args[n->id], nm->args[n->id]);
+    if (!scratch_bytes)
+        emit_line(e, "(void)thread;");
     StrBuf sb = {0};
     for (int i = 0; i < count; i++)
-        sb_printf(&sb, "a->%s, ", names[i]);
+        if (strcmp(names[i], "scratch") == 0) /* this thread's */
+            sb_printf(&sb, "(unsigned char *)a->scratch + (ptrdiff_t)thread * %lld, ",
+                      (long long)scratch_bytes);
+        else
+            sb_printf(&sb, "a->%s, ", names[i]);
     emit_line(e, "%s(%spart, parts);", nm->kernel[n->id], sb.buf ? sb.buf : "");
     sb_free(&sb);
     emit_close(e);
@@ -187,9 +194,12 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
     e->out_name = out_name;
     int64_t scratch_before = e->scratch;
     e->scratch = 0;
-    e->parallel = false;
+    e->parts = 0;
     bool ok = kernels[n->op](e, g, n);
     bool wants_scratch = e->scratch > 0;
+    int64_t own_scratch = (e->scratch + 63) / 64 * 64; /* per thread on the pool */
+    if (e->parts > 0)
+        e->scratch = own_scratch * e->threads;
     if (e->scratch < scratch_before)
         e->scratch = scratch_before;
     e->out = saved;
@@ -233,16 +243,17 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         fnames[params] = "scratch";
         params++;
     }
-    if (e->parallel)
+    if (e->parts > 0)
         sb_printf(&sig, "%sint part, int parts", params ? ", " : "");
-    sb_printf(&sig, "%s)", params || e->parallel ? "" : "void");
+    sb_printf(&sig, "%s)", params || e->parts > 0 ? "" : "void");
     sb_printf(call, ");\n");
-    if (e->parallel) { /* the call goes through the pool instead */
+    if (e->parts > 0) { /* the call goes through the pool instead */
         *uses_pool = true;
         call->len = call_start;
         sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id],
                   args.buf ? args.buf : "0");
-        sb_printf(call, "        kiln_pool_run(pool, %s, &args);\n    }\n", nm->task[n->id]);
+        sb_printf(call, "        kiln_pool_run(pool, %s, &args, %d);\n    }\n", nm->task[n->id],
+                  e->parts);
     }
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
@@ -258,8 +269,8 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         sb_append(e->out, body.buf, body.len);
     emit_line(e, "}");
     emit_blank(e);
-    if (e->parallel)
-        emit_task(e, n, nm, fields, fnames, params);
+    if (e->parts > 0)
+        emit_task(e, n, nm, fields, fnames, params, wants_scratch ? own_scratch : 0);
     sb_free(&sig);
     sb_free(&args);
     sb_free(&body);
