@@ -5,7 +5,9 @@
 # builds alternately (REPS timed runs each, after a warm-up run), per-round
 # medians; reports the median over rounds of each, their ratio, the best
 # times, and the load average around the run (the machine is shared: a busy
-# second core shows up as a ratio near 1). Writes bench/THREADS.md.
+# second core shows up as a ratio near 1), then instruction counts under
+# callgrind for what the times can't show on a busy machine. Writes
+# bench/THREADS.md.
 #   bench/threads.sh   (ROUNDS=9 REPS=50 KILN=build/kiln by default)
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,4 +52,40 @@ for name in ("gemm256", "lenet64"):
     print(f"| {name} | {med['1']:.3f} | {med['2']:.3f} | {med['1'] / med['2']:.2f}x | "
           f"{best['1']:.3f} | {best['2']:.3f} | {best['1'] / best['2']:.2f}x |")
 EOF
+# Instruction counts (callgrind, repeatable where the times are not): the
+# 2-thread build's total against the 1-thread build's (the cost of splitting:
+# packing repeated per part, the pool), and the share inside the pool's
+# parts, which bounds the speedup on two idle cores (Amdahl).
+if command -v valgrind >/dev/null; then
+  for name in gemm256 lenet64; do
+    for t in 1 2; do
+      valgrind --tool=callgrind --callgrind-out-file="$TMP/cg-$name-$t" \
+        "$TMP/$name-$t/prog" time 3 >/dev/null 2>&1
+      callgrind_annotate --inclusive=yes --threshold=100 "$TMP/cg-$name-$t" > "$TMP/cg-$name-$t.txt"
+    done
+  done
+  python3 - "$TMP" >> "$ROOT/bench/THREADS.md" <<'EOF'
+import re, sys
+tmp = sys.argv[1]
+def counts(name, t):
+    total, tasks = 0, 0
+    for line in open(f"{tmp}/cg-{name}-{t}.txt"):
+        m = re.match(r"\s*([\d,]+) .*(PROGRAM TOTALS|:k_\w+_task )", line)
+        if m:
+            n = int(m.group(1).replace(",", ""))
+            if m.group(2) == "PROGRAM TOTALS":
+                total = n
+            else:
+                tasks += n
+    return total, tasks
+print("\nInstructions (valgrind --tool=callgrind; the program: init, one warm-up and 3 timed runs):\n")
+print("| model | 1 thread | 2 threads | ratio | in the pool's parts | bound on 2 idle cores |")
+print("|---|---|---|---|---|---|")
+for name in ("gemm256", "lenet64"):
+    t1, _ = counts(name, 1)
+    t2, par = counts(name, 2)
+    bound = t1 / (t2 - par + par / 2)
+    print(f"| {name} | {t1:,} | {t2:,} | {t2 / t1:.3f} | {par / t2:.1%} | {bound:.2f}x |")
+EOF
+fi
 cat "$ROOT/bench/THREADS.md"
