@@ -177,15 +177,32 @@ GemmThreads gemm_threads(const Emitter *e, int64_t flops)
 
 
 
-/* Opens the block loop over this part's share [lo, hi) of an extent split
- * over the parts in whole micro-tiles of r, so every part sees the same
- * tile grid (and sums in the same order) as a single thread would. */
-static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t total,
-                           int64_t step, int r)
+/* GEMM_SPLIT: splits the output over the pool's parts by columns (or,
+ * when it has more row tiles, by rows) in whole micro-tiles, so every part
+ * sees the same tile grid (and sums in the same order) as one thread would;
+ * declares the part's share v_lo, v_hi of the split extent. *split_n or
+ * *split_m says which. */
+static void emit_split(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, bool *split_n,
+                       bool *split_m)
 {
+    *split_n = *split_m = false;
+    if (p->threads != GEMM_SPLIT)
+        return;
+    int64_t tiles_n = (p->N + isa->nr - 1) / isa->nr, tiles_m = (p->M + isa->mr - 1) / isa->mr;
+    *split_n = tiles_n >= tiles_m;
+    *split_m = !*split_n;
+    e->parts = emit_parts(e, *split_n ? tiles_n : tiles_m);
+    const char *v = *split_n ? "jc" : "ic";
+    int r = *split_n ? isa->nr : isa->mr;
     emit_line(e, "int %s_lo, %s_hi; /* this part's share, in whole tiles of %d */", v, v, r);
-    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);", (long long)total, r, v,
-              v);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);",
+              (long long)(*split_n ? p->N : p->M), r, v, v);
+}
+
+/* Opens the block loop v by step over [v_lo, v_hi) (emit_split) and
+ * declares the block's extent ext. */
+static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t step)
+{
     emit_open(e, "for (int %s = %s_lo; %s < %s_hi; %s += %lld)", v, v, v, v, v, (long long)step);
     emit_line(e, "const int %s = %s_hi - %s < %lld ? %s_hi - %s : %lld;", ext, v, v,
               (long long)step, v, v, (long long)step);
@@ -252,21 +269,15 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     /* scratch: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
-    /* split: the output's columns (or, when it has more row tiles, rows) */
-    bool split_n = false, split_m = false;
-    if (p->threads == GEMM_SPLIT) {
-        int64_t tiles_n = (p->N + isa->nr - 1) / isa->nr, tiles_m = (p->M + isa->mr - 1) / isa->mr;
-        split_n = tiles_n >= tiles_m;
-        split_m = !split_n;
-        e->parts = emit_parts(e, split_n ? tiles_n : tiles_m);
-    }
+    bool split_n, split_m;
     emit_blocked_comment(e, p, isa, &t, pa, pb);
     emit_scratch(e, pa != NULL, pb != NULL, a_bytes, b_bytes);
+    emit_split(e, p, isa, &split_n, &split_m);
     emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
               emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
               (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
     if (split_n)
-        emit_part_loop(e, "jc", "nc", p->N, t.nc, isa->nr);
+        emit_part_loop(e, "jc", "nc", t.nc);
     else
         emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
@@ -280,7 +291,7 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_line(e, "kiln_sgemm_pack_b_conv(%d, kc, nc, pc, jc, %s, &%s, pb);", isa->nr, p->b.expr,
                   p->b.geom);
     if (split_m)
-        emit_part_loop(e, "ic", "mc", p->M, t.mc, isa->mr);
+        emit_part_loop(e, "ic", "mc", t.mc);
     else
         emit_block_loop(e, "ic", "mc", p->M, t.mc);
     if (!pa)
