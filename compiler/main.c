@@ -155,9 +155,9 @@ static const struct HelpRow {
      "  --tuning FILE           the cache blocks per layer that kiln tune measured\n"},
     {CMD_COMPILE | CMD_TUNE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
     {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE,
-     "  --threads N             run the big loops (GEMM, conv) on N threads, 1 to 64: P_init\n"
-     "                          starts N-1 workers, P_shutdown joins them; build with -pthread\n"
-     "                          (default 1: single-threaded, no pthread dependency)\n"},
+     "  --threads N             run the big loops (GEMM, conv, elementwise) on N threads,\n"
+     "                          1 to 64: P_init starts N-1 workers, P_shutdown joins them;\n"
+     "                          build with -pthread (default 1: single-threaded, no pthreads)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
              "                          training (with --train) or dce\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
