@@ -170,6 +170,39 @@ static void emit_task(Emitter *e, const Node *n, const Names *nm, const char *co
     emit_blank(e);
 }
 
+/* A kernel's parameters, as emit_node collects them. */
+typedef struct KernelParams {
+    StrBuf sig;                   /* the declarations: "const float *restrict x0, ..." */
+    StrBuf args;                  /* the call's arguments: "w_fc1, image, scratch" */
+    const char *fields[130];      /* --threads: the argument struct's members "TYPE *NAME" */
+    const char *names[130];       /* and their names */
+    int n;
+} KernelParams;
+
+static void param_add(KernelParams *kp, const char *type, const char *name, const char *arg,
+                      Arena *a)
+{
+    sb_printf(&kp->sig, "%s%s *restrict %s", kp->n ? ", " : "", type, name);
+    sb_printf(&kp->args, "%s%s", kp->n ? ", " : "", arg);
+    kp->fields[kp->n] = arena_printf(a, "%s *%s", type, name);
+    kp->names[kp->n++] = name;
+}
+
+/* The call of kernel n in its entry point: direct, or (--threads) through
+ * the pool with its arguments in a struct. */
+static void emit_call(const Emitter *e, const Node *n, const Names *nm, const KernelParams *kp,
+                      StrBuf *call)
+{
+    const char *args = kp->args.buf ? kp->args.buf : "";
+    if (e->parts == 0) {
+        sb_printf(call, "    %s(%s);\n", nm->kernel[n->id], args);
+        return;
+    }
+    sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id], kp->n ? args : "0");
+    sb_printf(call, "        kiln_pool_run(pool, %s, &args, %d);\n    }\n", nm->task[n->id],
+              e->parts);
+}
+
 static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed,
                       bool *uses_scratch, bool *uses_pool)
 {
@@ -209,13 +242,8 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         return false;
     }
     /* comment, signature, body */
-    StrBuf sig = {0}, args = {0};
-    const char *fields[130], *fnames[130];
+    KernelParams kp = {0};
     emit_line(e, "/* %s '%s'", n->op_name, safe_comment(e->arena, n->name));
-    size_t call_start = call->len;
-    sb_printf(call, "    %s(", nm->kernel[n->id]);
-    sb_printf(&sig, "static void %s(", nm->kernel[n->id]);
-    int params = 0;
     for (int pass = 0; pass < 2; pass++) {
         int count = pass ? n->n_out : n->n_in;
         for (int i = 0; i < count; i++) {
@@ -223,38 +251,19 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
             if (!pname || !uses_token(body.buf ? body.buf : "", pname))
                 continue;
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
-            sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
-                      dtype_ctype(v->dtype), pname);
-            sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
-            sb_printf(&args, "%s%s", params ? ", " : "", nm->value[v->id]);
-            fields[params] = arena_printf(e->arena, "%s%s *%s", pass ? "" : "const ",
-                                          dtype_ctype(v->dtype), pname);
-            fnames[params] = pname;
+            param_add(&kp, arena_printf(e->arena, "%s%s", pass ? "" : "const ", dtype_ctype(v->dtype)),
+                      pname, nm->value[v->id], e->arena);
             passed[v->id] = true;
-            params++;
         }
     }
     if (wants_scratch) {
         *uses_scratch = true;
-        sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
-        sb_printf(call, "%sscratch", params ? ", " : "");
-        sb_printf(&args, "%sscratch", params ? ", " : "");
-        fields[params] = "void *scratch";
-        fnames[params] = "scratch";
-        params++;
+        param_add(&kp, "void", "scratch", "scratch", e->arena);
     }
     if (e->parts > 0)
-        sb_printf(&sig, "%sint part, int parts", params ? ", " : "");
-    sb_printf(&sig, "%s)", params || e->parts > 0 ? "" : "void");
-    sb_printf(call, ");\n");
-    if (e->parts > 0) { /* the call goes through the pool instead */
-        *uses_pool = true;
-        call->len = call_start;
-        sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id],
-                  args.buf ? args.buf : "0");
-        sb_printf(call, "        kiln_pool_run(pool, %s, &args, %d);\n    }\n", nm->task[n->id],
-                  e->parts);
-    }
+        sb_printf(&kp.sig, "%sint part, int parts", kp.n ? ", " : "");
+    *uses_pool |= e->parts > 0;
+    emit_call(e, n, nm, &kp, call);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
@@ -263,16 +272,16 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
                           safe_comment(e->arena, v->name));
         }
     emit_line(e, " */");
-    emit_line(e, "%s", sig.buf);
+    emit_line(e, "static void %s(%s)", nm->kernel[n->id], kp.sig.len ? kp.sig.buf : "void");
     emit_line(e, "{");
     if (body.len)
         sb_append(e->out, body.buf, body.len);
     emit_line(e, "}");
     emit_blank(e);
     if (e->parts > 0)
-        emit_task(e, n, nm, fields, fnames, params, wants_scratch ? own_scratch : 0);
-    sb_free(&sig);
-    sb_free(&args);
+        emit_task(e, n, nm, kp.fields, kp.names, kp.n, wants_scratch ? own_scratch : 0);
+    sb_free(&kp.sig);
+    sb_free(&kp.args);
     sb_free(&body);
     return true;
 }
