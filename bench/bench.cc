@@ -1,7 +1,8 @@
 // bench.cc — Google Benchmark harness: kiln's generated GEMM layers (tiny
 // models of one Gemm/MatMul node, compiled by kiln at build time for
-// x86-64-v3 and generic) against OpenBLAS and BLIS on the same shapes, plus
-// the machine probes (FMA peak, L2 read bandwidth). Single-threaded.
+// x86-64-v3 and generic) against OpenBLAS and BLIS on the same shapes, kiln's
+// convolutions against oneDNN and XNNPACK (conv_libs.cc), plus the machine
+// probes (FMA peak, L2 read bandwidth). Single-threaded.
 // OpenBLAS and BLIS both export cblas_*, so each is dlopen'ed with its
 // symbols kept local and called through its own function pointers.
 // bench/run.sh runs this with interleaved repetitions and writes RESULTS.md.
@@ -24,7 +25,10 @@ extern "C" {
 #include "gemm_256_generic.h"
 #include "gemm_mlp64.h"
 #include "gemm_mlp64_generic.h"
+#include "lenet_conv1.h"
+#include "lenet_conv2.h"
 }
+#include "conv_libs.h"
 #include "probes.h"
 
 namespace {
@@ -180,6 +184,56 @@ void BM_blas_fc_relu(benchmark::State &st, Shape s, const Blas *b)
 
 #define KILN_MODEL(P) P##_run, P##_WORKSPACE_SIZE, P##_init
 
+// A library's convolution (conv_libs.cc): set up once (weights packed into
+// its preferred layout, as kiln's are at compile time), then only run.
+void BM_conv_lib(benchmark::State &st, ConvShape c, ConvLib lib)
+{
+    std::string why;
+    ConvOp *op = conv_lib_create(lib, c, &why);
+    if (!op) {
+        st.SkipWithError(why.c_str());
+        return;
+    }
+    for (auto _ : st) {
+        conv_lib_run(op);
+        benchmark::ClobberMemory();
+    }
+    if (!conv_lib_impl(op).empty())
+        st.SetLabel(conv_lib_impl(op));
+    conv_lib_destroy(op);
+    set_flops(st, conv_flops(c));
+}
+
+// The convolutions kiln is compared on, kiln (NCHW) and each library.
+void register_convs()
+{
+    struct {
+        const char *name;
+        ConvShape c;
+        RunFn run;
+        size_t ws;
+        int (*init)(void *);
+    } convs[] = {
+        {"conv3x3_64x56x56_b1", {1, 64, 56, 56, 64, 3, 1}, KILN_MODEL(conv3x3_64)},
+        {"lenet_conv1_b64", {64, 1, 28, 28, 6, 5, 2}, KILN_MODEL(lenet_conv1)},
+        {"lenet_conv2_b64", {64, 6, 14, 14, 16, 5, 0}, KILN_MODEL(lenet_conv2)},
+    };
+    for (auto &v : convs) {
+        std::string n = v.name;
+        const ConvShape &c = v.c;
+        // as a GEMM: M = output channels, N = batch * output pixels, K = C*k*k
+        const int oh = c.h + 2 * c.pad - c.k + 1, ow = c.w + 2 * c.pad - c.k + 1;
+        const Shape g = {c.m, c.n * oh * ow, c.c * c.k * c.k, false};
+        if (n != "conv3x3_64x56x56_b1") // registered with the GEMMs above
+            benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_kiln, g, v.run, v.ws, v.init,
+                                         size_t(c.n) * c.c * c.h * c.w, size_t(c.n) * c.m * oh * ow);
+        for (ConvLib lib : {CONV_ONEDNN, CONV_XNNPACK})
+            if (conv_lib_available(lib))
+                benchmark::RegisterBenchmark((n + "/" + conv_lib_name(lib)).c_str(), BM_conv_lib,
+                                             c, lib);
+    }
+}
+
 Blas openblas, blis;
 
 void register_all()
@@ -226,6 +280,7 @@ void register_all()
                                  conv_x, conv_y);
     benchmark::RegisterBenchmark("conv3x3_64x56x56_b1/kiln_generic", BM_kiln, conv,
                                  KILN_MODEL(conv3x3_64_generic), conv_x, conv_y);
+    register_convs();
 }
 
 } // namespace
@@ -240,6 +295,8 @@ int main(int argc, char **argv)
     blis = load_blas("blis", "libblis.so.4", "bli_thread_set_num_threads");
     benchmark::AddCustomContext("openblas", openblas.name ? openblas.info : "not found");
     benchmark::AddCustomContext("blis", blis.name ? blis.info : "not found");
+    benchmark::AddCustomContext("onednn", conv_lib_info(CONV_ONEDNN));
+    benchmark::AddCustomContext("xnnpack", conv_lib_info(CONV_XNNPACK));
     register_all();
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();

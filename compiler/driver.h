@@ -47,8 +47,11 @@ typedef struct CompileOptions {
     double rtol, atol;        /* verify tolerances */
     bool keep;                /* keep the build folder of run/verify */
     bool train;               /* --train: also emit the training step */
+    bool no_fuse;             /* --no-fuse: skip the fusion passes (pass/fuse_*.c) */
     TrainOptions t;
     bool quiet;               /* --quiet: run/verify print only failures and the count */
+    int bench_reps;           /* kiln bench --reps (> 0 only for kiln bench: the model is
+                                 built with per-layer timing ticks) */
     void (*trace)(const char *line); /* --verbose: called with one line per stage
                                         (main.c prints it); NULL: silent */
 } CompileOptions;
@@ -76,5 +79,10 @@ int driver_spawn(char *const argv[], const char *log, int timeout_s);
  * counts the cases that did not pass. */
 bool driver_verify(const CompileOptions *o, const char *const *cases, int n_cases, int *failed,
                    Diag *d);
+/* kiln bench: builds the model (its training step with --train) with a
+ * timer after each layer, runs it o->bench_reps times on pseudo-random
+ * inputs and appends the per-layer table (median time, GFLOPS, fraction of
+ * the FMA peak measured by the same program) to out. */
+bool driver_bench(const CompileOptions *o, StrBuf *out, Diag *d);
 
 #endif

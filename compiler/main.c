@@ -27,6 +27,8 @@ static const char usage[] =
     "  kiln tune MODEL [compile options] -o FILE\n"
     "                                        time candidate cache blocks of each GEMM/conv\n"
     "                                        layer here; write the fastest to FILE\n"
+    "  kiln bench MODEL [--reps R] [options] time each layer of the generated code: median,\n"
+    "                                        GFLOPS and fraction of the measured FMA peak\n"
     "  kiln COMMAND --help                   the command's options, with an example\n"
     "  kiln --help | --version\n"
     "\n"
@@ -48,6 +50,12 @@ static const char usage[] =
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
     "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+    "                          and scratch bytes; the workspace next to its liveness lower bound\n"
+    "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+    "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"
+    "\n"
+    "bench options (and the compile options --target, --threads, --tuning, --batch, --train...):\n"
+    "  --reps R                timed calls per layer (default 50); medians are reported\n"
     "\n"
     "training (compile --train):\n"
     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
@@ -65,11 +73,12 @@ static const char usage[] =
     "  --check-finite          a step meeting NaN/Inf returns KILN_ERR_NONFINITE, changing nothing\n"
     "\n"
     "ir options:\n"
-    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
+    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce,\n"
+    "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation\n"
     "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
     "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
     "\n"
-    "tune options (and compile's --target, --weights, --threads, shapes):\n"
+    "tune options (and compile's --target, --weights, --threads, --no-fuse, shapes):\n"
     "  -o FILE                 the tuning file to write\n"
     "  --budget S              seconds of timing in all (default 20)\n"
     "  --rounds N              alternating rounds over the candidates (default 5)\n"
@@ -88,8 +97,8 @@ static const char usage[] =
 
 /* The commands, as bits: an option lists the commands it applies to. */
 enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_TUNE = 32,
-       CMD_ALL = 63 };
-#define CMD_TRAIN (CMD_COMPILE | CMD_IR) /* --train and its options */
+       CMD_BENCH = 64, CMD_ALL = 127 };
+#define CMD_TRAIN (CMD_COMPILE | CMD_IR | CMD_BENCH) /* --train and its options */
 
 typedef struct Command {
     const char *name;
@@ -132,6 +141,13 @@ static const Command commands[] = {
      "blocks and their time. `kiln compile --tuning FILE` (same model and shapes)\n"
      "uses it. Prints the analytical and tuned times per layer.\n",
      "kiln tune mlp.onnx --batch 64 -o mlp.tune && kiln compile mlp.onnx --batch 64 --tuning mlp.tune -o gen"},
+    {"bench", CMD_BENCH, "kiln bench MODEL [--reps R] [compile options]",
+     "Compiles MODEL with a timer after each layer, builds it with the C compiler and\n"
+     "runs it R times on pseudo-random inputs (with --train: the training step, labels\n"
+     "0). Prints per layer the median time (min-max), FLOPs, GFLOPS and the fraction of\n"
+     "the single-core AVX2 FMA peak, which the same program measures first. The layers\n"
+     "are the nodes as --stats lists them; the times include no build or load.\n",
+     "kiln bench mlp.onnx --batch 64 --reps 100"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -149,41 +165,51 @@ static const struct HelpRow {
     {CMD_RUN, "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"},
     {CMD_COMPILE, "  --prefix P              prefix of every generated symbol (default: the model's\n"
                   "                          file stem)\n"},
-    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE,
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --target T              generic | x86-64-v3 | host (default: host)\n"},
-    {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
+    {CMD_BENCH, "  --reps R                timed calls (default 50); medians are reported\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH,
      "  --tuning FILE           the cache blocks per layer that kiln tune measured\n"},
     {CMD_COMPILE | CMD_TUNE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
-    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE,
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --threads N             run the big loops (GEMM, conv, elementwise) on N threads,\n"
      "                          1 to 64: P_init starts N-1 workers, P_shutdown joins them;\n"
      "                          build with -pthread (default 1: single-threaded, no pthreads)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
-             "                          training (with --train) or dce\n"
+             "                          training (with --train), dce, fuse_batchnorm,\n"
+             "                          fuse_matmul_add, fuse_transpose or fuse_activation\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
-    {CMD_COMPILE | CMD_IR | CMD_TUNE,
+    {CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH,
      "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
      "  --batch N               fix the symbolic first dimension of the inputs\n"},
-    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE,
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE | CMD_BENCH,
      "  --const-input NAME=FILE.pb\n"
      "                          specialize the model on a value of input NAME (a TensorProto);\n"
      "                          it stops being an input\n"},
-    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"},
-    {CMD_RUN | CMD_VERIFY | CMD_TUNE,
+    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+                  "                          and kernel scratch bytes, and per entry the workspace\n"
+                  "                          next to its liveness lower bound (the most bytes live\n"
+                  "                          at one step of the schedule)\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
+     "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+     "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
+    {CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
     {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
-    {CMD_RUN | CMD_VERIFY | CMD_TUNE, "  --keep                  keep the build folder\n"},
+    {CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH, "  --keep                  keep the build folder\n"},
     {CMD_COMPILE, "  --quiet                 print nothing but errors (and what --stats asks for)\n"},
     {CMD_IR, "  --quiet                 print nothing but the IR and errors\n"},
     {CMD_RUN, "  --quiet                 print nothing but errors (not the outputs written)\n"},
     {CMD_VERIFY, "  --quiet                 print only the cases that did not pass, and the counts\n"},
     {CMD_EXPORT, "  --quiet                 print nothing but errors (not the summary line)\n"},
     {CMD_TUNE, "  --quiet                 print nothing but errors (not the table of times)\n"},
+    {CMD_BENCH, "  --quiet                 print nothing but the table and errors\n"},
     {CMD_ALL, "  --verbose               also print one line per stage to stderr\n"
               "  -h, --help              this text\n"},
     {CMD_COMPILE, "\ntraining (--train):\n"},
     {CMD_IR, "\ntraining (--train: the IR includes the training step):\n"},
+    {CMD_BENCH, "\ntraining (--train: time the training step instead of inference):\n"},
     {CMD_TRAIN,
      "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
      "  --loss-output NAME      the model computes its loss in output NAME, or\n"
@@ -362,11 +388,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         const char *near = cli_nearest(val, driver_pass_names);
         if (!known && near) {
             fprintf(stderr, "kiln: --dump-after '%s': did you mean '%s'? (expected import, "
-                            "init_params, infer_shapes or dce)\n", val, near);
+                            "init_params, infer_shapes, dce or a fuse_ pass)\n", val, near);
             return 1;
         }
         if (!known)
-            return fail("--dump-after '%s': expected import, init_params, infer_shapes or dce", val);
+            return fail("--dump-after '%s': expected import, init_params, infer_shapes, dce or a fuse_ "
+                        "pass", val);
     } else if (!strcmp(name, "--input")) {
         if (a->n_inputs == 256)
             return fail("too many --input flags%s", "");
@@ -405,6 +432,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         o->dot = true;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
+    } else if (!strcmp(name, "--reps")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 100000)
+            return fail("--reps '%s': expected an integer from 1 to 100000", val);
+        o->bench_reps = (int)v;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
         char *end;
         double v = strtod(val, &end);
@@ -426,23 +459,25 @@ typedef struct Option {
 static const Option options[] = {
     {"-o", true, CMD_COMPILE | CMD_RUN | CMD_EXPORT | CMD_TUNE},
     {"--prefix", true, CMD_COMPILE},
-    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE},
+    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
     {"--weights", true, CMD_COMPILE | CMD_TUNE},
-    {"--threads", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE},
-    {"--tuning", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
+    {"--threads", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--tuning", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH},
     {"--budget", true, CMD_TUNE},
     {"--rounds", true, CMD_TUNE},
-    {"--input-shape", true, CMD_COMPILE | CMD_IR | CMD_TUNE},
-    {"--batch", true, CMD_COMPILE | CMD_IR | CMD_TUNE},
-    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE},
+    {"--input-shape", true, CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH},
+    {"--batch", true, CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH},
+    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE | CMD_BENCH},
+    {"--reps", true, CMD_BENCH},
     {"--stats", false, CMD_COMPILE},
+    {"--no-fuse", false, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
     {"--dump-after", true, CMD_IR},
     {"--dot", false, CMD_IR},
     {"--svg", true, CMD_IR},
     {"--png", true, CMD_IR},
     {"--input", true, CMD_RUN},
-    {"--cc", true, CMD_RUN | CMD_VERIFY | CMD_TUNE},
-    {"--keep", false, CMD_RUN | CMD_VERIFY | CMD_TUNE},
+    {"--cc", true, CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--keep", false, CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
     {"--rtol", true, CMD_VERIFY},
     {"--atol", true, CMD_VERIFY},
     {"--train", false, CMD_TRAIN},
@@ -526,6 +561,7 @@ static int parse_args(Args *a, int argc, char **argv)
                 return fail("option '%s' takes no value", name);
             a->o.keep |= !strcmp(name, "--keep");
             a->o.train |= !strcmp(name, "--train");
+            a->o.no_fuse |= !strcmp(name, "--no-fuse");
             a->o.t.nesterov |= !strcmp(name, "--nesterov");
             a->o.t.check_finite |= !strcmp(name, "--check-finite");
             a->o.dot |= !strcmp(name, "--dot");
@@ -598,7 +634,8 @@ static const Command *find_command(const char *cmd)
     if (near)
         fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", cmd, near);
     else
-        fail("unknown command '%s' (expected compile, ir, run, verify, export or tune; see kiln --help)", cmd);
+        fail("unknown command '%s' (expected compile, ir, run, verify, export, tune or bench; see "
+             "kiln --help)", cmd);
     return NULL;
 }
 
@@ -673,6 +710,16 @@ int main(int argc, char **argv)
         bool ok = driver_tune(&a.o, a.o.out_dir, a.budget > 0 ? a.budget : 20,
                               a.rounds > 0 ? a.rounds : 5, &table, &d);
         if (ok && !a.o.quiet && table.len)
+            fwrite(table.buf, 1, table.len, stdout);
+        sb_free(&table);
+        return report(ok, &d);
+    }
+    if (a.command->bit == CMD_BENCH) {
+        StrBuf table = {0};
+        if (a.o.bench_reps == 0)
+            a.o.bench_reps = 50;
+        bool ok = driver_bench(&a.o, &table, &d);
+        if (ok)
             fwrite(table.buf, 1, table.len, stdout);
         sb_free(&table);
         return report(ok, &d);

@@ -70,6 +70,11 @@ static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_max(kiln_f32x8 a, kiln_f32x
 {
     return _mm256_max_ps(a, b);
 }
+/* min and max return b when either is NaN (the x86 rule) */
+static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_min(kiln_f32x8 a, kiln_f32x8 b)
+{
+    return _mm256_min_ps(a, b);
+}
 /* a * b + c, one rounding. */
 static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_fma(kiln_f32x8 a, kiln_f32x8 b, kiln_f32x8 c)
 {

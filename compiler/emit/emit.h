@@ -126,6 +126,8 @@ typedef struct EmitOptions {
     int threads;              /* --threads: 0 or 1 single-threaded, else the pool's size */
     struct TuneTable *tuning; /* --tuning FILE, or kiln tune's candidates (sched/tune.h) */
     bool tune_entry;          /* kiln tune: also emit P_tune_layer (never in user output) */
+    bool bench_ticks;         /* kiln bench only: each entry calls P_bench_tick(K) after
+                                 its K-th layer (the harness defines it and times them) */
 } EmitOptions;
 
 /* The output files. */
@@ -133,6 +135,10 @@ typedef struct EmitResult {
     StrBuf header;   /* P.h */
     StrBuf source;   /* P.c */
     StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
+    int64_t *scratch; /* per node id: the scratch bytes its kernel asked for
+                         (malloc'ed, n_nodes entries; the caller frees it) */
+    int64_t workspace_size; /* P_WORKSPACE_SIZE (with --threads: less sizeof(kiln_pool)) */
+    bool workspace_plus_pool; /* --threads: P_WORKSPACE_SIZE adds sizeof(kiln_pool) */
 } EmitResult;
 
 /* run: the nodes of P_run_v; train (when g->train_loss >= 0): those of

@@ -258,7 +258,7 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
     BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1,
-                     .threads = th, .node = n->name};
+                     .act = gemm_act_of(n), .threads = th, .node = n->name};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = k, .cs = 1};
     if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
         p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};
@@ -278,7 +278,7 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
  * point, so skipping stays right). Dense f32 1-D/2-D convs big enough run
  * as implicit GEMM on the micro-kernels (emit_conv_blocked); the rest as
  * loops n, g, m, o..., c, k..., the inner tap loop walking x and w
- * contiguously. */
+ * contiguously. FusedConv: then its activation, before the store. */
 bool k_conv(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
@@ -326,7 +326,8 @@ bool k_conv(Emitter *e, const Graph *g, const Node *n)
     }
     emit_line(e, "acc += %s * %s;", xi, wi);
     emit_close_n(e, gm.nsp + (cg > 1));
-    emit_line(e, "y[%s] = acc;", pos_index(e, &gm));
+    GemmAct act = gemm_act_of(n);
+    emit_line(e, "y[%s] = %s;", pos_index(e, &gm), gemm_act_expr(e, &act, y->dtype, "acc"));
     emit_close_n(e, gm.nsp + depth);
     return true;
 }

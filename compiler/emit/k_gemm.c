@@ -15,6 +15,69 @@
 #include "tile.h"
 #include "tune.h"
 
+/* ---- fused activations (the kiln Fused* ops) ---- */
+
+GemmAct gemm_act_of(const Node *n)
+{
+    GemmAct a = {GEMM_ACT_NONE, -INFINITY, INFINITY};
+    const char *name = ir_attr_str(n, "activation", NULL);
+    if (!name)
+        return a;
+    switch (op_from_name(name)) {
+    case OP_Relu: a.code = GEMM_ACT_RELU; break;
+    case OP_LeakyRelu: a.code = GEMM_ACT_LEAKY, a.alpha = ir_attr_float(n, "activation_alpha", 0.01); break;
+    case OP_Clip:
+        a.code = GEMM_ACT_CLIP;
+        a.alpha = ir_attr_float(n, "activation_alpha", -INFINITY);
+        a.beta = ir_attr_float(n, "activation_beta", INFINITY);
+        break;
+    case OP_Sigmoid: a.code = GEMM_ACT_SIGMOID; break;
+    case OP_Tanh: a.code = GEMM_ACT_TANH; break;
+    case OP_HardSwish: a.code = GEMM_ACT_HARDSWISH; break;
+    default: KILN_ASSERT(!"a fused op names an activation the fusion pass never makes");
+    }
+    return a;
+}
+
+const char *gemm_act_expr(Emitter *e, const GemmAct *a, DType dt, const char *x)
+{
+    const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
+#define P(...) arena_printf(e->arena, __VA_ARGS__)
+    switch (a->code) {
+    case GEMM_ACT_RELU: return P("%s > %s ? %s : %s", x, zero, x, zero);
+    case GEMM_ACT_LEAKY:
+        return P("%s >= %s ? %s : %s * %s", x, zero, x, emit_flit(e, a->alpha, dt), x);
+    case GEMM_ACT_CLIP: {
+        const char *lo = emit_flit(e, a->alpha, dt), *hi = emit_flit(e, a->beta, dt), *t = x;
+        if (a->alpha != -INFINITY)
+            t = P("(%s < %s ? %s : %s)", x, lo, lo, x);
+        return a->beta == INFINITY ? t : P("%s > %s ? %s : %s", t, hi, hi, t);
+    }
+    case GEMM_ACT_SIGMOID: { /* no overflow of exp for large |x| */
+        const char *ex = emit_math(e, dt, "exp");
+        return P("%s >= %s ? %s / (%s + %s(-%s)) : %s(%s) / (%s + %s(%s))", x, zero, one, one, ex,
+                 x, ex, x, one, ex, x);
+    }
+    case GEMM_ACT_TANH: return P("%s(%s)", emit_math(e, dt, "tanh"), x);
+    case GEMM_ACT_HARDSWISH:
+        return P("%s * %s(%s, %s(%s, %s * %s + %s))", x, emit_math(e, dt, "fmax"), zero,
+                 emit_math(e, dt, "fmin"), one, x, emit_flit(e, 1.0 / 6, dt), emit_flit(e, 0.5, dt));
+    default: return x;
+    }
+#undef P
+}
+
+void emit_act_loop(Emitter *e, const GemmAct *a, DType dt, const char *y, int64_t count)
+{
+    if (a->code == GEMM_ACT_NONE)
+        return;
+    emit_line(e, "/* the fused activation */");
+    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)count);
+    emit_line(e, "const %s v = %s[i];", dtype_ctype(dt), y);
+    emit_line(e, "%s[i] = %s;", y, gemm_act_expr(e, a, dt, "v"));
+    emit_close(e);
+}
+
 /* ---- the blocked path ---- */
 
 /* A target's micro-kernel (templates/kiln_gemm_*.h). */
@@ -273,9 +336,14 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     emit_blocked_comment(e, p, isa, &t, pa, pb);
     emit_scratch(e, pa != NULL, pb != NULL, a_bytes, b_bytes);
     emit_split(e, p, isa, &split_n, &split_m);
-    emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
+    static const char *const act_name[] = {"KILN_ACT_NONE", "KILN_ACT_RELU", "KILN_ACT_LEAKY",
+                                           "KILN_ACT_CLIP", "KILN_ACT_SIGMOID", "KILN_ACT_TANH",
+                                           "KILN_ACT_HARDSWISH"};
+    emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %s, %s, %s};",
               emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
-              (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
+              (long long)p->bias_rs, (long long)p->bias_cs, act_name[p->act.code],
+              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.alpha, DT_F32),
+              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.beta, DT_F32));
     if (split_n)
         emit_part_loop(e, "jc", "nc", t.nc);
     else
@@ -359,7 +427,7 @@ static void gemm_operand(Emitter *e, const Graph *g, const Node *n, int i, int64
 
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
  * [K,M] (transA), B [K,N] or [N,K] (transB), C broadcast to [M,N] (dropped
- * by the shape rule when beta is 0). */
+ * by the shape rule when beta is 0). FusedGemm: then its activation. */
 bool k_gemm(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *a = ir_in(g, n, 0), *c = ir_in(g, n, 2), *y = ir_out(g, n, 0);
@@ -369,8 +437,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
     if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
-                         .alpha = alpha, .beta = beta, .threads = gemm_threads(e, M * N * K),
-                         .node = n->name};
+                         .alpha = alpha, .beta = beta, .act = gemm_act_of(n),
+                         .threads = gemm_threads(e, M * N * K), .node = n->name};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
         gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
         if (c && beta != 0) {
@@ -398,6 +466,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     emit_loops_close(e, &l);
     const char *al = alpha == 1.0 ? "" : arena_printf(e->arena, "%s * ", emit_lit(e, alpha, dt));
     emit_matmul_block(e, dt, M, N, K, ta, tb, e->in_name[0], e->in_name[1], e->out_name[0], al);
+    GemmAct act = gemm_act_of(n);
+    emit_act_loop(e, &act, dt, e->out_name[0], M * N);
     return true;
 }
 
@@ -461,6 +531,7 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
     int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
     int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
     BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1,
+                     .act = gemm_act_of(n),
                      .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K),
                      .node = n->name};
     gemm_operand(e, g, n, 0, K, 1, &p.a);
@@ -482,7 +553,7 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
 }
 
 /* MatMul (opset 1–13): numpy.matmul with 1-D promotion and broadcast batch
- * dims. */
+ * dims. FusedMatMul: then its activation. */
 bool k_matmul(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *y = ir_out(g, n, 0);
@@ -498,6 +569,8 @@ bool k_matmul(Emitter *e, const Graph *g, const Node *n)
     emit_batch_open(e, g, n, true, &l, &pa, &pb, &py);
     emit_matmul_block(e, y->dtype, M, N, K, false, false, pa, pb, py, "");
     emit_loops_close(e, &l);
+    GemmAct act = gemm_act_of(n);
+    emit_act_loop(e, &act, y->dtype, e->out_name[0], shape_numel(&y->shape));
     return true;
 }
 

@@ -302,8 +302,10 @@ static void emit_global_pool_grad(Emitter *e, const Graph *g, const Node *n, boo
  *   MaxPool:     dX[first max tap of window o] += dY[o] (ties: the first in
  *                scan order, as the forward kernel and torch pick it)
  *   AveragePool: dX[each tap of window o inside X] += dY[o] / count(o)
- * "of" names the forward op (ONNX MaxPool 1–12, AveragePool 1–19 and the
- * global pools). */
+ *   LpPool:      dX[each tap of window o inside X] += dY[o] (the window sum's
+ *                adjoint; grad_lp_pool scales dY and X's part around it)
+ * "of" names the forward op (ONNX MaxPool 1–12, AveragePool 1–19, LpPool
+ * 1–18 and the global pools). */
 bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
 {
     OpKind of = op_from_name(ir_attr_str(n, "of", ""));
@@ -311,7 +313,7 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
         emit_global_pool_grad(e, g, n, of == OP_GlobalMaxPool);
         return true;
     }
-    if (of != OP_MaxPool && of != OP_AveragePool) {
+    if (of != OP_MaxPool && of != OP_AveragePool && of != OP_LpPool) {
         ir_node_error(e->d, n, "kiln has no pooling gradient for '%s'", ir_attr_str(n, "of", "?"));
         return false;
     }
@@ -346,8 +348,11 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
         emit_close_n(e, w.nsp);
         emit_line(e, "dx[best] += dy[%s];", at);
     } else {
-        const char *count = pool_count(e, n, &w, cut_lo, cut_hi, dt);
-        emit_line(e, "const %s v = dy[%s] / %s;", t, at, count);
+        if (of == OP_LpPool)
+            emit_line(e, "const %s v = dy[%s];", t, at);
+        else
+            emit_line(e, "const %s v = dy[%s] / %s;", t, at,
+                      pool_count(e, n, &w, cut_lo, cut_hi, dt));
         emit_taps_open(e, &w, cut_lo, cut_hi);
         emit_line(e, "dx[%s] += v;", tap);
         emit_close_n(e, w.nsp);

@@ -937,6 +937,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
+    r->scratch = calloc((size_t)g->n_nodes + 1, sizeof(int64_t));
 
     /* kernels first, into their own buffer, collecting each entry's calls */
     Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
@@ -950,11 +951,18 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         for (int i = 0; i < ent[k].s->n && ok; i++) {
             int found = o->tuning ? o->tuning->n_found : 0;
             size_t start = ent[k].calls.len;
+            int64_t before = e.scratch;
+            e.scratch = 0;
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
                            &ent[k].scratch, &ent[k].pool);
+            if (r->scratch)
+                r->scratch[ent[k].s->order[i]] = e.scratch;
+            e.scratch = e.scratch > before ? e.scratch : before;
             if (ok && o->tune_entry && k == 0 && o->tuning->n_found > found)
                 sb_printf(&tune_cases, "    case %d:\n%s        break;\n", found,
                           ent[k].calls.buf + start);
+            if (o->bench_ticks)
+                sb_printf(&ent[k].calls, "    %s_bench_tick(%d);\n", o->prefix, i);
         }
     }
     if (ok && o->tuning && o->tuning->file)
@@ -962,6 +970,12 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
     lay.threads = o->threads;
     lay.pool_off = o->threads > 1 ? align64(lay.weights_end + lay.act_size + e.scratch) : -1;
+    /* as in emit_header; with --threads the kiln_pool (its size known only
+     * to the C compiler) follows at pool_off */
+    r->workspace_size = lay.pool_off >= 0 ? lay.pool_off : lay.weights_end + lay.act_size + e.scratch;
+    r->workspace_plus_pool = lay.pool_off >= 0;
+    if (r->workspace_size == 0)
+        r->workspace_size = SCHED_ALIGN;
 
     if (ok) {
         e.out = &r->header;
@@ -981,6 +995,11 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_line(&e, "#include <math.h>");
         emit_line(&e, "#include <string.h>");
         emit_blank(&e);
+        if (o->bench_ticks) {
+            emit_line(&e, "/* kiln bench: called after each layer; its harness times them */");
+            emit_line(&e, "void %s_bench_tick(int layer);", o->prefix);
+            emit_blank(&e);
+        }
         if (o->weights == WEIGHTS_EMBED) {
             for (int i = 0; i < g->n_values; i++) {
                 if (lay.used[i])

@@ -6,6 +6,9 @@
 # parts split output blocks, never a sum); built warning-free with gcc and
 # clang, once under ThreadSanitizer; single-threaded code never mentions
 # pthreads; and the MLP with 2 threads still matches PyTorch's outputs.
+# fused_acts.kir: FusedConv / FusedGemm whose epilogues apply HardSwish, Clip,
+# LeakyRelu, Sigmoid and Tanh, split in the same ways (batch 1: a conv's image
+# by columns; batch 64: by image, a GEMM by columns and by rows).
 set -euo pipefail
 kiln=$1 src=$2
 tmp=$(mktemp -d)
@@ -18,6 +21,9 @@ cases=(
   "lenet64|$src/examples/lenet_cnn/model.kir --batch 64"
   "lenet64_generic|$src/examples/lenet_cnn/model.kir --batch 64 --target generic"
   "lenet64_file|$src/examples/lenet_cnn/model.kir --batch 64 --weights file"
+  "fused1|$src/tests/e2e/fused_acts.kir --batch 1"
+  "fused64|$src/tests/e2e/fused_acts.kir --batch 64"
+  "fused64_generic_file|$src/tests/e2e/fused_acts.kir --batch 64 --target generic --weights file"
 )
 for c in "${cases[@]}"; do
   name=${c%%|*}
@@ -32,6 +38,17 @@ for c in "${cases[@]}"; do
     if [ $t != 1 ] && ! grep -q kiln_pool_run "$d/m.c"; then
       echo "FAIL: $name: nothing runs on the pool with --threads $t"
       exit 1
+    fi
+    if [[ $name == fused* ]]; then # every epilogue activation, and on the pool
+      for act in HARDSWISH CLIP LEAKY SIGMOID TANH; do
+        grep -q "KILN_ACT_$act" "$d/m.c" || { echo "FAIL: $name: no fused $act epilogue"; exit 1; }
+      done
+      want=$([ "${args[2]}" = 1 ] && echo 3 || echo 5) # kernels split (fc2, fc3 too small at batch 1)
+      got=$(grep -c 'kiln_pool_range' "$d/m.c" || true)
+      if [ $t != 1 ] && [ "$got" != "$want" ]; then
+        echo "FAIL: $name: $got kernels split over the pool with --threads $t, expected $want"
+        exit 1
+      fi
     fi
     for cc in gcc clang; do
       "$cc" -O2 "${warn[@]}" -pthread -I "$d" "$d/m.c" "$src/tests/e2e/threads_main.c" \

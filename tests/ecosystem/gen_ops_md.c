@@ -89,7 +89,8 @@ static void print_intro(void)
            "  gradient rule; a loss that depends on a parameter through an op without\n"
            "  one is an error naming the node. See [training.md](training.md).\n"
            "- The %d ops of domain `kiln` at the end are kiln's own: autodiff and the\n"
-           "  training step add them to the graph; models can't name them.\n"
+           "  training step (and the fusion passes: the Fused ops) add them to the\n"
+           "  graph; ONNX models can't name them.\n"
            "- Which ONNX backend test cases pass, per op: [the conformance\n"
            "  status](../tests/conformance/STATUS.md).\n"
            "- How to add an op: [design.md](design.md#adding-an-op).\n",

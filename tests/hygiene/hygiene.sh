@@ -6,6 +6,7 @@
 # globals, no malloc/free/printf/exit, no warnings under
 # -std=c99 -Wall -Wextra -Wpedantic -Wconversion -Wshadow. Extra arguments
 # name more backend test cases (folders of the ONNX node test data) to check.
+# Training builds (--train, each optimizer) are checked the same way.
 set -uo pipefail
 kiln=$1 hygiene=$2 src=$3
 shift 3
@@ -49,6 +50,34 @@ for model in "${models[@]}"; do
       grep -v '^ok: ' "$tmp/report" | sed "s|$out/||" | head -40
     fi
   done
+done
+# Training builds: forward, backward and optimizer code of an MLP, LeNet-5
+# (conv, pooling, training-mode batch norm), an LSTM classifier and a model
+# with Dropout, under each optimizer and the training options that add code.
+sed "s/SEED/1/g" "$src/tests/training/seeded.kir.in" > "$tmp/seeded.kir"
+ce=(--train --loss sparse_softmax_ce --loss-on logits)
+train_builds=(
+  "mlp-adam|$src/tests/models/mlp/model.onnx|--batch 2 ${ce[*]} --optimizer adam --clip-norm 1 --check-finite"
+  "lenet-sgd|$src/examples/lenet_cnn/model.kir|--batch 4 ${ce[*]} --optimizer sgd --momentum 0.9 --nesterov --l2 1e-4"
+  "rnn-adamw|$src/examples/rnn/model.kir|--batch 4 ${ce[*]} --optimizer adamw --l1 1e-5"
+  "seeded-rmsprop|$tmp/seeded.kir|--batch 4 ${ce[*]} --optimizer rmsprop --weights file"
+  "seeded-adagrad|$tmp/seeded.kir|--batch 4 --train --loss mse --loss-on logits --optimizer adagrad"
+)
+for b in "${train_builds[@]}"; do
+  IFS='|' read -r name model flags <<< "$b"
+  out=$tmp/train-$name prefix=t_${name//-/_}
+  # shellcheck disable=SC2086 # flags is a word list
+  if ! "$kiln" compile "$model" -o "$out" --prefix "$prefix" $flags >"$tmp/log" 2>&1; then
+    fails=$((fails + 1)); echo "FAIL: training build $name does not compile: $(head -1 "$tmp/log")"
+    continue
+  fi
+  files=("$out"/*.c "$out"/*.h)
+  if "$hygiene" "$prefix" "${files[@]}" -- -std=c99 "${warn[@]}" -I "$out" >"$tmp/report" 2>&1; then
+    checked=$((checked + 1)); echo "ok: training build $name (${#files[@]} files)"
+  else
+    fails=$((fails + 1)); echo "FAIL: training build $name:"
+    grep -v '^ok: ' "$tmp/report" | sed "s|$out/||" | head -40
+  fi
 done
 echo "$checked passed, $fails failed"
 [ $fails -eq 0 ] && [ $checked -gt 0 ]
