@@ -162,5 +162,8 @@ int main(int argc, char **argv)
         else
             printf("total %.1f %.1f %.1f\n", s[0], s[1], s[2]);
     }
+#ifdef model_THREADS /* --threads: join the pool model_init started */
+    model_shutdown(ws);
+#endif
     return 0;
 }

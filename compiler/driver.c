@@ -20,6 +20,7 @@
 #include "pass.h"
 #include "sched.h"
 #include "stats.h"
+#include "tune.h"
 
 struct kiln_embedded_file {
     const char *name;
@@ -323,6 +324,12 @@ static const char *default_prefix(Arena *a, const char *model)
 static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult *r, Diag *d)
 {
     c->prefix = o->prefix ? o->prefix : default_prefix(a, o->model);
+    TuneTable *tuning = o->tuning;
+    if (!tuning && o->tuning_file) {
+        tuning = arena_alloc(a, sizeof *tuning);
+        if (!sched_tune_read(o->tuning_file, a, tuning, d))
+            return false;
+    }
     EmitOptions eo = {
         .prefix = c->prefix,
         .command_line = o->command_line ? o->command_line : "kiln compile",
@@ -331,6 +338,9 @@ static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult 
         .target_from_host = o->target_from_host,
         .weights = o->weights,
         .check_finite = o->train && o->t.check_finite,
+        .threads = o->threads,
+        .tuning = tuning,
+        .tune_entry = o->tune_entry,
         .bench_ticks = o->bench_reps > 0,
     };
     if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
@@ -427,6 +437,7 @@ static void entry_stats(Arena *a, const Compiled *c, const EmitResult *r, bool t
     for (int k = 0; k < st->n_layers && r->scratch; k++)
         st->layers[k].scratch = r->scratch[st->layers[k].node];
     st->workspace_total = r->workspace_size;
+    st->plus_pool = r->workspace_plus_pool;
 }
 
 /* kiln compile --stats: the table of P_run_v, and of P_train_step_v. */
@@ -504,6 +515,11 @@ static int spawn(char *const argv[], const char *log, int timeout_s)
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
+}
+
+int driver_spawn(char *const argv[], const char *log, int timeout_s)
+{
+    return spawn(argv, log, timeout_s);
 }
 
 static const char *first_line(Arena *a, const char *path)
@@ -586,8 +602,13 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     snprintf(hsrc, sizeof hsrc, "%s/%s", b->dir, harness_c);
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
     char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
-                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", extra[0],
-                    extra[1], extra[2], NULL};
+                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL, NULL,
+                    NULL, NULL, NULL};
+    int argc = 13;
+    if (o->threads > 1) /* kiln_threads.h */
+        argv[argc++] = "-pthread";
+    for (int i = 0; i < 3 && extra[i]; i++) /* kiln bench */
+        argv[argc++] = extra[i];
     double t0 = seconds_now();
     int rc = spawn(argv, log, 600);
     if (rc == 0)

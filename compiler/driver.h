@@ -29,6 +29,10 @@ typedef struct CompileOptions {
     Target target;
     bool target_from_host;    /* --target host (or none): named in the front matter */
     WeightMode weights;
+    int threads;              /* --threads N: the kernels' thread pool (0, 1: none) */
+    const char *tuning_file;  /* --tuning FILE: cache blocks measured by kiln tune */
+    struct TuneTable *tuning; /* kiln tune: its candidates, instead of a file (sched/tune.h) */
+    bool tune_entry;          /* kiln tune: also emit P_tune_layer for its harness */
     const char *dump_after;   /* a pass name, for `kiln ir --dump-after` */
     bool dot;                 /* kiln ir: Graphviz dot instead of .kir text (dot.h) */
     StrBuf *stats;            /* kiln compile --stats: the tables are appended here (stats.h) */
@@ -64,6 +68,16 @@ bool driver_ir(const CompileOptions *o, StrBuf *out, Diag *d);
 /* kiln run: inputs are "NAME=FILE.pb" or "FILE.pb". */
 bool driver_run(const CompileOptions *o, const char *const *inputs, int n_inputs,
                 const char *out_dir, Diag *d);
+/* kiln tune: times candidate cache blocks of every blocked GEMM/conv layer
+ * of o->model on this machine (tune.c) and writes the fastest to out_file;
+ * budget: seconds of timing in all, rounds: alternating rounds. The table
+ * of results goes to report. */
+bool driver_tune(const CompileOptions *o, const char *out_file, double budget, int rounds,
+                 StrBuf *report, Diag *d);
+/* Runs argv (stdout and stderr to log when not NULL), killed after
+ * timeout_s seconds: its exit status, 128 + signal, or -1. */
+int driver_spawn(char *const argv[], const char *log, int timeout_s);
+
 /* kiln verify: prints PASS/FAIL per case and "N passed, N failed"; *failed
  * counts the cases that did not pass. */
 bool driver_verify(const CompileOptions *o, const char *const *cases, int n_cases, int *failed,

@@ -67,6 +67,16 @@ typedef struct Emitter {
     /* The node reduces over the run-time batch (g->batch.rows): its kernel
      * uses only the first nb rows, `int nb` a parameter (see emit_batch). */
     bool batch_rows;
+    /* --threads N: with N > 1 a kernel that splits its work into parts
+     * sets parts (> 0) and is printed as part `part` of `parts` (int
+     * parameters); model.c runs it on the thread pool (runtime/
+     * kiln_threads.h), giving each thread its own copy of the kernel's
+     * scratch. */
+    int threads;
+    int parts;
+    /* --tuning FILE / kiln tune: measured cache blocks per node, and the
+     * blocked GEMMs found (sched/tune.h); NULL: the analytical blocks */
+    struct TuneTable *tuning;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -111,9 +121,15 @@ typedef struct EmitLoops {
     int64_t strides[EMIT_MAX_OPERANDS][IR_MAX_RANK];
     const char *idx[EMIT_MAX_OPERANDS];  /* set by emit_loops_open */
     int depth;
+    /* --threads: the body writes each output element once and reads no
+     * output, so a big enough nest may split its outer loop over the pool */
+    bool split;
 } EmitLoops;
 void emit_loops_open(Emitter *e, EmitLoops *l);
 void emit_loops_close(Emitter *e, EmitLoops *l);
+/* --threads: how many parts a kernel that splits units (tiles, images,
+ * rows) over the pool makes of them. */
+int emit_parts(const Emitter *e, int64_t units);
 /* Element strides of in (right-aligned, broadcast dims 0) walked along out,
  * times scale. */
 void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_t *strides);
@@ -135,6 +151,9 @@ typedef struct EmitOptions {
     bool target_from_host;    /* chosen by --target host: the front matter says so */
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
+    int threads;              /* --threads: 0 or 1 single-threaded, else the pool's size */
+    struct TuneTable *tuning; /* --tuning FILE, or kiln tune's candidates (sched/tune.h) */
+    bool tune_entry;          /* kiln tune: also emit P_tune_layer (never in user output) */
     bool bench_ticks;         /* kiln bench only: each entry calls P_bench_tick(K) after
                                  its K-th layer (the harness defines it and times them) */
 } EmitOptions;
@@ -146,7 +165,8 @@ typedef struct EmitResult {
     StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
     int64_t *scratch; /* per node id: the scratch bytes its kernel asked for
                          (malloc'ed, n_nodes entries; the caller frees it) */
-    int64_t workspace_size; /* P_WORKSPACE_SIZE */
+    int64_t workspace_size; /* P_WORKSPACE_SIZE (with --threads: less sizeof(kiln_pool)) */
+    bool workspace_plus_pool; /* --threads: P_WORKSPACE_SIZE adds sizeof(kiln_pool) */
 } EmitResult;
 
 /* run: the nodes of P_run_v; train (when g->train_loss >= 0): those of

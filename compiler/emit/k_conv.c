@@ -242,11 +242,23 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
               (long long)gm->s[j], (long long)(two ? gm->d[0] : 1), (long long)gm->d[j],
               (long long)(two ? gm->pb[0] : 0), (long long)gm->pb[j],
               (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    /* --threads: whole images per part when there are enough of them, else
+     * each image's output split over the parts */
+    int64_t batch = x->shape.dims[0];
+    GemmThreads th = gemm_threads(e, batch * m * outsz * k);
+    if (th == GEMM_SPLIT && batch >= e->threads) {
+        th = GEMM_IN_PART;
+        e->parts = emit_parts(e, batch);
+        emit_line(e, "int n_lo, n_hi; /* this part's images */");
+        emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
+        emit_open(e, "for (int n = n_lo; n < n_hi; n++)");
+    } else {
+        emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)batch);
+    }
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
     BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1,
-                     .act = gemm_act_of(n)};
+                     .act = gemm_act_of(n), .threads = th, .node = n->name};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = k, .cs = 1};
     if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
         p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};

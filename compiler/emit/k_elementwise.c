@@ -265,7 +265,8 @@ bool k_unary(Emitter *e, const Graph *g, const Node *n)
     else
         expr = dtype_is_float(dt) ? unary_float_expr(e, n, dt) : unary_int_expr(e, n, dt);
     KILN_ASSERT(expr != NULL); /* shape_unary let a dtype through without a formula */
-    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}}};
+    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
+                   .split = true};
     emit_loops_open(e, &l);
     emit_load(e, x, "x", e->in_name[0], l.idx[0]);
     emit_line(e, "%s[%s] = %s;", e->out_name[0], l.idx[0], expr);
@@ -292,7 +293,8 @@ bool k_clip(Emitter *e, const Graph *g, const Node *n)
         if (n->n_in > 2 && e->in_name[2])
             emit_line(e, "const %s hi = %s[0];", t, e->in_name[2]), hi = "hi";
     }
-    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}}};
+    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
+                   .split = true};
     emit_loops_open(e, &l);
     emit_load(e, x, "x", e->in_name[0], l.idx[0]);
     const char *v = "x";
@@ -467,7 +469,7 @@ bool k_binary(Emitter *e, const Graph *g, const Node *n)
         ir_node_error(e->d, n, "has %d inputs; kiln handles at most %d", n->n_in, EMIT_MAX_OPERANDS - 1);
         return false;
     }
-    EmitLoops l = {.rank = y->shape.rank, .n_ops = n->n_in + 1};
+    EmitLoops l = {.rank = y->shape.rank, .n_ops = n->n_in + 1, .split = true};
     memcpy(l.dims, y->shape.dims, sizeof l.dims);
     emit_bcast_strides(&y->shape, &y->shape, 1, l.strides[0]);
     for (int i = 0; i < n->n_in; i++) {

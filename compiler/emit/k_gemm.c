@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tile.h"
+#include "tune.h"
 
 /* ---- fused activations (the kiln Fused* ops) ---- */
 
@@ -108,6 +109,13 @@ static const GemmIsa *gemm_isa(const Emitter *e)
         break;
     }
     return &isa_generic;
+}
+
+void gemm_micro_tile(Target target, int *mr, int *nr)
+{
+    const Emitter e = {.target = target};
+    *mr = gemm_isa(&e)->mr;
+    *nr = gemm_isa(&e)->nr;
 }
 
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
@@ -216,10 +224,14 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
 {
     emit_line(e, "/* %lldx%lldx%lld (M x N x K) on the %dx%d %s micro-kernel;", (long long)p->M,
               (long long)p->N, (long long)p->K, isa->mr, isa->nr, isa->desc);
-    emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
-              (long long)t->mc, (long long)t->nc, (long long)t->kc,
-              (long long)(sched_cache_default.l1d / 1024),
-              (long long)(sched_cache_default.l2 / 1024));
+    if (e->tuning && sched_tune_find(e->tuning, p->node))
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (measured by kiln tune).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc);
+    else
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc,
+                  (long long)(sched_cache_default.l1d / 1024),
+                  (long long)(sched_cache_default.l2 / 1024));
     emit_line(e, " * A: %s; B: %s. */",
               pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
@@ -242,11 +254,99 @@ static void operand_panels(Emitter *e, const char *packed,
     }
 }
 
+GemmThreads gemm_threads(const Emitter *e, int64_t flops)
+{
+    /* waking the pool costs some microseconds: 2^18 multiply-adds take
+     * about as long on one core */
+    return e->threads > 1 && flops >= ((int64_t)1 << 18) ? GEMM_SPLIT : GEMM_ONE;
+}
+
+
+
+/* GEMM_SPLIT: splits the output over the pool's parts by columns (or,
+ * when it has more row tiles, by rows) in whole micro-tiles, so every part
+ * sees the same tile grid (and sums in the same order) as one thread would;
+ * declares the part's share v_lo, v_hi of the split extent. *split_n or
+ * *split_m says which. */
+static void emit_split(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, bool *split_n,
+                       bool *split_m)
+{
+    *split_n = *split_m = false;
+    if (p->threads != GEMM_SPLIT)
+        return;
+    int64_t tiles_n = (p->N + isa->nr - 1) / isa->nr, tiles_m = (p->M + isa->mr - 1) / isa->mr;
+    *split_n = tiles_n >= tiles_m;
+    *split_m = !*split_n;
+    e->parts = emit_parts(e, *split_n ? tiles_n : tiles_m);
+    const char *v = *split_n ? "jc" : "ic";
+    int r = *split_n ? isa->nr : isa->mr;
+    emit_line(e, "int %s_lo, %s_hi; /* this part's share, in whole tiles of %d */", v, v, r);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);",
+              (long long)(*split_n ? p->N : p->M), r, v, v);
+}
+
+/* Opens the block loop v by step over [v_lo, v_hi) (emit_split) and
+ * declares the block's extent ext. */
+static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t step)
+{
+    emit_open(e, "for (int %s = %s_lo; %s < %s_hi; %s += %lld)", v, v, v, v, v, (long long)step);
+    emit_line(e, "const int %s = %s_hi - %s < %lld ? %s_hi - %s : %lld;", ext, v, v,
+              (long long)step, v, v, (long long)step);
+}
+
+/* The scratch pointers pa and pb (for the operands not pre-packed). On
+ * the pool every thread gets its own scratch (model.c). */
+static void emit_scratch(Emitter *e, bool pa, bool pb, int64_t a_bytes, int64_t b_bytes)
+{
+    int64_t bytes = (a_bytes + b_bytes + 63) / 64 * 64;
+    if (bytes > e->scratch)
+        e->scratch = bytes;
+    if (!pa)
+        emit_line(e, "float *pa = (float *)scratch;");
+    if (!pb && a_bytes)
+        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
+    else if (!pb)
+        emit_line(e, "float *pb = (float *)scratch;");
+}
+
+/* --tuning: the file's blocks for this GEMM replace the analytical ones,
+ * when they fit its shape and the micro-kernel (else the entry records the
+ * problem, reported after emission with the file's line). */
+static void tune_apply(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, GemmTiles *t)
+{
+    TuneEntry *te = sched_tune_find(e->tuning, p->node);
+    if (!te)
+        return;
+    if (te->M != p->M || te->N != p->N || te->K != p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s' is %lldx%lldx%lld (M x N x K) in this "
+                                   "model, not %lldx%lldx%lld", p->node, (long long)p->M,
+                                   (long long)p->N, (long long)p->K, (long long)te->M,
+                                   (long long)te->N, (long long)te->K);
+    else if (te->mc % isa->mr || te->nc % isa->nr)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': mc=%lld and nc=%lld must be multiples "
+                                   "of the %dx%d micro-kernel's %d and %d", p->node,
+                                   (long long)te->mc, (long long)te->nc, isa->mr, isa->nr,
+                                   isa->mr, isa->nr);
+    else if (te->kc > p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': kc=%lld is more than K=%lld", p->node,
+                                   (long long)te->kc, (long long)p->K);
+    if (te->problem)
+        return;
+    te->used = true;
+    t->mc = te->mc;
+    t->kc = te->kc;
+    t->nc = te->nc;
+}
+
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
     GemmTiles t;
     sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    if (e->tuning && p->node)
+        tune_apply(e, p, isa, &t);
+    if (e->tuning && e->tuning->collect && p->node)
+        sched_tune_record(e->tuning, p->node, p->M, p->N, p->K, &t);
     emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
     if (isa == &isa_avx2)
         e->needs_avx2 = true;
@@ -257,15 +357,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     /* scratch: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
-    if (a_bytes + b_bytes > e->scratch)
-        e->scratch = a_bytes + b_bytes;
+    bool split_n, split_m;
     emit_blocked_comment(e, p, isa, &t, pa, pb);
-    if (!pa)
-        emit_line(e, "float *pa = (float *)scratch;");
-    if (!pb && a_bytes)
-        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);", (long long)a_bytes);
-    else if (!pb)
-        emit_line(e, "float *pb = (float *)scratch;");
+    emit_scratch(e, pa != NULL, pb != NULL, a_bytes, b_bytes);
+    emit_split(e, p, isa, &split_n, &split_m);
     static const char *const act_name[] = {"KILN_ACT_NONE", "KILN_ACT_RELU", "KILN_ACT_LEAKY",
                                            "KILN_ACT_CLIP", "KILN_ACT_SIGMOID", "KILN_ACT_TANH",
                                            "KILN_ACT_HARDSWISH"};
@@ -274,7 +369,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
               (long long)p->bias_rs, (long long)p->bias_cs, act_name[p->act.code],
               emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.alpha, DT_F32),
               emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.beta, DT_F32));
-    emit_block_loop(e, "jc", "nc", p->N, t.nc);
+    if (split_n)
+        emit_part_loop(e, "jc", "nc", t.nc);
+    else
+        emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
     emit_line(e, "const int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
                  "KILN_SGEMM_LAST : 0);", (long long)p->K);
@@ -285,7 +383,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     else if (p->b.src == GEMM_CONV_B)
         emit_line(e, "kiln_sgemm_pack_b_conv(%d, kc, nc, pc, jc, %s, &%s, pb);", isa->nr, p->b.expr,
                   p->b.geom);
-    emit_block_loop(e, "ic", "mc", p->M, t.mc);
+    if (split_m)
+        emit_part_loop(e, "ic", "mc", t.mc);
+    else
+        emit_block_loop(e, "ic", "mc", p->M, t.mc);
     if (!pa)
         emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,
                   offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs), (long long)p->a.rs,
@@ -361,7 +462,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
     if (dt == DT_F32 && gemm_blocked_pays(e, M, N, K)) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
-                         .alpha = alpha, .beta = beta, .act = gemm_act_of(n)};
+                         .alpha = alpha, .beta = beta, .act = gemm_act_of(n),
+                         .threads = gemm_threads(e, M * N * K), .node = n->name};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
         gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
         if (c && beta != 0) {
@@ -454,7 +556,9 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
     int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
     int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
     BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1,
-                     .act = gemm_act_of(n)};
+                     .act = gemm_act_of(n),
+                     .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K),
+                     .node = n->name};
     gemm_operand(e, g, n, 0, K, 1, &p.a);
     gemm_operand(e, g, n, 1, N, 1, &p.b);
     if (bb == 1) {

@@ -25,6 +25,14 @@ typedef struct GemmOperand {
     const char *geom;     /* CONV_B: the name of the kiln_conv_geom variable */
 } GemmOperand;
 
+/* --threads: how one blocked GEMM shares the thread pool. */
+typedef enum GemmThreads {
+    GEMM_ONE = 0,   /* on the calling thread alone */
+    GEMM_SPLIT,     /* its output blocks split over the parts (never K) */
+    GEMM_IN_PART,   /* the caller split the work (e.g. a conv's batch): only
+                       the scratch is the part's own */
+} GemmThreads;
+
 /* An activation fused into a kernel's epilogue (the kiln Fused* ops,
  * ir/ops_fused.def): code is KILN_ACT_* of templates/kiln_gemm.h. */
 enum { /* KILN_ACT_* of templates/kiln_gemm.h; keep the two in step */
@@ -47,11 +55,21 @@ typedef struct BlockedGemm {
     int64_t bias_rs, bias_cs;
     double alpha, beta;
     GemmAct act;
+    GemmThreads threads;
+    const char *node;     /* the node's name, for the tuning file */
 } BlockedGemm;
 
 /* Whether an f32 GEMM of this size goes through the blocked path (packing
  * pays for itself) rather than the plain loops. */
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K);
+
+/* The micro-tile (rows mr x columns nr) of the target's GEMM kernel: the
+ * cache blocks are multiples of it (kiln tune's candidates too). */
+void gemm_micro_tile(Target target, int *mr, int *nr);
+
+/* GEMM_SPLIT when the pool has more than one thread and flops
+ * multiply-adds are enough to pay for waking it, else GEMM_ONE. */
+GemmThreads gemm_threads(const Emitter *e, int64_t flops);
 
 /* The activation node n (a kiln Fused* op) applies after its product;
  * code KILN_ACT_NONE (0) for a plain op. */

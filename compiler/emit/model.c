@@ -9,11 +9,14 @@
 #include <string.h>
 
 #include "kiln_runtime.h" /* the weights blob format */
+#include "tune.h"
 
 typedef struct Names {
     const char **value;   /* per value id: the C name in P_run_v / weights */
     const char **kernel;  /* per node id: the kernel function's name */
     const char **init;    /* per value id: the array of a state's first value, or NULL (zeros) */
+    const char **task;    /* per node id: --threads: the pool's entry to the kernel */
+    const char **args;    /* per node id: --threads: the struct of the kernel's arguments */
     int n;
     const char **taken;
 } Names;
@@ -23,7 +26,7 @@ static const char *const reserved[] = {
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
-    "outputs", "status", "nb", "run_rows", "train_rows", NULL};
+    "outputs", "status", "nb", "run_rows", "train_rows", "args", "pool", NULL};
 
 static int64_t value_bytes(const Value *v)
 {
@@ -54,7 +57,7 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
 {
     nm->value = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     nm->kernel = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
-    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + g->n_nodes + 1));
+    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + 3 * g->n_nodes + 1));
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
         const char *id = emit_ident(a, v->name);
@@ -64,6 +67,14 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
         const Node *n = g->nodes[i];
         if (!n->dead)
             nm->kernel[i] = unique_name(a, nm, arena_printf(a, "k_%s", emit_ident(a, n->name)));
+    }
+    nm->task = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    nm->args = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->dead)
+            continue;
+        nm->task[i] = unique_name(a, nm, arena_printf(a, "%s_task", nm->kernel[i]));
+        nm->args[i] = unique_name(a, nm, arena_printf(a, "%s_args", nm->kernel[i]));
     }
     nm->init = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++) {
@@ -130,8 +141,70 @@ static const char *type_str(Arena *a, const Value *v)
 /* One node: its kernel body first (so unused parameters can be left out of
  * the signature), then the function around it. The call goes to *call;
  * passed[id] is set for every value the call passes. */
+/* --threads: a kernel run on the pool gets its arguments through a struct
+ * and an entry of type kiln_pool_fn (P.c, after the kernel), which hands
+ * each thread its own scratch of scratch_bytes; fields holds the struct's
+ * members as "TYPE *NAME", names their names. */
+static void emit_task(Emitter *e, const Node *n, const Names *nm, const char *const *fields,
+                      const char *const *names, int count, int64_t scratch_bytes)
+{
+    emit_line(e, "typedef struct %s {", nm->args[n->id]);
+    for (int i = 0; i < count; i++)
+        emit_line(e, "    %s;", fields[i]);
+    emit_line(e, "} %s;", nm->args[n->id]);
+    emit_blank(e);
+    emit_func(e, "static void %s(void *ctx, int part, int parts, int thread)", nm->task[n->id]);
+    emit_line(e, "const %s *a = (const %s *)ctx;", nm->args[n->id], nm->args[n->id]);
+    if (!scratch_bytes)
+        emit_line(e, "(void)thread;");
+    StrBuf sb = {0};
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], "scratch") == 0) /* this thread's */
+            sb_printf(&sb, "(unsigned char *)a->scratch + (ptrdiff_t)thread * %lld, ",
+                      (long long)scratch_bytes);
+        else
+            sb_printf(&sb, "a->%s, ", names[i]);
+    emit_line(e, "%s(%spart, parts);", nm->kernel[n->id], sb.buf ? sb.buf : "");
+    sb_free(&sb);
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* A kernel's parameters, as emit_node collects them. */
+typedef struct KernelParams {
+    StrBuf sig;                   /* the declarations: "const float *restrict x0, ..." */
+    StrBuf args;                  /* the call's arguments: "w_fc1, image, scratch" */
+    const char *fields[130];      /* --threads: the argument struct's members "TYPE *NAME" */
+    const char *names[130];       /* and their names */
+    int n;
+} KernelParams;
+
+static void param_add(KernelParams *kp, const char *type, const char *name, const char *arg,
+                      Arena *a)
+{
+    sb_printf(&kp->sig, "%s%s *restrict %s", kp->n ? ", " : "", type, name);
+    sb_printf(&kp->args, "%s%s", kp->n ? ", " : "", arg);
+    kp->fields[kp->n] = arena_printf(a, "%s *%s", type, name);
+    kp->names[kp->n++] = name;
+}
+
+/* The call of kernel n in its entry point: direct, or (--threads) through
+ * the pool with its arguments in a struct. */
+static void emit_call(const Emitter *e, const Node *n, const Names *nm, const KernelParams *kp,
+                      StrBuf *call)
+{
+    const char *args = kp->args.buf ? kp->args.buf : "";
+    if (e->parts == 0) {
+        sb_printf(call, "    %s(%s);\n", nm->kernel[n->id], args);
+        return;
+    }
+    sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id], kp->n ? args : "0");
+    sb_printf(call, "        kiln_pool_run(pool, %s, &args, %d);\n    }\n", nm->task[n->id],
+              e->parts);
+}
+
 static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed,
-                      bool *uses_scratch)
+                      bool *uses_scratch, bool *uses_pool)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = kernel,
@@ -155,8 +228,12 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
     int64_t scratch_before = e->scratch;
     e->scratch = 0;
     e->batch_rows = g->batch.rows && g->batch.rows[n->id];
+    e->parts = 0;
     bool ok = kernels[n->op](e, g, n);
     bool wants_scratch = e->scratch > 0;
+    int64_t own_scratch = (e->scratch + 63) / 64 * 64; /* per thread on the pool */
+    if (e->parts > 0)
+        e->scratch = own_scratch * e->threads;
     if (e->scratch < scratch_before)
         e->scratch = scratch_before;
     e->out = saved;
@@ -166,11 +243,8 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         return false;
     }
     /* comment, signature, body */
-    StrBuf sig = {0};
+    KernelParams kp = {0};
     emit_line(e, "/* %s '%s'", n->op_name, safe_comment(e->arena, n->name));
-    sb_printf(call, "    %s(", nm->kernel[n->id]);
-    sb_printf(&sig, "static void %s(", nm->kernel[n->id]);
-    int params = 0;
     for (int pass = 0; pass < 2; pass++) {
         int count = pass ? n->n_out : n->n_in;
         for (int i = 0; i < count; i++) {
@@ -178,27 +252,26 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
             if (!pname || !uses_token(body.buf ? body.buf : "", pname))
                 continue;
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
-            sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
-                      dtype_ctype(v->dtype), pname);
-            sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
+            param_add(&kp, arena_printf(e->arena, "%s%s", pass ? "" : "const ", dtype_ctype(v->dtype)),
+                      pname, nm->value[v->id], e->arena);
             passed[v->id] = true;
-            params++;
         }
     }
-    if (e->batch_rows && uses_token(body.buf ? body.buf : "", "nb")) {
-        sb_printf(&sig, "%sint nb", params ? ", " : "");
-        sb_printf(call, "%snb", params ? ", " : "");
-        params++;
+    if (e->batch_rows && uses_token(body.buf ? body.buf : "", "nb")) { /* the run-time batch */
+        sb_printf(&kp.sig, "%sint nb", kp.n ? ", " : "");
+        sb_printf(&kp.args, "%snb", kp.n ? ", " : "");
+        kp.fields[kp.n] = "int nb";
+        kp.names[kp.n++] = "nb";
     }
     e->batch_rows = false;
     if (wants_scratch) {
         *uses_scratch = true;
-        sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
-        sb_printf(call, "%sscratch", params ? ", " : "");
-        params++;
+        param_add(&kp, "void", "scratch", "scratch", e->arena);
     }
-    sb_printf(&sig, "%s)", params ? "" : "void");
-    sb_printf(call, ");\n");
+    if (e->parts > 0)
+        sb_printf(&kp.sig, "%sint part, int parts", kp.n ? ", " : "");
+    *uses_pool |= e->parts > 0;
+    emit_call(e, n, nm, &kp, call);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
@@ -207,13 +280,16 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
                           safe_comment(e->arena, v->name));
         }
     emit_line(e, " */");
-    emit_line(e, "%s", sig.buf);
+    emit_line(e, "static void %s(%s)", nm->kernel[n->id], kp.sig.len ? kp.sig.buf : "void");
     emit_line(e, "{");
     if (body.len)
         sb_append(e->out, body.buf, body.len);
     emit_line(e, "}");
     emit_blank(e);
-    sb_free(&sig);
+    if (e->parts > 0)
+        emit_task(e, n, nm, kp.fields, kp.names, kp.n, wants_scratch ? own_scratch : 0);
+    sb_free(&kp.sig);
+    sb_free(&kp.args);
     sb_free(&body);
     return true;
 }
@@ -226,10 +302,12 @@ typedef struct Entry {
     const MemPlan *mp;
     bool *passed;          /* per value id: some kernel call of this entry takes it */
     bool scratch;          /* some kernel call of this entry takes the scratch pointer */
+    bool pool;             /* some kernel of this entry runs on the thread pool */
     StrBuf calls;
 } Entry;
 
-/* The workspace: [states][weights (file mode)][planned tensors][scratch]. */
+/* The workspace: [states][weights (file mode)][planned tensors][scratch]
+ * [the thread pool (--threads)]. */
 typedef struct Layout {
     bool *used;            /* per value id: a constant some kernel or output reads */
     int64_t *weight_off;   /* per value id: a used constant's offset (file mode) */
@@ -239,6 +317,8 @@ typedef struct Layout {
     int64_t act_size;      /* the largest entry's planned tensors, from weights_end */
     int64_t stage_off;     /* run-time batch: the staging buffers of the padded rows */
     int64_t stage_size;    /* (after the scratch; 0 without a run-time batch) */
+    int64_t pool_off;      /* --threads: the kiln_pool's offset, after the scratch; else -1 */
+    int threads;
 } Layout;
 
 static int64_t align64(int64_t x)
@@ -476,6 +556,8 @@ static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layou
     }
     if (ent->scratch)
         emit_line(e, "void *scratch = ws + %lld;", (long long)(lay->weights_end + lay->act_size));
+    if (ent->pool)
+        emit_line(e, "kiln_pool *pool = (kiln_pool *)(ws + %lld);", (long long)lay->pool_off);
     emit_line(e, "(void)ws;");
     emit_blank(e);
 }
@@ -521,6 +603,26 @@ static void emit_cpu_check(Emitter *e)
     }
 }
 
+/* --threads: the last step of P_init starts the pool's workers. */
+static void emit_pool_start(Emitter *e, const Layout *lay)
+{
+    emit_line(e, "return kiln_pool_start((kiln_pool *)((unsigned char *)workspace + %lld), %d);",
+              (long long)lay->pool_off, lay->threads);
+}
+
+/* --threads: P_shutdown joins the pool's workers. */
+static void emit_shutdown(Emitter *e, const Layout *lay, const char *P)
+{
+    if (lay->pool_off < 0)
+        return;
+    emit_func(e, "void %s_shutdown(void *workspace)", P);
+    emit_line(e, "if (workspace)");
+    emit_line(e, "    kiln_pool_shutdown((kiln_pool *)((unsigned char *)workspace + %lld));",
+              (long long)lay->pool_off);
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* P_init: the first value of every state (weights read from the blob in
  * file mode). */
 static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
@@ -532,7 +634,15 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
         emit_cpu_check(e);
         emit_line(e, "if (!workspace)");
         emit_line(e, "    return KILN_ERR_ARGUMENT;");
-        emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        if (lay->pool_off < 0) {
+            emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        } else {
+            emit_line(e, "int status = kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);",
+                      P);
+            emit_line(e, "if (status != KILN_OK)");
+            emit_line(e, "    return status;");
+            emit_pool_start(e, lay);
+        }
         emit_close(e);
         emit_blank(e);
         emit_func(e, "int %s_init(void *workspace)", P);
@@ -556,7 +666,10 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
             emit_line(e, "memset((unsigned char *)workspace + %lld, 0, %lld); /* %s */",
                       (long long)lay->state_off[i], (long long)value_bytes(v), safe_comment(e->arena, v->name));
     }
-    emit_line(e, "return KILN_OK;");
+    if (lay->pool_off < 0)
+        emit_line(e, "return KILN_OK;");
+    else
+        emit_pool_start(e, lay);
     emit_close(e);
     emit_blank(e);
 }
@@ -760,6 +873,27 @@ static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *
         emit_run_batch(e, g, lay, o->prefix);
 }
 
+/* kiln tune's harness only (never in user output): P_tune_layer runs the
+ * kernel of one blocked GEMM layer of P_run_v, numbered as kiln tune found
+ * them; the workspace holds what the last P_run_v left there. */
+static void emit_tune_layer(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                            const EmitOptions *o, const Entry *ent, const StrBuf *cases)
+{
+    emit_func(e, "int %s_tune_layer(void *workspace, const void *const *inputs, "
+                 "void *const *outputs, int layer)", o->prefix);
+    emit_line(e, "(void)inputs;");
+    emit_line(e, "(void)outputs;");
+    emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
+    emit_line(e, "switch (layer) {");
+    sb_append(e->out, cases->buf ? cases->buf : "", cases->len);
+    emit_line(e, "default:");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_line(e, "}");
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* The parameter file's table of states (kiln_params.h): "NAME DTYPE DIMS
  * OFFSET" per line; names with spaces or newlines have them replaced. */
 static void state_table(const Graph *g, const Layout *lay, StrBuf *out)
@@ -954,6 +1088,8 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "#include <stddef.h>");
     emit_line(e, "#include <stdint.h>");
     emit_line(e, "#include \"kiln_runtime.h\"");
+    if (lay->pool_off >= 0)
+        emit_line(e, "#include \"kiln_threads.h\" /* --threads: build with -pthread */");
     emit_blank(e);
     emit_line(e, "#ifdef __cplusplus");
     emit_line(e, "extern \"C\" {");
@@ -963,7 +1099,16 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
                                     : lay->weights_end + lay->act_size + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
-    emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
+    if (lay->pool_off >= 0) {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld + sizeof(kiln_pool))", P,
+                  (long long)lay->pool_off);
+        emit_line(e, "/* The threads the kernels run on (the caller's included): %s_init starts", P);
+        emit_line(e, " * them, %s_shutdown joins them. */", P);
+        emit_line(e, "#define %s_THREADS %d", P, lay->threads);
+    } else {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P,
+                  (long long)(wsize ? wsize : SCHED_ALIGN));
+    }
     if (o->weights == WEIGHTS_FILE) {
         emit_line(e, "/* The weights blob %s_init reads, and its payload size. */", P);
         emit_line(e, "#define %s_WEIGHTS_FILE \"%s.bin\"", P, P);
@@ -979,6 +1124,11 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "int %s_init(void *workspace);", P);
     if (o->weights == WEIGHTS_FILE)
         emit_line(e, "int %s_init_from(void *workspace, const char *weights_path);", P);
+    if (lay->pool_off >= 0) {
+        emit_line(e, "/* Joins the threads %s_init started; the workspace may then be freed or", P);
+        emit_line(e, " * initialized again. One workspace serves one calling thread at a time. */");
+        emit_line(e, "void %s_shutdown(void *workspace);", P);
+    }
     emit_line(e, "/* Runs the model: inputs and outputs are dense row-major arrays in");
     emit_line(e, " * %s_info order. Inputs are never written. 0 on success. */", P);
     emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
@@ -1033,7 +1183,8 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
 {
     Arena *a = arena_new();
     Emitter e = {.arena = a, .d = d, .g = g, .target = o->target,
-                 .pack_constants = o->weights == WEIGHTS_EMBED};
+                 .pack_constants = o->weights == WEIGHTS_EMBED, .threads = o->threads,
+                 .tuning = o->tuning};
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
@@ -1042,28 +1193,41 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
     /* kernels first, into their own buffer, collecting each entry's calls */
     Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
     int n_ent = g->train_loss >= 0 ? 2 : 1;
-    StrBuf kernels = {0}, prelude = {0};
+    StrBuf kernels = {0}, prelude = {0}, tune_cases = {0};
     e.prelude = &prelude;
     e.out = &kernels;
     bool ok = true;
     for (int k = 0; k < n_ent; k++) {
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
         for (int i = 0; i < ent[k].s->n && ok; i++) {
+            int found = o->tuning ? o->tuning->n_found : 0;
+            size_t start = ent[k].calls.len;
             int64_t before = e.scratch;
             e.scratch = 0;
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
-                           &ent[k].scratch);
+                           &ent[k].scratch, &ent[k].pool);
             if (r->scratch)
                 r->scratch[ent[k].s->order[i]] = e.scratch;
             e.scratch = e.scratch > before ? e.scratch : before;
+            if (ok && o->tune_entry && k == 0 && o->tuning->n_found > found)
+                sb_printf(&tune_cases, "    case %d:\n%s        break;\n", found,
+                          ent[k].calls.buf + start);
             if (o->bench_ticks)
                 sb_printf(&ent[k].calls, "    %s_bench_tick(%d);\n", o->prefix, i);
         }
     }
+    if (ok && o->tuning && o->tuning->file)
+        ok = sched_tune_check(o->tuning, o->model_file, d);
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
     plan_staging(g, e.scratch, &lay);
-    r->workspace_size = lay.stage_size ? lay.stage_off + lay.stage_size /* as in emit_header */
-                                       : lay.weights_end + lay.act_size + e.scratch;
+    int64_t end = lay.stage_size ? lay.stage_off + lay.stage_size
+                                 : lay.weights_end + lay.act_size + e.scratch;
+    lay.threads = o->threads;
+    lay.pool_off = o->threads > 1 ? align64(end) : -1;
+    /* as in emit_header; with --threads the kiln_pool (its size known only
+     * to the C compiler) follows at pool_off, after the staging buffers */
+    r->workspace_size = lay.pool_off >= 0 ? lay.pool_off : end;
+    r->workspace_plus_pool = lay.pool_off >= 0;
     if (r->workspace_size == 0)
         r->workspace_size = SCHED_ALIGN;
 
@@ -1108,7 +1272,10 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_init(&e, g, &nm, &lay, o);
         if (lay.stage_size)
             emit_stage_helpers(&e, g);
+        emit_shutdown(&e, &lay, o->prefix);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
+        if (o->tune_entry)
+            emit_tune_layer(&e, g, &nm, &lay, o, &ent[0], &tune_cases);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);
         emit_run_typed(&e, g, &nm, o->prefix);
@@ -1117,6 +1284,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_free(&ent[k].calls);
     sb_free(&kernels);
     sb_free(&prelude);
+    sb_free(&tune_cases);
     arena_free(a);
     return ok;
 }

@@ -287,6 +287,7 @@ void sched_stats_print(const Graph *g, const ModelStats *st, StrBuf *out)
         sb_printf(out, " (%.2fx the bound)", (double)st->workspace / (double)st->lower_bound);
     sb_printf(out, "\n");
     if (st->workspace_total > 0)
-        sb_printf(out, "workspace to allocate (P_WORKSPACE_SIZE): %s\n",
-                  size_text(st->workspace_total, a, sizeof a));
+        sb_printf(out, "workspace to allocate (P_WORKSPACE_SIZE): %s%s\n",
+                  size_text(st->workspace_total, a, sizeof a),
+                  st->plus_pool ? " + sizeof(kiln_pool) (--threads)" : "");
 }

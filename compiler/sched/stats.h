@@ -37,6 +37,8 @@ typedef struct ModelStats {
     int64_t workspace_total;  /* P_WORKSPACE_SIZE (with kernel scratch and, for
                                  --weights file, the weights) when the caller
                                  knows it after emission; 0 if not */
+    bool plus_pool;           /* --threads: P_WORKSPACE_SIZE is workspace_total plus
+                                 sizeof(kiln_pool), which only the C compiler knows */
 } ModelStats;
 
 /* Fills st (layers allocated in a). mp may be NULL (workspace columns 0). */

@@ -40,7 +40,9 @@ expect "mlp.onnx: --input-shape: the model has no input named 'x'" compile mlp.o
 expect "mlp.onnx: --input-shape: input 'image' has rank 4, the flag gives 2 dims" compile mlp.onnx -o out8 --input-shape image=1x784
 expect "kiln: compile needs -o DIR" compile mlp.onnx
 expect "kiln: unknown command 'compil'; did you mean 'compile'? (see kiln --help)" compil mlp.onnx
-expect "kiln: unknown command 'frobnicate' (expected compile, ir, run, verify, export or bench; see kiln --help)" frobnicate mlp.onnx
+expect "kiln: unknown command 'frobnicate' (expected compile, ir, run, verify, export, tune or bench; see kiln --help)" frobnicate mlp.onnx
+expect "kiln: --threads '0': expected a number of threads from 1 to 64" compile mlp.onnx -o out9 --threads 0
+expect "kiln: tune needs -o FILE (the tuning file to write)" tune mlp.onnx --batch 2
 expect "kiln: unknown option '--prefx'; did you mean '--prefix'? (see kiln compile --help)" compile mlp.onnx -o out9 --prefx m
 expect "kiln: unknown option '--prefx' (see kiln export --help)" export mlp.onnx p.bin -o x.onnx --prefx m
 expect "kiln: 'export' doesn't take --train (see kiln export --help)" export mlp.onnx p.bin -o x.onnx --train

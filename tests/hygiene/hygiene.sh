@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # hygiene.sh KILN HYGIENE SRCDIR [CASE...] — compiles the test models (the MLP
-# with embedded and with file weights, and a conformance case of each kernel
+# with embedded and with file weights and on 2 threads, and a conformance case of each kernel
 # family) with kiln, then checks every generated file with kiln_hygiene
 # (libclang): external symbols under the prefix (or kiln_), no writable
 # globals, no malloc/free/printf/exit, no warnings under
@@ -28,11 +28,13 @@ warn=(-Wall -Wextra -Wpedantic -Wconversion -Wshadow)
 fails=0 checked=0
 for model in "${models[@]}"; do
   name=$(basename "$(dirname "$model")")
-  for weights in embed file; do
-    [ "$name" = mlp ] || [ $weights = embed ] || continue
-    out=$tmp/$name-$weights prefix=m_${name//[^A-Za-z0-9_]/_}
-    batch=()
+  for variant in embed file threads; do
+    [ "$name" = mlp ] || [ $variant = embed ] || continue
+    out=$tmp/$name-$variant prefix=m_${name//[^A-Za-z0-9_]/_}
+    weights=$variant batch=()
     [ "$name" = mlp ] && batch=(--batch 2)
+    # the thread pool (kiln_threads.h): batch 8 makes the first Gemm big enough to split
+    [ $variant = threads ] && weights="embed --threads 2" batch=(--batch 8)
     if ! "$kiln" compile "$model" -o "$out" --prefix "$prefix" ${batch[@]+"${batch[@]}"} --weights $weights \
          >"$tmp/log" 2>&1; then
       echo "SKIP: kiln does not compile $model: $(head -1 "$tmp/log")"
@@ -41,10 +43,10 @@ for model in "${models[@]}"; do
     files=("$out"/*.c "$out"/*.h)
     if "$hygiene" "$prefix" "${files[@]}" -- -std=c99 "${warn[@]}" -I "$out" >"$tmp/report" 2>&1; then
       checked=$((checked + 1))
-      echo "ok: $name ($weights weights, ${#files[@]} files)"
+      echo "ok: $name ($variant, ${#files[@]} files)"
     else
       fails=$((fails + 1))
-      echo "FAIL: $name ($weights weights):"
+      echo "FAIL: $name ($variant):"
       grep -v '^ok: ' "$tmp/report" | sed "s|$out/||" | head -40
     fi
   done

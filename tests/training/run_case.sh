@@ -6,6 +6,7 @@
 # KILN_TARGET, compiles for that --target, builds with $KILN_CC (default cc)
 # and runs the step under $KILN_EMULATOR (e.g. qemu-aarch64-static -L
 # /usr/aarch64-linux-gnu), as kiln run/verify do.
+# With KILN_THREADS=N, compiles with --threads N (the step's kernels on the pool).
 set -euo pipefail
 kiln=$1 src=$2 case=$3
 tmp=$(mktemp -d)
@@ -14,8 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
   { cat "$tmp/torch.log"; exit 1; }
 # shellcheck disable=SC2046
 "$kiln" compile "$tmp/model.onnx" -o "$tmp/gen" --prefix model $(cat "$tmp/flags.txt") \
-  ${KILN_TARGET:+--target "$KILN_TARGET"}
-${KILN_CC:-cc} -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/train_harness.c" \
+  ${KILN_TARGET:+--target "$KILN_TARGET"} ${KILN_THREADS:+--threads "$KILN_THREADS"}
+${KILN_CC:-cc} -O2 -std=c99 -Wall -Wextra -Werror ${KILN_THREADS:+-pthread} -I "$tmp/gen" "$tmp"/gen/*.c "$src/tests/training/train_harness.c" \
    -lm -o "$tmp/train"
 n=$(ls "$tmp"/input_*.bin | wc -l)
 # shellcheck disable=SC2086
