@@ -151,6 +151,10 @@ bool pass_infer_shapes(Graph *g, Diag *d)
     }
     for (int k = 0; k < g->n_inputs; k++) {
         const Value *v = g->values[g->inputs[k]];
+        if (!v->has_type || dtype_size(v->dtype) == 0) {
+            diag_error(d, "input '%s' has no type, or one kiln doesn't support", v->name);
+            return false;
+        }
         if (!shape_is_static(&v->shape)) {
             for (int i = 0; i < v->shape.rank; i++)
                 if (v->shape.dims[i] < 0) {
