@@ -45,7 +45,7 @@ static int parse_table(const char *table, size_t len, ParamEntry *out, int max, 
         int64_t numel = shape_numel(&e->shape);
         e->offset = off;
         e->bytes = numel < 0 ? -1 : numel * (int64_t)dtype_size((DType)e->dtype);
-        if (e->bytes <= 0 || e->offset + e->bytes > payload)
+        if (e->bytes <= 0 || e->bytes > payload || e->offset > payload - e->bytes)
             return -1;
         n++;
         p = nl + 1;
@@ -97,7 +97,7 @@ bool onnx_export_params(const char *model_path, const char *params_path, const c
     }
     uint64_t table_size = len >= 40 ? kiln_read_le64(pf + 16) : 0;
     uint64_t payload = len >= 40 ? kiln_read_le64(pf + 24) : 0;
-    if (len < 40 || memcmp(pf, "KILNPRM1", 8) != 0 || table_size > len ||
+    if (len < 40 || memcmp(pf, "KILNPRM1", 8) != 0 || table_size > len - 40 ||
         payload != len - 40 - table_size ||
         kiln_fnv1a64(pf + 40, len - 40, 14695981039346656037ull) != kiln_read_le64(pf + 32)) {
         diag_error(d, "not a kiln parameter file, or a damaged one (bad header, size or checksum)");
