@@ -1,7 +1,8 @@
 // bench.cc — Google Benchmark harness: kiln's generated GEMM layers (tiny
 // models of one Gemm/MatMul node, compiled by kiln at build time for
-// x86-64-v3 and generic) against OpenBLAS and BLIS on the same shapes, plus
-// the machine probes (FMA peak, L2 read bandwidth). Single-threaded.
+// x86-64-v3, x86-64-v4, x86-64 and generic) against OpenBLAS and BLIS on the
+// same shapes, kiln's convolutions against oneDNN and XNNPACK (conv_libs.cc),
+// plus the machine probes (FMA peak, L2 read bandwidth). Single-threaded.
 // OpenBLAS and BLIS both export cblas_*, so each is dlopen'ed with its
 // symbols kept local and called through its own function pointers.
 // bench/run.sh runs this with interleaved repetitions and writes RESULTS.md.
@@ -18,17 +19,32 @@
 extern "C" {
 #include "conv1x1_64.h"
 #include "conv1x1_64_generic.h"
+#include "conv1x1_64_sse2.h"
+#include "conv1x1_64_v4.h"
 #include "conv3x3_64.h"
 #include "conv3x3_64_generic.h"
+#include "conv3x3_64_sse2.h"
+#include "conv3x3_64_v4.h"
 #include "dwconv3x3_64.h"
 #include "dwconv3x3_64_generic.h"
+#include "dwconv3x3_64_sse2.h"
+#include "dwconv3x3_64_v4.h"
 #include "fc_relu_b1.h"
 #include "fc_relu_b1_generic.h"
+#include "fc_relu_b1_sse2.h"
+#include "fc_relu_b1_v4.h"
 #include "gemm_256.h"
 #include "gemm_256_generic.h"
+#include "gemm_256_sse2.h"
+#include "gemm_256_v4.h"
 #include "gemm_mlp64.h"
 #include "gemm_mlp64_generic.h"
+#include "gemm_mlp64_sse2.h"
+#include "gemm_mlp64_v4.h"
+#include "lenet_conv1.h"
+#include "lenet_conv2.h"
 }
+#include "conv_libs.h"
 #include "probes.h"
 
 namespace {
@@ -182,9 +198,75 @@ void BM_blas_fc_relu(benchmark::State &st, Shape s, const Blas *b)
     set_flops(st, 2.0 * s.N * s.K);
 }
 
-#define KILN_MODEL(P) P##_run, P##_WORKSPACE_SIZE, P##_init
+// One layer compiled for each target: kiln (x86-64-v3), kiln_v4 (x86-64-v4,
+// AVX-512F), kiln_sse2 (x86-64) and kiln_generic, in that order.
+struct KilnModel {
+    RunFn run;
+    size_t ws;
+    int (*init)(void *);
+};
+#define KILN_MODEL(P) KilnModel{P##_run, P##_WORKSPACE_SIZE, P##_init}
+#define KILN_TARGETS(P) {KILN_MODEL(P), KILN_MODEL(P##_v4), KILN_MODEL(P##_sse2), KILN_MODEL(P##_generic)}
+const char *const kiln_impls[] = {"kiln", "kiln_v4", "kiln_sse2", "kiln_generic"};
+
+// A library's convolution (conv_libs.cc): set up once (weights packed into
+// its preferred layout, as kiln's are at compile time), then only run.
+void BM_conv_lib(benchmark::State &st, ConvShape c, ConvLib lib)
+{
+    std::string why;
+    ConvOp *op = conv_lib_create(lib, c, &why);
+    if (!op) {
+        st.SkipWithError(why.c_str());
+        return;
+    }
+    for (auto _ : st) {
+        conv_lib_run(op);
+        benchmark::ClobberMemory();
+    }
+    if (!conv_lib_impl(op).empty())
+        st.SetLabel(conv_lib_impl(op));
+    conv_lib_destroy(op);
+    set_flops(st, conv_flops(c));
+}
+
+// The convolutions kiln is compared on, kiln (NCHW) and each library.
+void register_convs()
+{
+    struct {
+        const char *name;
+        ConvShape c;
+        KilnModel m;
+    } convs[] = {
+        {"conv3x3_64x56x56_b1", {1, 64, 56, 56, 64, 3, 1}, KILN_MODEL(conv3x3_64)},
+        {"lenet_conv1_b64", {64, 1, 28, 28, 6, 5, 2}, KILN_MODEL(lenet_conv1)},
+        {"lenet_conv2_b64", {64, 6, 14, 14, 16, 5, 0}, KILN_MODEL(lenet_conv2)},
+    };
+    for (auto &v : convs) {
+        std::string n = v.name;
+        const ConvShape &c = v.c;
+        // as a GEMM: M = output channels, N = batch * output pixels, K = C*k*k
+        const int oh = c.h + 2 * c.pad - c.k + 1, ow = c.w + 2 * c.pad - c.k + 1;
+        const Shape g = {c.m, c.n * oh * ow, c.c * c.k * c.k, false};
+        if (n != "conv3x3_64x56x56_b1") // registered with the GEMMs above
+            benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_kiln, g, v.m.run, v.m.ws, v.m.init,
+                                         size_t(c.n) * c.c * c.h * c.w, size_t(c.n) * c.m * oh * ow);
+        for (ConvLib lib : {CONV_ONEDNN, CONV_XNNPACK})
+            if (conv_lib_available(lib))
+                benchmark::RegisterBenchmark((n + "/" + conv_lib_name(lib)).c_str(), BM_conv_lib,
+                                             c, lib);
+    }
+}
 
 Blas openblas, blis;
+
+// Registers layer/IMPL for each target's model; x_elems / y_elems as BM_kiln.
+void register_kiln(const std::string &layer, Shape s, const KilnModel (&m)[4], size_t x_elems,
+                   size_t y_elems)
+{
+    for (int i = 0; i < 4; i++)
+        benchmark::RegisterBenchmark((layer + "/" + kiln_impls[i]).c_str(), BM_kiln, s, m[i].run,
+                                     m[i].ws, m[i].init, x_elems, y_elems);
+}
 
 void register_all()
 {
@@ -196,28 +278,20 @@ void register_all()
     struct {
         const char *name;
         Shape s;
-        RunFn run;
-        size_t ws;
-        int (*init)(void *);
-        RunFn run_g; // the generic target's model
-        size_t ws_g;
-        int (*init_g)(void *);
+        KilnModel m[4];
     } gemms[] = {
-        {"gemm_256x256x256", g256, KILN_MODEL(gemm_256), KILN_MODEL(gemm_256_generic)},
-        {"gemm_64x128x784", mlp64, KILN_MODEL(gemm_mlp64), KILN_MODEL(gemm_mlp64_generic)},
+        {"gemm_256x256x256", g256, KILN_TARGETS(gemm_256)},
+        {"gemm_64x128x784", mlp64, KILN_TARGETS(gemm_mlp64)},
     };
     for (auto &g : gemms) {
         std::string n = g.name;
-        benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_kiln, g.s, g.run, g.ws, g.init, 0, 0);
-        benchmark::RegisterBenchmark((n + "/kiln_generic").c_str(), BM_kiln, g.s, g.run_g, g.ws_g,
-                                     g.init_g, 0, 0);
+        register_kiln(n, g.s, g.m, 0, 0);
         for (const Blas *b : {&openblas, &blis})
             if (b->name)
                 benchmark::RegisterBenchmark((n + "/" + b->name).c_str(), BM_blas_gemm, g.s, b);
     }
-    benchmark::RegisterBenchmark("fc_relu_784x128_b1/kiln", BM_kiln, fc1, KILN_MODEL(fc_relu_b1), 0, 0);
-    benchmark::RegisterBenchmark("fc_relu_784x128_b1/kiln_generic", BM_kiln, fc1,
-                                 KILN_MODEL(fc_relu_b1_generic), 0, 0);
+    const KilnModel fc[4] = KILN_TARGETS(fc_relu_b1);
+    register_kiln("fc_relu_784x128_b1", fc1, fc, 0, 0);
     for (const Blas *b : {&openblas, &blis})
         if (b->name)
             benchmark::RegisterBenchmark((std::string("fc_relu_784x128_b1/") + b->name).c_str(),
@@ -225,22 +299,15 @@ void register_all()
     // 3x3 conv, 64 -> 64 channels, 56x56, batch 1: as a GEMM M = 64 output
     // channels, N = 56*56 pixels, K = 64*3*3
     const Shape conv = {64, 56 * 56, 64 * 9, false};
-    const size_t conv_x = 64 * 56 * 56, conv_y = 64 * 56 * 56;
-    benchmark::RegisterBenchmark("conv3x3_64x56x56_b1/kiln", BM_kiln, conv, KILN_MODEL(conv3x3_64),
-                                 conv_x, conv_y);
-    benchmark::RegisterBenchmark("conv3x3_64x56x56_b1/kiln_generic", BM_kiln, conv,
-                                 KILN_MODEL(conv3x3_64_generic), conv_x, conv_y);
+    const KilnModel cv[4] = KILN_TARGETS(conv3x3_64);
+    register_kiln("conv3x3_64x56x56_b1", conv, cv, 64 * 56 * 56, 64 * 56 * 56);
     // the conv specialisations on the same image: 1x1 (a plain GEMM, K = 64)
     // and depthwise 3x3 (FLOPs counted as 9 multiply-adds per output)
     const Shape pw = {64, 56 * 56, 64, false}, dw = {64, 56 * 56, 9, false};
-    benchmark::RegisterBenchmark("conv1x1_64x56x56_b1/kiln", BM_kiln, pw, KILN_MODEL(conv1x1_64),
-                                 conv_x, conv_y);
-    benchmark::RegisterBenchmark("conv1x1_64x56x56_b1/kiln_generic", BM_kiln, pw,
-                                 KILN_MODEL(conv1x1_64_generic), conv_x, conv_y);
-    benchmark::RegisterBenchmark("dwconv3x3_64x56x56_b1/kiln", BM_kiln, dw,
-                                 KILN_MODEL(dwconv3x3_64), conv_x, conv_y);
-    benchmark::RegisterBenchmark("dwconv3x3_64x56x56_b1/kiln_generic", BM_kiln, dw,
-                                 KILN_MODEL(dwconv3x3_64_generic), conv_x, conv_y);
+    const KilnModel pwm[4] = KILN_TARGETS(conv1x1_64), dwm[4] = KILN_TARGETS(dwconv3x3_64);
+    register_kiln("conv1x1_64x56x56_b1", pw, pwm, 64 * 56 * 56, 64 * 56 * 56);
+    register_kiln("dwconv3x3_64x56x56_b1", dw, dwm, 64 * 56 * 56, 64 * 56 * 56);
+    register_convs();
 }
 
 } // namespace
@@ -255,6 +322,8 @@ int main(int argc, char **argv)
     blis = load_blas("blis", "libblis.so.4", "bli_thread_set_num_threads");
     benchmark::AddCustomContext("openblas", openblas.name ? openblas.info : "not found");
     benchmark::AddCustomContext("blis", blis.name ? blis.info : "not found");
+    benchmark::AddCustomContext("onednn", conv_lib_info(CONV_ONEDNN));
+    benchmark::AddCustomContext("xnnpack", conv_lib_info(CONV_XNNPACK));
     register_all();
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();

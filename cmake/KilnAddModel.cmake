@@ -5,7 +5,8 @@
 #
 #   kiln_add_model(<target> <model.onnx|model.kir>
 #                  [PREFIX <p>]                 symbol prefix (default: <target> as a C identifier)
-#                  [TARGET_ISA <isa>]           kiln compile --target (generic, x86-64-v3, host)
+#                  [TARGET_ISA <isa>]           kiln compile --target (generic, x86-64,
+#                                               x86-64-v3, x86-64-v4, aarch64, host)
 #                  [BATCH <n>]                  --batch: fix the symbolic first dimension
 #                  [INPUT_SHAPE <name=dims>...] --input-shape, one per input
 #                  [WEIGHTS embed|file]         --weights (file: <p>.bin beside the sources)

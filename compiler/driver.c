@@ -20,6 +20,7 @@
 #include "pass.h"
 #include "sched.h"
 #include "stats.h"
+#include "tune.h"
 
 struct kiln_embedded_file {
     const char *name;
@@ -27,9 +28,11 @@ struct kiln_embedded_file {
     size_t size;
 };
 extern const struct kiln_embedded_file kiln_embedded_files[]; /* embed.cmake */
+extern const struct kiln_embedded_file kiln_bench_files[];    /* kiln bench's harness */
 
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
-                                         "dce", NULL};
+                                         "dce", "fuse_batchnorm", "fuse_matmul_add",
+                                         "fuse_transpose", "fuse_activation", NULL};
 
 /* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
 
@@ -183,6 +186,8 @@ static bool apply_input_shapes(Graph *g, const CompileOptions *o, Diag *d)
             if (v->shape.rank > 0 && v->shape.dims[0] < 0) {
                 v->shape.dims[0] = o->batch;
                 v->shape.sym[0] = NULL;
+                v->batch_major = true; /* the run-time batch (pass_batch_rows) */
+                g->batch.max = o->batch;
                 any = true;
             }
         }
@@ -271,6 +276,16 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         (t && !step(g, "training", NULL, true, o, dump, &dumped, &live, d)) ||
         !step(g, "dce", pass_dce, true, o, dump, &dumped, &live, d))
         return false;
+    /* fusion, on the inference and training graph alike (--no-fuse: none) */
+    if (!o->no_fuse &&
+        (!step(g, "fuse_batchnorm", pass_fuse_batchnorm, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_matmul_add", pass_fuse_matmul_add, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d)))
+        return false;
+    /* last: its per-node and per-value tables must see the final graph */
+    if (!pass_batch_rows(g, d))
+        return false;
     if (dump)
         return dumped;
     /* P_run_v computes the outputs; P_train_step_v the loss and the updates */
@@ -309,13 +324,24 @@ static const char *default_prefix(Arena *a, const char *model)
 static bool emit_all(Arena *a, const CompileOptions *o, Compiled *c, EmitResult *r, Diag *d)
 {
     c->prefix = o->prefix ? o->prefix : default_prefix(a, o->model);
+    TuneTable *tuning = o->tuning;
+    if (!tuning && o->tuning_file) {
+        tuning = arena_alloc(a, sizeof *tuning);
+        if (!sched_tune_read(o->tuning_file, a, tuning, d))
+            return false;
+    }
     EmitOptions eo = {
         .prefix = c->prefix,
         .command_line = o->command_line ? o->command_line : "kiln compile",
         .model_file = o->model,
         .target = o->target,
+        .target_from_host = o->target_from_host,
         .weights = o->weights,
         .check_finite = o->train && o->t.check_finite,
+        .threads = o->threads,
+        .tuning = tuning,
+        .tune_entry = o->tune_entry,
+        .bench_ticks = o->bench_reps > 0,
     };
     if (!emit_model(c->g, &c->run, &c->run_plan, &c->train, &c->train_plan, &eo, r, d))
         return false;
@@ -399,18 +425,31 @@ static void result_free(EmitResult *r)
     sb_free(&r->header);
     sb_free(&r->source);
     sb_free(&r->weights);
+    free(r->scratch);
+    r->scratch = NULL;
+}
+
+/* The stats of one entry, with the kernels' scratch (known after emission). */
+static void entry_stats(Arena *a, const Compiled *c, const EmitResult *r, bool train,
+                        ModelStats *st)
+{
+    sched_stats(c->g, train ? &c->train : &c->run, train ? &c->train_plan : &c->run_plan, a, st);
+    for (int k = 0; k < st->n_layers && r->scratch; k++)
+        st->layers[k].scratch = r->scratch[st->layers[k].node];
+    st->workspace_total = r->workspace_size;
+    st->plus_pool = r->workspace_plus_pool;
 }
 
 /* kiln compile --stats: the table of P_run_v, and of P_train_step_v. */
-static void print_stats(Arena *a, const Compiled *c, StrBuf *out)
+static void print_stats(Arena *a, const Compiled *c, const EmitResult *r, StrBuf *out)
 {
     bool train = c->g->train_loss >= 0;
     ModelStats st;
-    sched_stats(c->g, &c->run, &c->run_plan, a, &st);
+    entry_stats(a, c, r, false, &st);
     st.entry = train ? "inference (P_run_v)" : NULL;
     sched_stats_print(c->g, &st, out);
     if (train) {
-        sched_stats(c->g, &c->train, &c->train_plan, a, &st);
+        entry_stats(a, c, r, true, &st);
         st.entry = "training step (P_train_step_v)";
         sb_printf(out, "\n");
         sched_stats_print(c->g, &st, out);
@@ -425,8 +464,11 @@ bool driver_compile(const CompileOptions *opts, Diag *d)
     EmitResult r = {0};
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, NULL, d) &&
               emit_all(a, o, &c, &r, d) && write_outputs(o, o->out_dir, c.prefix, &r, d);
+    if (ok && c.g->batch.fallback)
+        fprintf(stderr, "kiln: note: --batch %lld: %s, so the generated code takes only batch %lld\n",
+                (long long)c.g->batch.max, c.g->batch.fallback, (long long)c.g->batch.max);
     if (ok && o->stats)
-        print_stats(a, &c, o->stats);
+        print_stats(a, &c, &r, o->stats);
     result_free(&r);
     arena_free(a);
     return ok;
@@ -438,7 +480,7 @@ bool driver_ir(const CompileOptions *opts, StrBuf *out, Diag *d)
     CompileOptions oo = *opts, *o = &oo;
     Compiled c = {0};
     if (o->dot && !o->dump_after)
-        o->dump_after = "dce"; /* draw the graph after every pass: shapes known */
+        o->dump_after = o->no_fuse ? "dce" : "fuse_activation"; /* after every pass */
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, out, d);
     if (!ok && !d->errors)
         diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);
@@ -475,6 +517,11 @@ static int spawn(char *const argv[], const char *log, int timeout_s)
     return WEXITSTATUS(status);
 }
 
+int driver_spawn(char *const argv[], const char *log, int timeout_s)
+{
+    return spawn(argv, log, timeout_s);
+}
+
 static const char *first_line(Arena *a, const char *path)
 {
     size_t len;
@@ -500,7 +547,24 @@ typedef struct Build {
     char exe[4200];
     Graph *g;
     bool broken; /* failed after kiln accepted the model: a kiln bug */
+    Schedule timed; /* kiln bench: the entry its harness times */
 } Build;
+
+/* kiln bench: writes the harness (bench/layer_bench.c and the probes) into
+ * the build folder; extra gets the probes' source and the -D flags the
+ * harness is built with (NULL-terminated, at most 3). */
+static bool write_bench_harness(Arena *a, const CompileOptions *o, Build *b, const Compiled *c,
+                                char **extra, Diag *d)
+{
+    b->timed = o->train ? c->train : c->run;
+    extra[0] = arena_printf(a, "%s/probes.c", b->dir);
+    extra[1] = arena_printf(a, "-DKILN_BENCH_LAYERS=%d", b->timed.n > 0 ? b->timed.n : 1);
+    extra[2] = o->train ? "-DKILN_BENCH_TRAIN" : NULL;
+    for (const struct kiln_embedded_file *f = kiln_bench_files; f->name; f++)
+        if (!write_file(b->dir, f->name, f->text, f->size, d))
+            return false;
+    return true;
+}
 
 static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
 {
@@ -515,9 +579,14 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     Compiled c = {0};
     EmitResult r = {0};
     StrBuf harness = {0};
+    const char *harness_c = "kiln_harness.c";
+    char *extra[3] = {NULL, NULL, NULL}; /* kiln bench: more sources and flags */
     bool ok = pipeline(a, &oo, &c, NULL, d) && emit_all(a, &oo, &c, &r, d) &&
               write_outputs(&oo, b->dir, c.prefix, &r, d);
-    if (ok) {
+    if (ok && o->bench_reps > 0) {
+        harness_c = "layer_bench.c";
+        ok = write_bench_harness(a, o, b, &c, extra, d);
+    } else if (ok) {
         emit_harness(c.g, c.prefix, &harness);
         ok = write_file(b->dir, "kiln_harness.c", harness.buf, harness.len, d);
     }
@@ -530,10 +599,16 @@ static bool build(Arena *a, const CompileOptions *o, Build *b, Diag *d)
     char inc[4200], src[4200], hsrc[4200], log[4200];
     snprintf(inc, sizeof inc, "-I%s", b->dir);
     snprintf(src, sizeof src, "%s/model.c", b->dir);
-    snprintf(hsrc, sizeof hsrc, "%s/kiln_harness.c", b->dir);
+    snprintf(hsrc, sizeof hsrc, "%s/%s", b->dir, harness_c);
     snprintf(log, sizeof log, "%s/cc.log", b->dir);
     char *argv[] = {(char *)(o->cc ? o->cc : "cc"), "-O2", "-std=c99", "-Wall", "-Wextra",
-                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL};
+                    "-Wpedantic", "-Werror", inc, src, hsrc, "-o", b->exe, "-lm", NULL, NULL,
+                    NULL, NULL, NULL};
+    int argc = 13;
+    if (o->threads > 1) /* kiln_threads.h */
+        argv[argc++] = "-pthread";
+    for (int i = 0; i < 3 && extra[i]; i++) /* kiln bench */
+        argv[argc++] = extra[i];
     double t0 = seconds_now();
     int rc = spawn(argv, log, 600);
     if (rc == 0)
@@ -608,6 +683,19 @@ static bool bind_inputs(Arena *a, CompileOptions *o, const char **names, const T
     return true;
 }
 
+/* The words of cmd split at spaces (NULL or empty: none), in *n. */
+static char **split_words(Arena *a, const char *cmd, int *n)
+{
+    *n = 0;
+    if (!cmd)
+        return NULL;
+    char *text = arena_strdup(a, cmd);
+    char **words = arena_alloc(a, sizeof(char *) * (strlen(text) / 2 + 2));
+    for (char *w = strtok(text, " \t"); w; w = strtok(NULL, " \t"))
+        words[(*n)++] = w;
+    return words;
+}
+
 /* Builds and runs the model on the tensors; outputs[k] gets each output. */
 static bool execute(Arena *a, CompileOptions *o, const char **names, const Tensor *ts, int n,
                     Tensor **outputs, int *n_out, bool *broken, Diag *d)
@@ -620,8 +708,12 @@ static bool execute(Arena *a, CompileOptions *o, const char **names, const Tenso
         return false;
     }
     Graph *g = b.g;
-    int argc = 0;
-    char **argv = arena_alloc(a, sizeof(char *) * (size_t)(g->n_inputs + g->n_outputs + 2));
+    int argc = 0, n_emu = 0;
+    char **emu = split_words(a, o->emulator, &n_emu);
+    char **argv = arena_alloc(a, sizeof(char *) *
+                                     (size_t)(n_emu + g->n_inputs + g->n_outputs + 2));
+    for (int k = 0; k < n_emu; k++)
+        argv[argc++] = emu[k];
     argv[argc++] = b.exe;
     bool ok = true;
     for (int j = 0; j < g->n_inputs && ok; j++) {
@@ -651,7 +743,7 @@ static bool execute(Arena *a, CompileOptions *o, const char **names, const Tenso
     for (int j = 0; j < g->n_outputs && ok; j++) {
         const Value *v = g->values[g->outputs[j]];
         size_t len;
-        void *data = file_read_all(argv[1 + g->n_inputs + j], &len);
+        void *data = file_read_all(argv[n_emu + 1 + g->n_inputs + j], &len);
         size_t want = (size_t)shape_numel(&v->shape) * dtype_size(v->dtype);
         if (!data || len != want) {
             diag_error(d, "output %d of the generated program is missing or short", j);
@@ -889,4 +981,103 @@ bool driver_verify(const CompileOptions *o, const char *const *cases, int n_case
                count[CASE_MISMATCH], count[CASE_REJECTED], count[CASE_BROKEN]);
     printf("%d passed, %d failed\n", count[CASE_PASS], *failed);
     return true;
+}
+
+/* ---- bench: per-layer times of the generated code ---- */
+
+typedef struct LayerTime {
+    double med, min, max; /* ns */
+} LayerTime;
+
+/* Reads the harness's output (bench/layer_bench.c): "peak_gflops G", then
+ * "layer K MED MIN MAX" per layer and "total MED MIN MAX". */
+static bool read_bench_log(const char *path, int n, LayerTime *t, LayerTime *total,
+                           double *peak)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int seen = 0;
+    bool got_total = false;
+    while (f && fgets(line, sizeof line, f)) {
+        int k;
+        LayerTime lt;
+        if (sscanf(line, "peak_gflops %lf", peak) == 1)
+            continue;
+        if (sscanf(line, "layer %d %lf %lf %lf", &k, &lt.med, &lt.min, &lt.max) == 4 && k >= 0 &&
+            k < n) {
+            t[k] = lt;
+            seen++;
+        } else if (sscanf(line, "total %lf %lf %lf", &total->med, &total->min, &total->max) == 3) {
+            got_total = true;
+        }
+    }
+    if (f)
+        fclose(f);
+    return seen == n && got_total;
+}
+
+/* One row: name, op, median µs (min–max), FLOPs, GFLOPS, fraction of peak. */
+static void bench_row(StrBuf *out, const char *label, const char *name, const char *op,
+                      const LayerTime *t, int64_t flops, double peak)
+{
+    char f[64] = "?", g[32] = "-", p[32] = "-";
+    if (flops >= 0)
+        snprintf(f, sizeof f, "%lld", (long long)flops);
+    if (flops > 0 && t->med > 0) {
+        snprintf(g, sizeof g, "%.2f", (double)flops / t->med);
+        if (peak > 0)
+            snprintf(p, sizeof p, "%.3f", (double)flops / t->med / peak);
+    }
+    sb_printf(out, "%5s  %-24.24s %-18.18s %12.2f %12.2f %12.2f %14s %9s %8s\n", label, name, op,
+              t->med / 1e3, t->min / 1e3, t->max / 1e3, f, g, p);
+}
+
+static void bench_table(const Graph *g, const CompileOptions *o, const Schedule *s,
+                        const LayerTime *t, const LayerTime *total, double peak, StrBuf *out)
+{
+    sb_printf(out, "kiln bench %s: %s, %d repetitions, times in us; FMA peak %.1f GFLOPS "
+                   "(AVX2, 1 core, measured in the same run)\n", o->model,
+              o->train ? "training step (P_train_step_v)" : "inference (P_run_v)", o->bench_reps,
+              peak);
+    sb_printf(out, "%5s  %-24s %-18s %12s %12s %12s %14s %9s %8s\n", "layer", "node", "op",
+              "median", "min", "max", "FLOPs", "GFLOPS", "of peak");
+    int64_t sum = 0;
+    for (int k = 0; k < s->n; k++) {
+        const Node *n = g->nodes[s->order[k]];
+        int64_t flops = sched_node_flops(g, n);
+        sum += flops > 0 ? flops : 0;
+        char label[16];
+        snprintf(label, sizeof label, "%d", k);
+        bench_row(out, label, n->name, n->op_name ? n->op_name : op_info[n->op].name, &t[k],
+                  flops, peak);
+    }
+    bench_row(out, "total", "(the whole call)", "", total, sum, peak);
+}
+
+bool driver_bench(const CompileOptions *opts, StrBuf *out, Diag *d)
+{
+    Arena *a = arena_new();
+    CompileOptions oo = *opts, *o = &oo;
+    Build b = {0};
+    bool ok = read_freeze_files(a, o, d) && build(a, o, &b, d);
+    int n = b.timed.n;
+    LayerTime *t = arena_alloc(a, sizeof(LayerTime) * (size_t)(n + 1)), total = {0};
+    double peak = 0;
+    if (ok) {
+        char *reps = arena_printf(a, "%d", o->bench_reps);
+        char *log = arena_printf(a, "%s/bench.log", b.dir);
+        char *argv[] = {b.exe, reps, NULL};
+        int rc = spawn(argv, log, 1800);
+        if (rc != 0 || !read_bench_log(log, n, t, &total, &peak)) {
+            diag_error(d, "the benchmark program %s: %s",
+                       rc ? arena_printf(a, "failed with status %d", rc) : "printed no timings",
+                       first_line(a, log));
+            ok = false;
+        }
+    }
+    if (ok)
+        bench_table(b.g, o, &b.timed, t, &total, peak, out);
+    build_remove(&b, o->keep);
+    arena_free(a);
+    return ok;
 }

@@ -24,6 +24,11 @@ static const char usage[] =
     "                                        P_params_save file as its initializers\n"
     "  kiln verify CASEDIR...                run ONNX backend-test folders (model.onnx or\n"
     "                                        model.kir + test_data_set_*/), print PASS/FAIL\n"
+    "  kiln tune MODEL [compile options] -o FILE\n"
+    "                                        time candidate cache blocks of each GEMM/conv\n"
+    "                                        layer here; write the fastest to FILE\n"
+    "  kiln bench MODEL [--reps R] [options] time each layer of the generated code: median,\n"
+    "                                        GFLOPS and fraction of the measured FMA peak\n"
     "  kiln COMMAND --help                   the command's options, with an example\n"
     "  kiln --help | --version\n"
     "\n"
@@ -34,14 +39,25 @@ static const char usage[] =
     "compile options:\n"
     "  -o DIR                  output folder (created if missing)\n"
     "  --prefix P              prefix of every generated symbol (default: the model's file stem)\n"
-    "  --target T              generic | x86-64-v3 | host (default: host)\n"
+    "  --target T              generic | x86-64 | x86-64-v3 | x86-64-v4 | aarch64 | host\n"
+    "                          (default: host, the best one this machine runs)\n"
     "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"
+    "  --threads N             run the big loops on N threads (P_init starts them,\n"
+    "                          P_shutdown joins them; build with -pthread); default 1\n"
+    "  --tuning FILE           cache blocks per layer measured by kiln tune\n"
     "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
-    "  --batch N               fix the symbolic first dimension of the inputs\n"
+    "  --batch N               fix the symbolic first dimension of the inputs (the\n"
+    "                          largest batch: P_run_batch_v takes 1..N at run time)\n"
     "  --const-input NAME=FILE.pb\n"
     "                          specialize the model on a value of input NAME (a TensorProto);\n"
     "                          it stops being an input (for inputs that set output shapes)\n"
     "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+    "                          and scratch bytes; the workspace next to its liveness lower bound\n"
+    "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+    "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"
+    "\n"
+    "bench options (and the compile options --target, --threads, --tuning, --batch, --train...):\n"
+    "  --reps R                timed calls per layer (default 50); medians are reported\n"
     "\n"
     "training (compile --train):\n"
     "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
@@ -59,14 +75,25 @@ static const char usage[] =
     "  --check-finite          a step meeting NaN/Inf returns KILN_ERR_NONFINITE, changing nothing\n"
     "\n"
     "ir options:\n"
-    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce\n"
+    "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce,\n"
+    "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation\n"
     "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
     "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
+    "\n"
+    "tune options (and compile's --target, --weights, --threads, --no-fuse, shapes):\n"
+    "  -o FILE                 the tuning file to write\n"
+    "  --budget S              seconds of timing in all (default 20)\n"
+    "  --rounds N              alternating rounds over the candidates (default 5)\n"
     "\n"
     "run and verify options:\n"
     "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"
     "  --target T              as for compile\n"
+    "  --threads N             as for compile\n"
+    "  --tuning FILE           as for compile\n"
     "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"
+    "  --emulator CMD          run the built program through CMD, e.g. \"qemu-aarch64-static\n"
+    "                          -L /usr/aarch64-linux-gnu\" for --target aarch64 (default:\n"
+    "                          $KILN_EMULATOR, or none)\n"
     "  --rtol R --atol A       verify tolerances (default 1e-3 and 1e-5)\n"
     "  --keep                  keep the build folder\n"
     "\n"
@@ -74,8 +101,9 @@ static const char usage[] =
     "  kiln compile mlp.onnx -o out && cc -O2 -std=c99 -I out out/*.c main.c -lm\n";
 
 /* The commands, as bits: an option lists the commands it applies to. */
-enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_ALL = 31 };
-#define CMD_TRAIN (CMD_COMPILE | CMD_IR) /* --train and its options */
+enum { CMD_COMPILE = 1, CMD_IR = 2, CMD_RUN = 4, CMD_VERIFY = 8, CMD_EXPORT = 16, CMD_TUNE = 32,
+       CMD_BENCH = 64, CMD_ALL = 127 };
+#define CMD_TRAIN (CMD_COMPILE | CMD_IR | CMD_BENCH) /* --train and its options */
 
 typedef struct Command {
     const char *name;
@@ -110,6 +138,21 @@ static const Command commands[] = {
      "Writes a copy of MODEL.onnx whose initializers take the trained values in\n"
      "PARAMS.bin (a file written by P_params_save of a model compiled with --train).\n",
      "kiln export mlp.onnx trained.bin -o mlp-trained.onnx"},
+    {"tune", CMD_TUNE, "kiln tune MODEL [compile options] -o FILE [--budget S] [--rounds N]",
+     "For each GEMM or convolution layer on the blocked path, compiles candidate\n"
+     "cache blocks (mc, kc, nc around the analytical ones) into a timing harness,\n"
+     "times them on this machine (candidates alternating, medians of the rounds)\n"
+     "and writes a tuning file, one line per layer: node, M x N x K, the fastest\n"
+     "blocks and their time. `kiln compile --tuning FILE` (same model and shapes)\n"
+     "uses it. Prints the analytical and tuned times per layer.\n",
+     "kiln tune mlp.onnx --batch 64 -o mlp.tune && kiln compile mlp.onnx --batch 64 --tuning mlp.tune -o gen"},
+    {"bench", CMD_BENCH, "kiln bench MODEL [--reps R] [compile options]",
+     "Compiles MODEL with a timer after each layer, builds it with the C compiler and\n"
+     "runs it R times on pseudo-random inputs (with --train: the training step, labels\n"
+     "0). Prints per layer the median time (min-max), FLOPs, GFLOPS and the fraction of\n"
+     "the single-core AVX2 FMA peak, which the same program measures first. The layers\n"
+     "are the nodes as --stats lists them; the times include no build or load.\n",
+     "kiln bench mlp.onnx --batch 64 --reps 100"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -119,39 +162,66 @@ static const struct HelpRow {
     const char *text;
 } help_rows[] = {
     {CMD_COMPILE, "  -o DIR                  output folder (created if missing)\n"},
+    {CMD_TUNE, "  -o FILE                 the tuning file to write\n"
+               "  --budget S              seconds of timing in all (default 20)\n"
+               "  --rounds N              alternating rounds over the candidates (default 5)\n"},
     {CMD_RUN, "  -o OUTDIR               folder of the output tensors (created if missing)\n"},
     {CMD_EXPORT, "  -o OUT.onnx             the model file to write\n"},
     {CMD_RUN, "  --input [NAME=]FILE.pb  an input tensor (ONNX TensorProto); repeat per input\n"},
     {CMD_COMPILE, "  --prefix P              prefix of every generated symbol (default: the model's\n"
                   "                          file stem)\n"},
-    {CMD_COMPILE | CMD_RUN | CMD_VERIFY,
-     "  --target T              generic | x86-64-v3 | host (default: host)\n"},
-    {CMD_COMPILE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
+     "  --target T              generic | x86-64 | x86-64-v3 | x86-64-v4 | aarch64 | host\n"
+     "                          (default: host, the best one this machine runs)\n"},
+    {CMD_BENCH, "  --reps R                timed calls (default 50); medians are reported\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH,
+     "  --tuning FILE           the cache blocks per layer that kiln tune measured\n"},
+    {CMD_COMPILE | CMD_TUNE, "  --weights W             embed (const arrays, default) | file (P.bin, read by P_init)\n"},
+    {CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
+     "  --threads N             run the big loops (GEMM, conv, elementwise) on N threads,\n"
+     "                          1 to 64: P_init starts N-1 workers, P_shutdown joins them;\n"
+     "                          build with -pthread (default 1: single-threaded, no pthreads)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
-             "                          training (with --train) or dce\n"
+             "                          training (with --train), dce, fuse_batchnorm,\n"
+             "                          fuse_matmul_add, fuse_transpose or fuse_activation\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
-    {CMD_COMPILE | CMD_IR,
+    {CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH,
      "  --input-shape NAME=DIMS fix an input's shape, e.g. --input-shape x=1x3x32x32\n"
-     "  --batch N               fix the symbolic first dimension of the inputs\n"},
-    {CMD_COMPILE | CMD_IR | CMD_RUN,
+     "  --batch N               fix the symbolic first dimension of the inputs (the\n"
+     "                          largest batch: P_run_batch_v takes 1..N at run time)\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE | CMD_BENCH,
      "  --const-input NAME=FILE.pb\n"
      "                          specialize the model on a value of input NAME (a TensorProto);\n"
      "                          it stops being an input\n"},
-    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"},
-    {CMD_RUN | CMD_VERIFY,
+    {CMD_COMPILE, "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
+                  "                          and kernel scratch bytes, and per entry the workspace\n"
+                  "                          next to its liveness lower bound (the most bytes live\n"
+                  "                          at one step of the schedule)\n"},
+    {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
+     "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
+     "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
+    {CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
+    {CMD_RUN | CMD_VERIFY,
+     "  --emulator CMD          run the built program through CMD (words split at spaces),\n"
+     "                          e.g. \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" with\n"
+     "                          --target aarch64 --cc aarch64-linux-gnu-gcc\n"
+     "                          (default: $KILN_EMULATOR, or none)\n"},
     {CMD_VERIFY, "  --rtol R --atol A       tolerances (default 1e-3 and 1e-5)\n"},
-    {CMD_RUN | CMD_VERIFY, "  --keep                  keep the build folder\n"},
+    {CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH, "  --keep                  keep the build folder\n"},
     {CMD_COMPILE, "  --quiet                 print nothing but errors (and what --stats asks for)\n"},
     {CMD_IR, "  --quiet                 print nothing but the IR and errors\n"},
     {CMD_RUN, "  --quiet                 print nothing but errors (not the outputs written)\n"},
     {CMD_VERIFY, "  --quiet                 print only the cases that did not pass, and the counts\n"},
     {CMD_EXPORT, "  --quiet                 print nothing but errors (not the summary line)\n"},
+    {CMD_TUNE, "  --quiet                 print nothing but errors (not the table of times)\n"},
+    {CMD_BENCH, "  --quiet                 print nothing but the table and errors\n"},
     {CMD_ALL, "  --verbose               also print one line per stage to stderr\n"
               "  -h, --help              this text\n"},
     {CMD_COMPILE, "\ntraining (--train):\n"},
     {CMD_IR, "\ntraining (--train: the IR includes the training step):\n"},
+    {CMD_BENCH, "\ntraining (--train: time the training step instead of inference):\n"},
     {CMD_TRAIN,
      "  --train                 also emit P_train_step_v, P_set_lr, P_params_save/_load\n"
      "  --loss-output NAME      the model computes its loss in output NAME, or\n"
@@ -189,6 +259,8 @@ typedef struct Args {
     const char *freeze[DRIVER_MAX_SHAPES];
     const char *render_format, *render_file; /* kiln ir --svg/--png FILE */
     bool stats;                              /* kiln compile --stats */
+    double budget;                           /* kiln tune --budget (seconds) */
+    int rounds;                              /* kiln tune --rounds */
     bool verbose;                            /* --verbose: o.trace prints */
 } Args;
 
@@ -277,12 +349,10 @@ static int parse_option(Args *a, const char *name, const char *val)
         if (!*val)
             return fail("--prefix is empty%s", "");
     } else if (!strcmp(name, "--target")) {
-        if (!strcmp(val, "generic"))
-            o->target = TARGET_GENERIC;
-        else if (!strcmp(val, "x86-64-v3") || !strcmp(val, "host"))
-            o->target = TARGET_X86_64_V3;
-        else
-            return fail("--target '%s': expected generic, x86-64-v3 or host", val);
+        if (!target_parse(val, &o->target))
+            return fail("--target '%s': expected generic, x86-64, x86-64-v3, x86-64-v4, aarch64 "
+                        "or host", val);
+        o->target_from_host = !strcmp(val, "host");
     } else if (!strcmp(name, "--weights")) {
         if (!strcmp(val, "embed"))
             o->weights = WEIGHTS_EMBED;
@@ -290,6 +360,25 @@ static int parse_option(Args *a, const char *name, const char *val)
             o->weights = WEIGHTS_FILE;
         else
             return fail("--weights '%s': expected embed or file", val);
+    } else if (!strcmp(name, "--threads")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 64)
+            return fail("--threads '%s': expected a number of threads from 1 to 64", val);
+        o->threads = (int)v;
+    } else if (!strcmp(name, "--tuning")) {
+        o->tuning_file = val;
+    } else if (!strcmp(name, "--budget")) {
+        char *end;
+        a->budget = strtod(val, &end);
+        if (*end || !(a->budget > 0) || a->budget > 86400)
+            return fail("--budget '%s': expected seconds, more than 0", val);
+    } else if (!strcmp(name, "--rounds")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 100)
+            return fail("--rounds '%s': expected a number from 1 to 100", val);
+        a->rounds = (int)v;
     } else if (!strcmp(name, "--input-shape")) {
         const char *eq = strrchr(val, '=');
         if (!eq || eq == val || o->n_shapes == DRIVER_MAX_SHAPES ||
@@ -309,11 +398,12 @@ static int parse_option(Args *a, const char *name, const char *val)
         const char *near = cli_nearest(val, driver_pass_names);
         if (!known && near) {
             fprintf(stderr, "kiln: --dump-after '%s': did you mean '%s'? (expected import, "
-                            "init_params, infer_shapes or dce)\n", val, near);
+                            "init_params, infer_shapes, dce or a fuse_ pass)\n", val, near);
             return 1;
         }
         if (!known)
-            return fail("--dump-after '%s': expected import, init_params, infer_shapes or dce", val);
+            return fail("--dump-after '%s': expected import, init_params, infer_shapes, dce or a fuse_ "
+                        "pass", val);
     } else if (!strcmp(name, "--input")) {
         if (a->n_inputs == 256)
             return fail("too many --input flags%s", "");
@@ -352,6 +442,14 @@ static int parse_option(Args *a, const char *name, const char *val)
         o->dot = true;
     } else if (!strcmp(name, "--cc")) {
         o->cc = val;
+    } else if (!strcmp(name, "--reps")) {
+        char *end;
+        long v = strtol(val, &end, 10);
+        if (*end || v < 1 || v > 100000)
+            return fail("--reps '%s': expected an integer from 1 to 100000", val);
+        o->bench_reps = (int)v;
+    } else if (!strcmp(name, "--emulator")) {
+        o->emulator = val;
     } else if (!strcmp(name, "--rtol") || !strcmp(name, "--atol")) {
         char *end;
         double v = strtod(val, &end);
@@ -371,21 +469,28 @@ typedef struct Option {
 } Option;
 
 static const Option options[] = {
-    {"-o", true, CMD_COMPILE | CMD_RUN | CMD_EXPORT},
+    {"-o", true, CMD_COMPILE | CMD_RUN | CMD_EXPORT | CMD_TUNE},
     {"--prefix", true, CMD_COMPILE},
-    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY},
-    {"--weights", true, CMD_COMPILE},
-    {"--input-shape", true, CMD_COMPILE | CMD_IR},
-    {"--batch", true, CMD_COMPILE | CMD_IR},
-    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN},
+    {"--target", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--weights", true, CMD_COMPILE | CMD_TUNE},
+    {"--threads", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--tuning", true, CMD_COMPILE | CMD_RUN | CMD_VERIFY | CMD_BENCH},
+    {"--budget", true, CMD_TUNE},
+    {"--rounds", true, CMD_TUNE},
+    {"--input-shape", true, CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH},
+    {"--batch", true, CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH},
+    {"--const-input", true, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_TUNE | CMD_BENCH},
+    {"--reps", true, CMD_BENCH},
     {"--stats", false, CMD_COMPILE},
+    {"--no-fuse", false, CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
     {"--dump-after", true, CMD_IR},
     {"--dot", false, CMD_IR},
     {"--svg", true, CMD_IR},
     {"--png", true, CMD_IR},
     {"--input", true, CMD_RUN},
-    {"--cc", true, CMD_RUN | CMD_VERIFY},
-    {"--keep", false, CMD_RUN | CMD_VERIFY},
+    {"--cc", true, CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--keep", false, CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH},
+    {"--emulator", true, CMD_RUN | CMD_VERIFY},
     {"--rtol", true, CMD_VERIFY},
     {"--atol", true, CMD_VERIFY},
     {"--train", false, CMD_TRAIN},
@@ -469,6 +574,7 @@ static int parse_args(Args *a, int argc, char **argv)
                 return fail("option '%s' takes no value", name);
             a->o.keep |= !strcmp(name, "--keep");
             a->o.train |= !strcmp(name, "--train");
+            a->o.no_fuse |= !strcmp(name, "--no-fuse");
             a->o.t.nesterov |= !strcmp(name, "--nesterov");
             a->o.t.check_finite |= !strcmp(name, "--check-finite");
             a->o.dot |= !strcmp(name, "--dot");
@@ -511,10 +617,12 @@ static int report(bool ok, const Diag *d)
 
 static void args_defaults(Args *a)
 {
-    a->o.target = TARGET_X86_64_V3;
+    a->o.target = target_host();
+    a->o.target_from_host = true;
     a->o.rtol = 1e-3;
     a->o.atol = 1e-5;
     a->o.cc = getenv("KILN_CC");
+    a->o.emulator = getenv("KILN_EMULATOR");
     for (const char *const *f = (const char *const[]){"--lr", "--momentum", "--dampening", "--beta1",
              "--beta2", "--eps", "--alpha", "--weight-decay", "--l1", "--l2", "--clip-norm", NULL};
          *f; f++)
@@ -541,7 +649,8 @@ static const Command *find_command(const char *cmd)
     if (near)
         fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? (see kiln --help)\n", cmd, near);
     else
-        fail("unknown command '%s' (expected compile, ir, run, verify or export; see kiln --help)", cmd);
+        fail("unknown command '%s' (expected compile, ir, run, verify, export, tune or bench; see "
+             "kiln --help)", cmd);
     return NULL;
 }
 
@@ -586,6 +695,11 @@ int main(int argc, char **argv)
     a.o.command_line = join_args(argc, argv);
     a.o.trace = a.verbose ? print_trace : NULL;
     Diag d = {0};
+    if ((a.command->bit & (CMD_RUN | CMD_VERIFY)) && !target_runs_on_host(a.o.target) &&
+        !(a.o.emulator && *a.o.emulator))
+        return fail("--target %s: this machine cannot run that code; give --emulator CMD and "
+                    "--cc CC, e.g. --emulator \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" "
+                    "--cc aarch64-linux-gnu-gcc", target_name(a.o.target));
     if (a.command->bit == CMD_VERIFY) {
         if (a.n_positional == 0)
             return fail("verify needs at least one case folder%s", "");
@@ -607,6 +721,27 @@ int main(int argc, char **argv)
         if (ok && stats.len)
             fwrite(stats.buf, 1, stats.len, stdout);
         sb_free(&stats);
+        return report(ok, &d);
+    }
+    if (a.command->bit == CMD_TUNE) {
+        if (!a.o.out_dir)
+            return fail("tune needs -o FILE (the tuning file to write)%s", "");
+        StrBuf table = {0};
+        bool ok = driver_tune(&a.o, a.o.out_dir, a.budget > 0 ? a.budget : 20,
+                              a.rounds > 0 ? a.rounds : 5, &table, &d);
+        if (ok && !a.o.quiet && table.len)
+            fwrite(table.buf, 1, table.len, stdout);
+        sb_free(&table);
+        return report(ok, &d);
+    }
+    if (a.command->bit == CMD_BENCH) {
+        StrBuf table = {0};
+        if (a.o.bench_reps == 0)
+            a.o.bench_reps = 50;
+        bool ok = driver_bench(&a.o, &table, &d);
+        if (ok)
+            fwrite(table.buf, 1, table.len, stdout);
+        sb_free(&table);
         return report(ok, &d);
     }
     if (a.command->bit == CMD_IR) {

@@ -45,7 +45,7 @@ static int parse_table(const char *table, size_t len, ParamEntry *out, int max, 
         int64_t numel = shape_numel(&e->shape);
         e->offset = off;
         e->bytes = numel < 0 ? -1 : numel * (int64_t)dtype_size((DType)e->dtype);
-        if (e->bytes <= 0 || e->offset + e->bytes > payload)
+        if (e->bytes <= 0 || e->bytes > payload || e->offset > payload - e->bytes)
             return -1;
         n++;
         p = nl + 1;
@@ -56,21 +56,26 @@ static int parse_table(const char *table, size_t len, ParamEntry *out, int max, 
 /* Replaces tp's data by bytes (little-endian raw_data). */
 static void set_raw(Onnx__TensorProto *tp, const unsigned char *bytes, size_t n)
 {
+    free(tp->raw_data.data); /* protobuf-c's copy (pb_read unpacks with malloc) */
     tp->has_raw_data = 1;
     tp->raw_data.data = (uint8_t *)bytes;
     tp->raw_data.len = n;
     tp->n_float_data = tp->n_int32_data = tp->n_int64_data = 0;
     tp->n_double_data = tp->n_uint64_data = 0;
+    for (size_t i = 0; i < tp->n_external_data; i++)
+        protobuf_c_message_free_unpacked(&tp->external_data[i]->base, NULL);
     tp->n_external_data = 0;
     tp->has_data_location = 0;
 }
 
+/* Writes path.tmpPID, flushes it to disk, then renames it over path: an
+ * interrupted export never leaves a half-written model under the real name. */
 static bool write_atomic(const char *path, const void *data, size_t len, Diag *d)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
+    bool ok = f && fwrite(data, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (f && fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         diag_error(d, "cannot write %s: %s", path, strerror(errno));
@@ -92,7 +97,7 @@ bool onnx_export_params(const char *model_path, const char *params_path, const c
     }
     uint64_t table_size = len >= 40 ? kiln_read_le64(pf + 16) : 0;
     uint64_t payload = len >= 40 ? kiln_read_le64(pf + 24) : 0;
-    if (len < 40 || memcmp(pf, "KILNPRM1", 8) != 0 || table_size > len ||
+    if (len < 40 || memcmp(pf, "KILNPRM1", 8) != 0 || table_size > len - 40 ||
         payload != len - 40 - table_size ||
         kiln_fnv1a64(pf + 40, len - 40, 14695981039346656037ull) != kiln_read_le64(pf + 32)) {
         diag_error(d, "not a kiln parameter file, or a damaged one (bad header, size or checksum)");
@@ -131,6 +136,7 @@ bool onnx_export_params(const char *model_path, const char *params_path, const c
             }
             set_raw(tp, data + table[k].offset, (size_t)table[k].bytes);
             (*replaced)++;
+            break; /* a name listed twice replaces once */
         }
     }
     if (ok && *replaced == 0) {

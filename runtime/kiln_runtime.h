@@ -21,6 +21,7 @@
 #define KILN_ERR_CPU 4           /* this CPU lacks an instruction set the code was built for */
 #define KILN_ERR_NOT_INITIALIZED 5
 #define KILN_ERR_NONFINITE 6       /* --check-finite: a training step met NaN or Inf; nothing was updated */
+#define KILN_ERR_THREADS 7         /* --threads: the system refused a thread (P_init) */
 
 /* Element types: ONNX TensorProto.DataType numbers. */
 #define KILN_FLOAT 1

@@ -70,6 +70,11 @@ static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_max(kiln_f32x8 a, kiln_f32x
 {
     return _mm256_max_ps(a, b);
 }
+/* min and max return b when either is NaN (the x86 rule) */
+static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_min(kiln_f32x8 a, kiln_f32x8 b)
+{
+    return _mm256_min_ps(a, b);
+}
 /* a * b + c, one rounding. */
 static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_f32x8_fma(kiln_f32x8 a, kiln_f32x8 b, kiln_f32x8 c)
 {
@@ -84,11 +89,13 @@ static inline KILN_TARGET_AVX2 float kiln_f32x8_hsum(kiln_f32x8 v)
     return _mm_cvtss_f32(s);
 }
 
-/* ---- AVX-512F: 16 lanes (x86-64-v4; no target uses it yet, the bench
- * probes do) ---- */
+/* ---- AVX-512F: 16 lanes (x86-64-v4) ---- */
 #define KILN_SIMD_HAS_AVX512 1
 #define KILN_TARGET_AVX512 __attribute__((target("avx512f")))
 
+/* Whether this CPU runs AVX-512F and the OS saves the zmm registers:
+ * __builtin_cpu_supports reads CPUID and XGETBV (XCR0's opmask and zmm
+ * state bits) for it. The generated P_init of x86-64-v4 code checks it. */
 static inline int kiln_cpu_has_avx512f(void)
 {
     __builtin_cpu_init();

@@ -13,6 +13,7 @@ packages=(
   python3 python3-numpy python3-onnx python3-torch  # reference models and data (/usr/bin/python3)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # NEON kernels, tested under qemu
   libbenchmark-dev libopenblas-dev libblis-dev  # bench/: Google Benchmark and the BLAS baselines
+  libdnnl-dev libxnnpack-dev libpthreadpool-dev # bench/: the convolution baselines (oneDNN, XNNPACK)
   graphviz pkgconf                       # kiln ir --dot pictures; the installed kiln.pc
   dataset-fashion-mnist zlib1g-dev gnuplot-nox  # the examples: data, its .gz reader, learning curves
   libclang-dev libclang-rt-14-dev valgrind  # generated-code hygiene (libclang), libFuzzer, valgrind

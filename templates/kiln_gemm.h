@@ -13,20 +13,50 @@
 #ifndef KILN_GEMM_H
 #define KILN_GEMM_H
 
+#include <math.h>
 #include <stddef.h>
 
 /* What a micro-kernel does with its tile t = A * B (over one k block):
  *   first k block:  c = alpha * t + beta * bias   (bias NULL: no term)
  *   later blocks:   c = alpha * t + c
- *   last k block:   then c = max(c, 0) when relu (NaN stays NaN).
+ *   last k block:   then c = act(c), one of the ONNX activations below
+ *                   with act_alpha / act_beta as their attributes.
  * bias is at the block's origin; bias[i * bias_rs + j * bias_cs] is its
  * value for row i, column j (strides 0 broadcast; bias_cs is 0 or 1). */
 typedef struct kiln_sgemm_epi {
     float alpha, beta;
     const float *bias;
     ptrdiff_t bias_rs, bias_cs;
-    int relu;
+    int act;                   /* KILN_ACT_* */
+    float act_alpha, act_beta; /* LeakyRelu: alpha; Clip: min, max */
 } kiln_sgemm_epi;
+
+/* The activations a GEMM's epilogue applies (the ONNX ops of those names;
+ * the same formulas as kiln's elementwise kernels, emit/k_elementwise.c). */
+#define KILN_ACT_NONE 0
+#define KILN_ACT_RELU 1      /* x > 0 ? x : 0 */
+#define KILN_ACT_LEAKY 2     /* x >= 0 ? x : alpha * x */
+#define KILN_ACT_CLIP 3      /* x < min ? min : x, then > max ? max : x */
+#define KILN_ACT_SIGMOID 4   /* 1 / (1 + exp(-x)), without overflow */
+#define KILN_ACT_TANH 5
+#define KILN_ACT_HARDSWISH 6 /* x * max(0, min(1, x / 6 + 1 / 2)) */
+
+/* One element's activation (the scalar path and the edge tiles). */
+static inline float kiln_sgemm_act(float x, const kiln_sgemm_epi *ep)
+{
+    switch (ep->act) {
+    case KILN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case KILN_ACT_LEAKY: return x >= 0.0f ? x : ep->act_alpha * x;
+    case KILN_ACT_CLIP:
+        x = x < ep->act_alpha ? ep->act_alpha : x;
+        return x > ep->act_beta ? ep->act_beta : x;
+    case KILN_ACT_SIGMOID: return x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x));
+    case KILN_ACT_TANH: return tanhf(x);
+    case KILN_ACT_HARDSWISH:
+        return x * fmaxf(0.0f, fminf(1.0f, x * 0.166666672f + 0.5f));
+    default: return x;
+    }
+}
 
 #define KILN_SGEMM_FIRST 1 /* the first k block: start from the bias */
 #define KILN_SGEMM_LAST 2  /* the last k block: apply the activation */
@@ -85,8 +115,8 @@ static inline void kiln_sgemm_store_edge(const float *t, int ldt, float *c, ptrd
                 v += c[i * ldc + j];
             else if (bias)
                 v += ep->beta * bias[i * ep->bias_rs + j * ep->bias_cs];
-            if ((flags & KILN_SGEMM_LAST) && ep->relu && v < 0.0f)
-                v = 0.0f;
+            if (flags & KILN_SGEMM_LAST)
+                v = kiln_sgemm_act(v, ep);
             c[i * ldc + j] = v;
         }
 }

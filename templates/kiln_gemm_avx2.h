@@ -39,12 +39,20 @@ static inline KILN_TARGET_AVX2 void kiln_sgemm_avx2_row(float *c, kiln_f32x8 v0,
         v0 = kiln_f32x8_fma(beta, b0, v0);
         v1 = kiln_f32x8_fma(beta, b1, v1);
     }
-    if ((flags & KILN_SGEMM_LAST) && ep->relu) {
+    if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_RELU) {
         v0 = kiln_f32x8_max(kiln_f32x8_zero(), v0);
         v1 = kiln_f32x8_max(kiln_f32x8_zero(), v1);
+    } else if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_CLIP) {
+        const kiln_f32x8 lo = kiln_f32x8_set1(ep->act_alpha), hi = kiln_f32x8_set1(ep->act_beta);
+        v0 = kiln_f32x8_min(hi, kiln_f32x8_max(lo, v0)); /* NaN passes, as in Clip */
+        v1 = kiln_f32x8_min(hi, kiln_f32x8_max(lo, v1));
     }
     kiln_f32x8_store(c, v0);
     kiln_f32x8_store(c + 8, v1);
+    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU &&
+        ep->act != KILN_ACT_CLIP) /* the others on the row just stored, still in L1 */
+        for (int j = 0; j < 16; j++)
+            c[j] = kiln_sgemm_act(c[j], ep);
 }
 
 /* c[mr x nr] (row stride ldc) gets the epilogue of a[6 x kc] * b[kc x 16]

@@ -1,9 +1,11 @@
 /* kiln_gemv.h — the batch-1 path of Gemm/MatMul: y[1,N] = epilogue(x[1,K] *
  * B[K,N]) with B a constant pre-packed at compile time (compiler/sched/
  * pack.c, sched_pack_b_gemv) so the whole weight streams once, front to
- * back, in unit-stride vector loads. One kernel per target:
- *   kiln_sgemv_avx2     panels of 64 columns (8 accumulators of 8 lanes)
- *   kiln_sgemv_generic  panels of 16 columns, plain C99
+ * back, in unit-stride vector loads; bias and activation as kiln_gemm.h's
+ * epilogue. Two kernels (compiler/emit/k_gemm.c picks one per target):
+ *   kiln_sgemv_avx2     panels of 64 columns (8 accumulators of 8 lanes);
+ *                       x86-64-v3 and x86-64-v4
+ *   kiln_sgemv_generic  panels of 16 columns, plain C99 (SSE2, NEON, generic)
  * Layout for panel width W and strip width S (W a multiple of S): the
  * N / W whole panels as kiln_gemm.h's B panels (b[p * K * W + k * W + j]),
  * then the rest, w = N % W columns rounded up to S, as one panel of that
@@ -19,7 +21,7 @@
 #define KILN_SGEMV_GENERIC_W 16
 #define KILN_SGEMV_GENERIC_S 4
 
-/* y[j] = relu?(alpha * t[j] + beta * bias[j * bias_cs]) for j < cols, the
+/* y[j] = act(alpha * t[j] + beta * bias[j * bias_cs]) for j < cols, the
  * epilogue of kiln_gemm.h with FIRST and LAST (no k blocks here). */
 static inline void kiln_sgemv_store(float *y, const float *t, int cols,
                                     const kiln_sgemm_epi *ep, const float *bias)
@@ -28,16 +30,16 @@ static inline void kiln_sgemv_store(float *y, const float *t, int cols,
         float v = ep->alpha * t[j];
         if (bias)
             v += ep->beta * bias[j * ep->bias_cs];
-        if (ep->relu && v < 0.0f)
-            v = 0.0f;
-        y[j] = v;
+        y[j] = kiln_sgemm_act(v, ep);
     }
 }
 
 /* ---- AVX2 + FMA ---- */
 #ifdef KILN_SIMD_HAS_AVX2
 
-/* y[0..8) = epilogue(v), bias at the strip's first column. */
+/* y[0..8) = epilogue(v), bias at the strip's first column: ReLU and Clip
+ * in registers (as kiln_gemm_avx2.h), the other activations on the stored
+ * strip. */
 static inline KILN_TARGET_AVX2 void kiln_sgemv_avx2_store8(float *y, kiln_f32x8 v,
                                                            const kiln_sgemm_epi *ep,
                                                            const float *bias)
@@ -47,9 +49,16 @@ static inline KILN_TARGET_AVX2 void kiln_sgemv_avx2_store8(float *y, kiln_f32x8 
     if (bias)
         v = kiln_f32x8_fma(kiln_f32x8_set1(ep->beta),
                            ep->bias_cs ? kiln_f32x8_load(bias) : kiln_f32x8_bcast(bias), v);
-    if (ep->relu)
+    if (ep->act == KILN_ACT_RELU) {
         v = kiln_f32x8_max(kiln_f32x8_zero(), v);
+    } else if (ep->act == KILN_ACT_CLIP) { /* NaN passes, as in Clip */
+        v = kiln_f32x8_min(kiln_f32x8_set1(ep->act_beta),
+                           kiln_f32x8_max(kiln_f32x8_set1(ep->act_alpha), v));
+    }
     kiln_f32x8_store(y, v);
+    if (ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU && ep->act != KILN_ACT_CLIP)
+        for (int j = 0; j < 8; j++)
+            y[j] = kiln_sgemm_act(y[j], ep);
 }
 
 /* One whole panel of 64 columns: x[K] times b[K][64]. Each k step is one

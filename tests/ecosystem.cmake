@@ -32,6 +32,12 @@ add_custom_target(ops_md
 add_test(NAME ecosystem.ops_md
   COMMAND ${ECO}/ops_md_fresh.sh $<TARGET_FILE:gen_ops_md> ${PROJECT_SOURCE_DIR}/docs/ops.md)
 
+# compiler/ir/attr_schema.def is generated from python3-onnx's schemas and
+# from the op table; stale (an op added without its attribute types) fails.
+add_test(NAME ecosystem.attr_schema
+  COMMAND sh -c "/usr/bin/python3 scripts/gen_attr_schema.py | diff -u compiler/ir/attr_schema.def - && echo 'attr_schema.def matches the ONNX schemas' || { echo 'compiler/ir/attr_schema.def is stale: /usr/bin/python3 scripts/gen_attr_schema.py > compiler/ir/attr_schema.def'; exit 1; }"
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+
 # Graphviz renders what ir_print_dot writes, for the MLP and a few CNN/RNN
 # cases; and `kiln ir --dot/--svg` once the CLI has them.
 add_test(NAME ecosystem.dot_render

@@ -11,7 +11,23 @@
 typedef enum Target {
     TARGET_GENERIC = 0,  /* plain C99 */
     TARGET_X86_64_V3,    /* AVX2 + FMA */
+    TARGET_X86_64_V4,    /* AVX-512F (and everything of v3) */
+    TARGET_X86_64,       /* SSE2, the x86-64 baseline */
+    TARGET_AARCH64,      /* NEON, the aarch64 baseline */
 } Target;
+
+/* The target's name as --target spells it ("x86-64-v4"). target.c */
+const char *target_name(Target t);
+/* Parses a --target name; "host" gives target_host(). False if unknown. */
+bool target_parse(const char *name, Target *t);
+/* The best target of the machine kiln runs on: x86 by CPUID (AVX-512F →
+ * x86-64-v4, AVX2+FMA → x86-64-v3, else x86-64), aarch64 → aarch64,
+ * anything else → generic. */
+Target target_host(void);
+/* Whether programs built for t can run on the machine kiln runs on without
+ * an emulator (the instruction sets within one architecture are checked
+ * by P_init instead). */
+bool target_runs_on_host(Target t);
 
 typedef enum WeightMode { WEIGHTS_EMBED = 0, WEIGHTS_FILE } WeightMode;
 
@@ -42,10 +58,25 @@ typedef struct Emitter {
     /* Set by a kernel that calls AVX2+FMA code (x86-64-v3 micro-kernels):
      * P_init then checks the CPU and returns KILN_ERR_CPU on one without. */
     bool needs_avx2;
+    /* Likewise for AVX-512F code (x86-64-v4 micro-kernels). */
+    bool needs_avx512;
     /* Constant operands may be re-laid out into new file-scope arrays (GEMM
      * weight pre-packing) only when weights are embedded; with --weights
      * file every weight must come from the blob. */
     bool pack_constants;
+    /* The node reduces over the run-time batch (g->batch.rows): its kernel
+     * uses only the first nb rows, `int nb` a parameter (see emit_batch). */
+    bool batch_rows;
+    /* --threads N: with N > 1 a kernel that splits its work into parts
+     * sets parts (> 0) and is printed as part `part` of `parts` (int
+     * parameters); model.c runs it on the thread pool (runtime/
+     * kiln_threads.h), giving each thread its own copy of the kernel's
+     * scratch. */
+    int threads;
+    int parts;
+    /* --tuning FILE / kiln tune: measured cache blocks per node, and the
+     * blocked GEMMs found (sched/tune.h); NULL: the analytical blocks */
+    struct TuneTable *tuning;
 } Emitter;
 
 void emit_line(Emitter *e, const char *fmt, ...) KILN_PRINTF(2, 3);
@@ -65,6 +96,12 @@ void emit_close(Emitter *e);
 const char *emit_flit(Emitter *e, double v, DType dt);
 /* A C99 literal of any dtype. */
 const char *emit_lit(Emitter *e, double v, DType dt);
+/* The batch rows a kernel walks: "nb" (the run-time batch, which then
+ * becomes a parameter of the kernel) when e->batch_rows, else n. */
+const char *emit_batch(Emitter *e, int64_t n);
+/* On a run-time batch (e->batch_rows): zeros into rows nb..n-1 of buf, n
+ * rows of row_elems (a gradient is zero in the padded rows). */
+void emit_batch_zero_tail(Emitter *e, const char *buf, int64_t n, int64_t row_elems, DType dt);
 /* C identifier from an arbitrary ONNX name (not unique by itself). */
 const char *emit_ident(Arena *a, const char *name);
 
@@ -84,9 +121,15 @@ typedef struct EmitLoops {
     int64_t strides[EMIT_MAX_OPERANDS][IR_MAX_RANK];
     const char *idx[EMIT_MAX_OPERANDS];  /* set by emit_loops_open */
     int depth;
+    /* --threads: the body writes each output element once and reads no
+     * output, so a big enough nest may split its outer loop over the pool */
+    bool split;
 } EmitLoops;
 void emit_loops_open(Emitter *e, EmitLoops *l);
 void emit_loops_close(Emitter *e, EmitLoops *l);
+/* --threads: how many parts a kernel that splits units (tiles, images,
+ * rows) over the pool makes of them. */
+int emit_parts(const Emitter *e, int64_t units);
 /* Element strides of in (right-aligned, broadcast dims 0) walked along out,
  * times scale. */
 void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_t *strides);
@@ -105,8 +148,14 @@ typedef struct EmitOptions {
     const char *command_line; /* for the front matter */
     const char *model_file;
     Target target;
+    bool target_from_host;    /* chosen by --target host: the front matter says so */
     WeightMode weights;
     bool check_finite;        /* the training step refuses NaN/Inf (--check-finite) */
+    int threads;              /* --threads: 0 or 1 single-threaded, else the pool's size */
+    struct TuneTable *tuning; /* --tuning FILE, or kiln tune's candidates (sched/tune.h) */
+    bool tune_entry;          /* kiln tune: also emit P_tune_layer (never in user output) */
+    bool bench_ticks;         /* kiln bench only: each entry calls P_bench_tick(K) after
+                                 its K-th layer (the harness defines it and times them) */
 } EmitOptions;
 
 /* The output files. */
@@ -114,6 +163,10 @@ typedef struct EmitResult {
     StrBuf header;   /* P.h */
     StrBuf source;   /* P.c */
     StrBuf weights;  /* P.bin (WEIGHTS_FILE only) */
+    int64_t *scratch; /* per node id: the scratch bytes its kernel asked for
+                         (malloc'ed, n_nodes entries; the caller frees it) */
+    int64_t workspace_size; /* P_WORKSPACE_SIZE (with --threads: less sizeof(kiln_pool)) */
+    bool workspace_plus_pool; /* --threads: P_WORKSPACE_SIZE adds sizeof(kiln_pool) */
 } EmitResult;
 
 /* run: the nodes of P_run_v; train (when g->train_loss >= 0): those of

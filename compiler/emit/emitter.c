@@ -135,6 +135,26 @@ void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_
     }
 }
 
+int emit_parts(const Emitter *e, int64_t units)
+{
+    /* four parts per thread: whichever thread is free takes the next, so a
+     * core busy with another program holds up at most one part */
+    int64_t parts = 4 * (int64_t)e->threads;
+    return (int)(units < parts ? units : parts);
+}
+
+/* --threads: opens outer loop var over this part's share of dims[0]
+ * (blocks of 1024 elements when it is the only loop). */
+static void emit_split_loop(Emitter *e, const char *var, int64_t n, bool inner)
+{
+    int unit = inner ? 1024 : 1;
+    e->parts = emit_parts(e, (n + unit - 1) / unit);
+    emit_line(e, "int %s_lo, %s_hi; /* this part's share */", var, var);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);", (long long)n, unit,
+              var, var);
+    emit_open(e, "for (int %s = %s_lo; %s < %s_hi; %s++)", var, var, var, var, var);
+}
+
 void emit_loops_open(Emitter *e, EmitLoops *l)
 {
     /* Coalesce: drop size-1 dims, merge dim i into i+1 when every operand
@@ -175,9 +195,17 @@ void emit_loops_open(Emitter *e, EmitLoops *l)
         l->idx[o] = arena_strdup(e->arena, sb.len ? sb.buf : "0");
         sb_free(&sb);
     }
+    /* elementwise work worth waking the pool for: 2^17 elements */
+    int64_t total = 1;
+    for (int i = 0; i < r; i++)
+        total *= dims[i];
+    bool split = l->split && e->threads > 1 && total >= ((int64_t)1 << 17) && r > 0;
     for (int i = 0; i < r; i++) {
         const char *var = r == 1 ? "i" : arena_printf(e->arena, "i%d", i);
-        emit_open(e, "for (int %s = 0; %s < %lld; %s++)", var, var, (long long)dims[i], var);
+        if (i == 0 && split)
+            emit_split_loop(e, var, dims[0], r == 1);
+        else
+            emit_open(e, "for (int %s = 0; %s < %lld; %s++)", var, var, (long long)dims[i], var);
     }
 }
 
@@ -190,4 +218,17 @@ void emit_loops_close(Emitter *e, EmitLoops *l)
 const char *emit_math(Emitter *e, DType dt, const char *fn)
 {
     return dt == DT_F32 ? arena_printf(e->arena, "%sf", fn) : fn;
+}
+
+const char *emit_batch(Emitter *e, int64_t n)
+{
+    return e->batch_rows ? "nb" : arena_printf(e->arena, "%lld", (long long)n);
+}
+
+void emit_batch_zero_tail(Emitter *e, const char *buf, int64_t n, int64_t row_elems, DType dt)
+{
+    if (!e->batch_rows)
+        return;
+    emit_line(e, "memset(%s + (size_t)nb * %lld, 0, (size_t)(%lld - nb) * %lld * sizeof(%s));", buf,
+              (long long)row_elems, (long long)n, (long long)row_elems, dtype_ctype(dt));
 }

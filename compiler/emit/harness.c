@@ -62,5 +62,6 @@ void emit_harness(const Graph *g, const char *prefix, StrBuf *out)
               "        FILE *f = fopen(argv[1 + nin + k], \"wb\");\n"
               "        if (!f || fwrite(outputs[k], 1, n, f) != n || fclose(f) != 0) {\n"
               "            fprintf(stderr, \"can't write %%s\\n\", argv[1 + nin + k]);\n            return 2;\n        }\n    }\n"
-              "    return 0;\n}\n");
+              "#ifdef %s_THREADS\n    %s_shutdown(ws);\n#endif\n"
+              "    return 0;\n}\n", P, P);
 }

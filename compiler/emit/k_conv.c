@@ -255,10 +255,23 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
         pointwise &= gm->k[j] == 1 && gm->s[j] == 1 && gm->pb[j] == 0 && gm->pe[j] == 0;
     if (!pointwise)
         emit_geom_decl(e, c, gm);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    /* --threads: whole images per part when there are enough of them, else
+     * each image's output split over the parts */
+    int64_t batch = x->shape.dims[0];
+    GemmThreads th = gemm_threads(e, batch * m * outsz * k);
+    if (th == GEMM_SPLIT && batch >= e->threads) {
+        th = GEMM_IN_PART;
+        e->parts = emit_parts(e, batch);
+        emit_line(e, "int n_lo, n_hi; /* this part's images */");
+        emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
+        emit_open(e, "for (int n = n_lo; n < n_hi; n++)");
+    } else {
+        emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)batch);
+    }
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
-    BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1};
+    BlockedGemm p = {.M = m, .N = outsz, .K = k, .y = "y", .ldy = outsz, .alpha = 1, .beta = 1,
+                     .act = gemm_act_of(n), .threads = th, .node = n->name};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = k, .cs = 1};
     if (wt->kind == VAL_CONST && wt->data && e->pack_constants)
         p.a = (GemmOperand){.src = GEMM_CONST, .value = wt, .rs = k, .cs = 1};
@@ -273,26 +286,38 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
 
 /* A depthwise f32 Conv (group = C, M = C * mult, 1-D or 2-D): per image
  * and output channel oc, kiln_dwconv2d_plane (templates/kiln_dwconv.h)
- * over input channel oc / mult and filter oc. */
+ * over input channel oc / mult and filter oc; FusedConv: then its activation
+ * on the plane. --threads: the planes split over the parts. */
 static void emit_conv_depthwise(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
     int64_t c = x->shape.dims[1], m = y->shape.dims[1];
     int64_t insz = prod(gm->ext, gm->nsp), outsz = prod(gm->pos, gm->nsp), ksz = prod(gm->k, gm->nsp);
+    int64_t planes = x->shape.dims[0] * m;
+    /* x86-64-v4 CPUs run the AVX2 variant too (16 outputs a block) */
+    bool avx2 = e->target == TARGET_X86_64_V3 || e->target == TARGET_X86_64_V4;
     emit_prelude_once(e, "kiln_dwconv.h", "#include \"kiln_dwconv.h\"\n\n");
     emit_geom_decl(e, 1, gm);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
-    emit_open(e, "for (int oc = 0; oc < %lld; oc++)", (long long)m);
-    if (e->target == TARGET_X86_64_V3)
+    if (gemm_threads(e, planes * outsz * ksz) == GEMM_SPLIT) { /* --threads: planes per part */
+        e->parts = emit_parts(e, planes);
+        emit_line(e, "int q_lo, q_hi; /* this part's planes (image, channel) */");
+        emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &q_lo, &q_hi);", (long long)planes);
+        emit_open(e, "for (int q = q_lo; q < q_hi; q++)");
+    } else {
+        emit_open(e, "for (int q = 0; q < %lld; q++)", (long long)planes);
+    }
+    emit_line(e, "const int n = q / %lld, oc = q %% %lld;", (long long)m, (long long)m);
+    emit_line(e, "float *y = %s + (ptrdiff_t)q * %lld;", e->out_name[0], (long long)outsz);
+    if (avx2)
         e->needs_avx2 = true;
-    emit_line(e, "kiln_dwconv2d_plane%s(%s + (n * %lld + oc%s) * %lld, %s + oc * %lld, %s, "
-                 "%s + (n * %lld + oc) * %lld, &geom);",
-              e->target == TARGET_X86_64_V3 ? "_avx2" : "", e->in_name[0], (long long)c,
+    emit_line(e, "kiln_dwconv2d_plane%s(%s + (n * %lld + oc%s) * %lld, %s + oc * %lld, %s, y, "
+                 "&geom);",
+              avx2 ? "_avx2" : "", e->in_name[0], (long long)c,
               m == c ? "" : arena_printf(e->arena, " / %lld", (long long)(m / c)), (long long)insz,
               e->in_name[1], (long long)ksz,
-              e->in_name[2] ? arena_printf(e->arena, "%s[oc]", e->in_name[2]) : "0.0f",
-              e->out_name[0], (long long)m, (long long)outsz);
-    emit_close(e);
+              e->in_name[2] ? arena_printf(e->arena, "%s[oc]", e->in_name[2]) : "0.0f");
+    GemmAct act = gemm_act_of(n); /* FusedConv: on the plane just written */
+    emit_act_loop(e, &act, DT_F32, "y", outsz);
     emit_close(e);
 }
 
@@ -306,7 +331,7 @@ static void emit_conv_depthwise(Emitter *e, const Graph *g, const Node *n, const
  * as implicit GEMM on the micro-kernels (emit_conv_blocked), depthwise ones
  * on register-blocked direct loops (emit_conv_depthwise); the rest as
  * loops n, g, m, o..., c, k..., the inner tap loop walking x and w
- * contiguously. */
+ * contiguously. FusedConv: then its activation, before the store. */
 bool k_conv(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
@@ -359,7 +384,8 @@ bool k_conv(Emitter *e, const Graph *g, const Node *n)
     }
     emit_line(e, "acc += %s * %s;", xi, wi);
     emit_close_n(e, gm.nsp + (cg > 1));
-    emit_line(e, "y[%s] = acc;", pos_index(e, &gm));
+    GemmAct act = gemm_act_of(n);
+    emit_line(e, "y[%s] = %s;", pos_index(e, &gm), gemm_act_expr(e, &act, y->dtype, "acc"));
     emit_close_n(e, gm.nsp + depth);
     return true;
 }

@@ -202,9 +202,34 @@ static const char half_from_f64[] =
     "    return (uint16_t)(ex >= (unsigned)(2 * bias + 1) ? sign | inf : sign | ex << man | f);\n"
     "}\n\n";
 
-/* Cast, CastLike (ONNX Cast-13): C's conversion (float → integer truncates
- * toward zero), and x != 0 into bool. float16 and bfloat16 convert exactly
- * to float, and from double rounding to nearest even (the helpers above). */
+/* A float x into integer type `to`: toward zero, saturating at the type's
+ * limits, NaN to 0 (C leaves those undefined; the folder, ir.c's
+ * tensor_set_f, converts the same way). */
+static const char *float_to_int_expr(Emitter *e, const char *x, DType to)
+{
+    static const struct { DType dt; const char *lo, *hi, *min, *max; } lim[] = {
+        {DT_I8, "-128.0", "128.0", "INT8_MIN", "INT8_MAX"},
+        {DT_I16, "-32768.0", "32768.0", "INT16_MIN", "INT16_MAX"},
+        {DT_I32, "-2147483648.0", "2147483648.0", "INT32_MIN", "INT32_MAX"},
+        {DT_I64, "-9223372036854775808.0", "9223372036854775808.0", "INT64_MIN", "INT64_MAX"},
+        {DT_U8, "-1.0", "256.0", "0", "UINT8_MAX"},
+        {DT_U16, "-1.0", "65536.0", "0", "UINT16_MAX"},
+        {DT_U32, "-1.0", "4294967296.0", "0", "UINT32_MAX"},
+        {DT_U64, "-1.0", "18446744073709551616.0", "0", "UINT64_MAX"},
+    };
+    const char *t = dtype_ctype(to);
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (lim[i].dt == to)
+            return arena_printf(e->arena, "isnan(%s) ? (%s)0 : %s <= %s ? (%s)%s : %s >= %s ? (%s)%s : (%s)%s",
+                                x, t, x, lim[i].lo, t, lim[i].min, x, lim[i].hi, t, lim[i].max, t, x);
+    KILN_ASSERT(!"float_to_int_expr: not an integer dtype");
+    return NULL;
+}
+
+/* Cast, CastLike (ONNX Cast-13): float → integer toward zero, saturating
+ * (float_to_int_expr), and x != 0 into bool. float16 and bfloat16 convert
+ * exactly to float, and from double rounding to nearest even (the helpers
+ * above). */
 static const char *cast_expr(Emitter *e, DType from, DType to)
 {
     const char *x = "x";
@@ -221,6 +246,8 @@ static const char *cast_expr(Emitter *e, DType from, DType to)
     }
     if (to == DT_BOOL)
         return arena_printf(e->arena, "(uint8_t)(%s != 0)", x);
+    if ((dtype_is_float(from) || from == DT_F16 || from == DT_BF16) && !dtype_is_float(to))
+        return float_to_int_expr(e, x, to);
     return arena_printf(e->arena, "(%s)%s", dtype_ctype(to), x);
 }
 
@@ -238,7 +265,8 @@ bool k_unary(Emitter *e, const Graph *g, const Node *n)
     else
         expr = dtype_is_float(dt) ? unary_float_expr(e, n, dt) : unary_int_expr(e, n, dt);
     KILN_ASSERT(expr != NULL); /* shape_unary let a dtype through without a formula */
-    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}}};
+    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
+                   .split = true};
     emit_loops_open(e, &l);
     emit_load(e, x, "x", e->in_name[0], l.idx[0]);
     emit_line(e, "%s[%s] = %s;", e->out_name[0], l.idx[0], expr);
@@ -265,7 +293,8 @@ bool k_clip(Emitter *e, const Graph *g, const Node *n)
         if (n->n_in > 2 && e->in_name[2])
             emit_line(e, "const %s hi = %s[0];", t, e->in_name[2]), hi = "hi";
     }
-    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}}};
+    EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
+                   .split = true};
     emit_loops_open(e, &l);
     emit_load(e, x, "x", e->in_name[0], l.idx[0]);
     const char *v = "x";
@@ -440,7 +469,7 @@ bool k_binary(Emitter *e, const Graph *g, const Node *n)
         ir_node_error(e->d, n, "has %d inputs; kiln handles at most %d", n->n_in, EMIT_MAX_OPERANDS - 1);
         return false;
     }
-    EmitLoops l = {.rank = y->shape.rank, .n_ops = n->n_in + 1};
+    EmitLoops l = {.rank = y->shape.rank, .n_ops = n->n_in + 1, .split = true};
     memcpy(l.dims, y->shape.dims, sizeof l.dims);
     emit_bcast_strides(&y->shape, &y->shape, 1, l.strides[0]);
     for (int i = 0; i < n->n_in; i++) {

@@ -13,6 +13,70 @@
 #include <string.h>
 
 #include "tile.h"
+#include "tune.h"
+
+/* ---- fused activations (the kiln Fused* ops) ---- */
+
+GemmAct gemm_act_of(const Node *n)
+{
+    GemmAct a = {GEMM_ACT_NONE, -INFINITY, INFINITY};
+    const char *name = ir_attr_str(n, "activation", NULL);
+    if (!name)
+        return a;
+    switch (op_from_name(name)) {
+    case OP_Relu: a.code = GEMM_ACT_RELU; break;
+    case OP_LeakyRelu: a.code = GEMM_ACT_LEAKY, a.alpha = ir_attr_float(n, "activation_alpha", 0.01); break;
+    case OP_Clip:
+        a.code = GEMM_ACT_CLIP;
+        a.alpha = ir_attr_float(n, "activation_alpha", -INFINITY);
+        a.beta = ir_attr_float(n, "activation_beta", INFINITY);
+        break;
+    case OP_Sigmoid: a.code = GEMM_ACT_SIGMOID; break;
+    case OP_Tanh: a.code = GEMM_ACT_TANH; break;
+    case OP_HardSwish: a.code = GEMM_ACT_HARDSWISH; break;
+    default: KILN_ASSERT(!"a fused op names an activation the fusion pass never makes");
+    }
+    return a;
+}
+
+const char *gemm_act_expr(Emitter *e, const GemmAct *a, DType dt, const char *x)
+{
+    const char *zero = emit_flit(e, 0, dt), *one = emit_flit(e, 1, dt);
+#define P(...) arena_printf(e->arena, __VA_ARGS__)
+    switch (a->code) {
+    case GEMM_ACT_RELU: return P("%s > %s ? %s : %s", x, zero, x, zero);
+    case GEMM_ACT_LEAKY:
+        return P("%s >= %s ? %s : %s * %s", x, zero, x, emit_flit(e, a->alpha, dt), x);
+    case GEMM_ACT_CLIP: {
+        const char *lo = emit_flit(e, a->alpha, dt), *hi = emit_flit(e, a->beta, dt), *t = x;
+        if (a->alpha != -INFINITY)
+            t = P("(%s < %s ? %s : %s)", x, lo, lo, x);
+        return a->beta == INFINITY ? t : P("%s > %s ? %s : %s", t, hi, hi, t);
+    }
+    case GEMM_ACT_SIGMOID: { /* no overflow of exp for large |x| */
+        const char *ex = emit_math(e, dt, "exp");
+        return P("%s >= %s ? %s / (%s + %s(-%s)) : %s(%s) / (%s + %s(%s))", x, zero, one, one, ex,
+                 x, ex, x, one, ex, x);
+    }
+    case GEMM_ACT_TANH: return P("%s(%s)", emit_math(e, dt, "tanh"), x);
+    case GEMM_ACT_HARDSWISH:
+        return P("%s * %s(%s, %s(%s, %s * %s + %s))", x, emit_math(e, dt, "fmax"), zero,
+                 emit_math(e, dt, "fmin"), one, x, emit_flit(e, 1.0 / 6, dt), emit_flit(e, 0.5, dt));
+    default: return x;
+    }
+#undef P
+}
+
+void emit_act_loop(Emitter *e, const GemmAct *a, DType dt, const char *y, int64_t count)
+{
+    if (a->code == GEMM_ACT_NONE)
+        return;
+    emit_line(e, "/* the fused activation */");
+    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)count);
+    emit_line(e, "const %s v = %s[i];", dtype_ctype(dt), y);
+    emit_line(e, "%s[i] = %s;", y, gemm_act_expr(e, a, dt, "v"));
+    emit_close(e);
+}
 
 /* ---- the blocked path ---- */
 
@@ -24,14 +88,42 @@ typedef struct GemmIsa {
     int gemv_w, gemv_s; /* its panel and strip widths */
 } GemmIsa;
 
+/* x86-64-v4 CPUs run the AVX2 GEMV: it streams B at the memory's pace
+ * already, wider vectors would not read it faster. SSE2 and NEON take the
+ * plain-C one, which -O2 vectorises for the baseline ISA. */
 static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16,
                                  "kiln_sgemv_avx2", 64, 8};
+static const GemmIsa isa_avx512 = {"AVX-512F", "kiln_gemm_avx512.h", "kiln_sgemm_avx512_block",
+                                   8, 32, "kiln_sgemv_avx2", 64, 8};
+static const GemmIsa isa_sse2 = {"SSE2", "kiln_gemm_sse2.h", "kiln_sgemm_sse2_block", 6, 8,
+                                 "kiln_sgemv_generic", 16, 4};
+static const GemmIsa isa_neon = {"NEON", "kiln_gemm_neon.h", "kiln_sgemm_neon_block", 8, 12,
+                                 "kiln_sgemv_generic", 16, 4};
 static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",
                                     6, 4, "kiln_sgemv_generic", 16, 4};
 
 static const GemmIsa *gemm_isa(const Emitter *e)
 {
-    return e->target == TARGET_X86_64_V3 ? &isa_avx2 : &isa_generic;
+    switch (e->target) {
+    case TARGET_X86_64_V4:
+        return &isa_avx512;
+    case TARGET_X86_64_V3:
+        return &isa_avx2;
+    case TARGET_X86_64:
+        return &isa_sse2;
+    case TARGET_AARCH64:
+        return &isa_neon;
+    case TARGET_GENERIC:
+        break;
+    }
+    return &isa_generic;
+}
+
+void gemm_micro_tile(Target target, int *mr, int *nr)
+{
+    const Emitter e = {.target = target};
+    *mr = gemm_isa(&e)->mr;
+    *nr = gemm_isa(&e)->nr;
 }
 
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
@@ -152,10 +244,14 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
 {
     emit_line(e, "/* %lldx%lldx%lld (M x N x K) on the %dx%d %s micro-kernel;", (long long)p->M,
               (long long)p->N, (long long)p->K, isa->mr, isa->nr, isa->desc);
-    emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
-              (long long)t->mc, (long long)t->nc, (long long)t->kc,
-              (long long)(sched_cache_default.l1d / 1024),
-              (long long)(sched_cache_default.l2 / 1024));
+    if (e->tuning && sched_tune_find(e->tuning, p->node))
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (measured by kiln tune).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc);
+    else
+        emit_line(e, " * cache blocks mc %lld, nc %lld, kc %lld (L1d %lld KiB, L2 %lld KiB).",
+                  (long long)t->mc, (long long)t->nc, (long long)t->kc,
+                  (long long)(sched_cache_default.l1d / 1024),
+                  (long long)(sched_cache_default.l2 / 1024));
     emit_line(e, " * A: %s; B: %s. */",
               pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
@@ -179,59 +275,174 @@ static void operand_panels(Emitter *e, const char *packed,
     }
 }
 
+GemmThreads gemm_threads(const Emitter *e, int64_t flops)
+{
+    /* waking the pool costs some microseconds: 2^18 multiply-adds take
+     * about as long on one core */
+    return e->threads > 1 && flops >= ((int64_t)1 << 18) ? GEMM_SPLIT : GEMM_ONE;
+}
+
+static const char *const act_name[] = {"KILN_ACT_NONE", "KILN_ACT_RELU", "KILN_ACT_LEAKY",
+                                       "KILN_ACT_CLIP", "KILN_ACT_SIGMOID", "KILN_ACT_TANH",
+                                       "KILN_ACT_HARDSWISH"};
+
+/* Declares ep, p's epilogue (bias: the C expression of its origin). */
+static void emit_epilogue(Emitter *e, const BlockedGemm *p, const char *bias, bool is_const)
+{
+    emit_line(e, "%skiln_sgemm_epi ep = {%s, %s, %s, %lld, %lld, %s, %s, %s};",
+              is_const ? "const " : "", emit_flit(e, p->alpha, DT_F32),
+              emit_flit(e, p->beta, DT_F32), bias ? bias : "NULL", (long long)p->bias_rs,
+              (long long)p->bias_cs, act_name[p->act.code],
+              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.alpha, DT_F32),
+              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.beta, DT_F32));
+}
+
+/* GEMM_SPLIT: splits the output over the pool's parts by columns (or,
+ * when it has more row tiles, by rows) in whole micro-tiles, so every part
+ * sees the same tile grid (and sums in the same order) as one thread would;
+ * declares the part's share v_lo, v_hi of the split extent. *split_n or
+ * *split_m says which. */
+static void emit_split(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, bool *split_n,
+                       bool *split_m)
+{
+    *split_n = *split_m = false;
+    if (p->threads != GEMM_SPLIT)
+        return;
+    int64_t tiles_n = (p->N + isa->nr - 1) / isa->nr, tiles_m = (p->M + isa->mr - 1) / isa->mr;
+    *split_n = tiles_n >= tiles_m;
+    *split_m = !*split_n;
+    e->parts = emit_parts(e, *split_n ? tiles_n : tiles_m);
+    const char *v = *split_n ? "jc" : "ic";
+    int r = *split_n ? isa->nr : isa->mr;
+    emit_line(e, "int %s_lo, %s_hi; /* this part's share, in whole tiles of %d */", v, v, r);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &%s_lo, &%s_hi);",
+              (long long)(*split_n ? p->N : p->M), r, v, v);
+}
+
+/* Opens the block loop v by step over [v_lo, v_hi) (emit_split) and
+ * declares the block's extent ext. */
+static void emit_part_loop(Emitter *e, const char *v, const char *ext, int64_t step)
+{
+    emit_open(e, "for (int %s = %s_lo; %s < %s_hi; %s += %lld)", v, v, v, v, v, (long long)step);
+    emit_line(e, "const int %s = %s_hi - %s < %lld ? %s_hi - %s : %lld;", ext, v, v,
+              (long long)step, v, v, (long long)step);
+}
+
+/* The scratch pointers pa and pb (for the operands not pre-packed), past
+ * the caller's first off bytes. On the pool every thread gets its own
+ * scratch (model.c). */
+static void emit_scratch(Emitter *e, int64_t off, bool pa, bool pb, int64_t a_bytes,
+                         int64_t b_bytes)
+{
+    int64_t bytes = off + (a_bytes + b_bytes + 63) / 64 * 64;
+    if (bytes > e->scratch)
+        e->scratch = bytes;
+    if (!pa && off)
+        emit_line(e, "float *pa = (float *)((unsigned char *)scratch + %lld);", (long long)off);
+    else if (!pa)
+        emit_line(e, "float *pa = (float *)scratch;");
+    if (!pb && off + a_bytes)
+        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);",
+                  (long long)(off + a_bytes));
+    else if (!pb)
+        emit_line(e, "float *pb = (float *)scratch;");
+}
+
 /* The batch-1 path: one row of A times a constant B, which is pre-packed
- * for the target's GEMV kernel and streamed once with no k blocks. */
+ * for the target's GEMV kernel and streamed once with no k blocks; the
+ * epilogue (bias, activation) as the blocked path's. GEMM_SPLIT: each part
+ * streams its own whole panels of B (the last part the narrower one). */
 static void emit_gemv(Emitter *e, const BlockedGemm *p, const GemmIsa *isa)
 {
+    bool avx2 = strcmp(isa->gemv, "kiln_sgemv_avx2") == 0;
     emit_prelude_once(e, "kiln_gemv.h", "#include \"kiln_gemv.h\"\n\n");
+    if (avx2)
+        e->needs_avx2 = true;
     const char *pb = emit_packed_const(e, p, false, isa->gemv_w, isa->gemv_s);
     emit_line(e, "/* 1x%lldx%lld (M x N x K) GEMV on the %s kernel: B pre-packed (%s) in panels",
-              (long long)p->N, (long long)p->K, isa->desc, pb);
+              (long long)p->N, (long long)p->K, avx2 ? "AVX2+FMA" : "plain C", pb);
     emit_line(e, " * of %d columns, streamed once. */", isa->gemv_w);
-    emit_line(e, "const kiln_sgemm_epi ep = {%s, %s, %s, 0, %lld, %d};",
-              emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
-              p->bias ? p->bias : "NULL", (long long)p->bias_cs, p->relu ? 1 : 0);
-    emit_line(e, "%s(%lld, %lld, %s, %s, %s, &ep);", isa->gemv, (long long)p->N, (long long)p->K,
-              p->a.expr, pb, p->y);
+    int64_t panels = (p->N + isa->gemv_w - 1) / isa->gemv_w;
+    if (p->threads != GEMM_SPLIT || panels < 2) {
+        emit_epilogue(e, p, p->bias, true);
+        emit_line(e, "%s(%lld, %lld, %s, %s, %s, &ep);", isa->gemv, (long long)p->N,
+                  (long long)p->K, p->a.expr, pb, p->y);
+        return;
+    }
+    e->parts = emit_parts(e, panels);
+    emit_line(e, "int jc_lo, jc_hi; /* this part's share, in whole panels of %d */", isa->gemv_w);
+    emit_line(e, "kiln_pool_range(%lld, %d, part, parts, &jc_lo, &jc_hi);", (long long)p->N,
+              isa->gemv_w);
+    emit_epilogue(e, p, p->bias ? offset_expr(e, p->bias, "jc_lo", p->bias_cs, "", 0) : NULL,
+                  true);
+    emit_line(e, "%s(jc_hi - jc_lo, %lld, %s, %s + jc_lo * %lld, %s + jc_lo, &ep);", isa->gemv,
+              (long long)p->K, p->a.expr, pb, (long long)p->K, p->y);
+}
+
+/* --tuning: the file's blocks for this GEMM replace the analytical ones,
+ * when they fit its shape and the micro-kernel (else the entry records the
+ * problem, reported after emission with the file's line). */
+static void tune_apply(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, GemmTiles *t)
+{
+    TuneEntry *te = sched_tune_find(e->tuning, p->node);
+    if (!te)
+        return;
+    if (te->M != p->M || te->N != p->N || te->K != p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s' is %lldx%lldx%lld (M x N x K) in this "
+                                   "model, not %lldx%lldx%lld", p->node, (long long)p->M,
+                                   (long long)p->N, (long long)p->K, (long long)te->M,
+                                   (long long)te->N, (long long)te->K);
+    else if (te->mc % isa->mr || te->nc % isa->nr)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': mc=%lld and nc=%lld must be multiples "
+                                   "of the %dx%d micro-kernel's %d and %d", p->node,
+                                   (long long)te->mc, (long long)te->nc, isa->mr, isa->nr,
+                                   isa->mr, isa->nr);
+    else if (te->kc > p->K)
+        te->problem = arena_printf(e->tuning->arena, "node '%s': kc=%lld is more than K=%lld", p->node,
+                                   (long long)te->kc, (long long)p->K);
+    if (te->problem)
+        return;
+    te->used = true;
+    t->mc = te->mc;
+    t->kc = te->kc;
+    t->nc = te->nc;
 }
 
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
-    GemmTiles t;
-    sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
-    emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
-    if (isa == &isa_avx2)
-        e->needs_avx2 = true;
-    if (p->b.src == GEMM_CONV_BT)
-        emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
     if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
-        !p->fresh && !p->accumulate) {
+        !p->fresh && !p->accumulate) { /* no cache blocks to tune */
         emit_gemv(e, p, isa);
         return;
     }
+    GemmTiles t;
+    sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    if (e->tuning && p->node)
+        tune_apply(e, p, isa, &t);
+    if (e->tuning && e->tuning->collect && p->node)
+        sched_tune_record(e->tuning, p->node, p->M, p->N, p->K, &t);
+    emit_prelude_once(e, isa->header, arena_printf(e->arena, "#include \"%s\"\n\n", isa->header));
+    if (isa == &isa_avx2)
+        e->needs_avx2 = true;
+    if (isa == &isa_avx512)
+        e->needs_avx512 = true;
+    if (p->b.src == GEMM_CONV_BT)
+        emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr, 0) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr, 0) : NULL;
     /* scratch past the caller's: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
-    if (p->scratch_off + a_bytes + b_bytes > e->scratch)
-        e->scratch = p->scratch_off + a_bytes + b_bytes;
+    bool split_n, split_m;
     emit_blocked_comment(e, p, isa, &t, pa, pb);
-    if (!pa && p->scratch_off)
-        emit_line(e, "float *pa = (float *)((unsigned char *)scratch + %lld);",
-                  (long long)p->scratch_off);
-    else if (!pa)
-        emit_line(e, "float *pa = (float *)scratch;");
-    if (!pb && a_bytes + p->scratch_off)
-        emit_line(e, "float *pb = (float *)((unsigned char *)scratch + %lld);",
-                  (long long)(p->scratch_off + a_bytes));
-    else if (!pb)
-        emit_line(e, "float *pb = (float *)scratch;");
-    emit_line(e, "kiln_sgemm_epi ep = {%s, %s, NULL, %lld, %lld, %d};",
-              emit_flit(e, p->alpha, DT_F32), emit_flit(e, p->beta, DT_F32),
-              (long long)p->bias_rs, (long long)p->bias_cs, p->relu ? 1 : 0);
-    emit_block_loop(e, "jc", "nc", p->N, t.nc);
+    emit_scratch(e, p->scratch_off, pa != NULL, pb != NULL, a_bytes, b_bytes);
+    emit_split(e, p, isa, &split_n, &split_m);
+    emit_epilogue(e, p, NULL, false);
+    if (split_n)
+        emit_part_loop(e, "jc", "nc", t.nc);
+    else
+        emit_block_loop(e, "jc", "nc", p->N, t.nc);
     emit_block_loop(e, "pc", "kc", p->K, t.kc);
     if (p->accumulate)
         emit_line(e, "const int flags = pc + kc == %lld ? KILN_SGEMM_LAST : 0; /* y += A * B */",
@@ -247,7 +458,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     else if (p->b.src == GEMM_CONV_B || p->b.src == GEMM_CONV_BT)
         emit_line(e, "kiln_sgemm_pack_b_conv%s(%d, kc, nc, pc, jc, %s, &%s, pb);",
                   p->b.src == GEMM_CONV_BT ? "_t" : "", isa->nr, p->b.expr, p->b.geom);
-    emit_block_loop(e, "ic", "mc", p->M, t.mc);
+    if (split_m)
+        emit_part_loop(e, "ic", "mc", t.mc);
+    else
+        emit_block_loop(e, "ic", "mc", p->M, t.mc);
     if (!pa)
         emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,
                   offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs), (long long)p->a.rs,
@@ -335,7 +549,7 @@ static bool gemv_pays(const Emitter *e, const Graph *g, const Node *n, int64_t M
 
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
  * [K,M] (transA), B [K,N] or [N,K] (transB), C broadcast to [M,N] (dropped
- * by the shape rule when beta is 0). */
+ * by the shape rule when beta is 0). FusedGemm: then its activation. */
 bool k_gemm(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *a = ir_in(g, n, 0), *c = ir_in(g, n, 2), *y = ir_out(g, n, 0);
@@ -345,7 +559,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     int64_t M = y->shape.dims[0], N = y->shape.dims[1], K = a->shape.dims[ta ? 0 : 1];
     if (dt == DT_F32 && (gemm_blocked_pays(e, M, N, K) || gemv_pays(e, g, n, M, K))) {
         BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N,
-                         .alpha = alpha, .beta = beta};
+                         .alpha = alpha, .beta = beta, .act = gemm_act_of(n),
+                         .threads = gemm_threads(e, M * N * K), .node = n->name};
         gemm_operand(e, g, n, 0, ta ? 1 : K, ta ? M : 1, &p.a);
         gemm_operand(e, g, n, 1, tb ? 1 : N, tb ? K : 1, &p.b);
         if (c && beta != 0) {
@@ -373,6 +588,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     emit_loops_close(e, &l);
     const char *al = alpha == 1.0 ? "" : arena_printf(e->arena, "%s * ", emit_lit(e, alpha, dt));
     emit_matmul_block(e, dt, M, N, K, ta, tb, e->in_name[0], e->in_name[1], e->out_name[0], al);
+    GemmAct act = gemm_act_of(n);
+    emit_act_loop(e, &act, dt, e->out_name[0], M * N);
     return true;
 }
 
@@ -435,7 +652,10 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
 {
     int64_t ba = shape_numel(&ir_in(g, n, 0)->shape) / (M * K);
     int64_t bb = shape_numel(&ir_in(g, n, 1)->shape) / (K * N);
-    BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1};
+    BlockedGemm p = {.M = M, .N = N, .K = K, .y = e->out_name[0], .ldy = N, .alpha = 1, .beta = 1,
+                     .act = gemm_act_of(n),
+                     .threads = gemm_threads(e, (ba > bb ? ba : bb) * M * N * K),
+                     .node = n->name};
     gemm_operand(e, g, n, 0, K, 1, &p.a);
     gemm_operand(e, g, n, 1, N, 1, &p.b);
     if (bb == 1) {
@@ -455,7 +675,7 @@ static void emit_matmul_blocked(Emitter *e, const Graph *g, const Node *n, int64
 }
 
 /* MatMul (opset 1–13): numpy.matmul with 1-D promotion and broadcast batch
- * dims. */
+ * dims. FusedMatMul: then its activation. */
 bool k_matmul(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *y = ir_out(g, n, 0);
@@ -474,6 +694,8 @@ bool k_matmul(Emitter *e, const Graph *g, const Node *n)
     emit_batch_open(e, g, n, true, &l, &pa, &pb, &py);
     emit_matmul_block(e, y->dtype, M, N, K, false, false, pa, pb, py, "");
     emit_loops_close(e, &l);
+    GemmAct act = gemm_act_of(n);
+    emit_act_loop(e, &act, y->dtype, e->out_name[0], shape_numel(&y->shape));
     return true;
 }
 

@@ -27,6 +27,25 @@ typedef struct GemmOperand {
     const char *geom;     /* CONV_B: the name of the kiln_conv_geom variable */
 } GemmOperand;
 
+/* --threads: how one blocked GEMM shares the thread pool. */
+typedef enum GemmThreads {
+    GEMM_ONE = 0,   /* on the calling thread alone */
+    GEMM_SPLIT,     /* its output blocks split over the parts (never K) */
+    GEMM_IN_PART,   /* the caller split the work (e.g. a conv's batch): only
+                       the scratch is the part's own */
+} GemmThreads;
+
+/* An activation fused into a kernel's epilogue (the kiln Fused* ops,
+ * ir/ops_fused.def): code is KILN_ACT_* of templates/kiln_gemm.h. */
+enum { /* KILN_ACT_* of templates/kiln_gemm.h; keep the two in step */
+    GEMM_ACT_NONE, GEMM_ACT_RELU, GEMM_ACT_LEAKY, GEMM_ACT_CLIP, GEMM_ACT_SIGMOID,
+    GEMM_ACT_TANH, GEMM_ACT_HARDSWISH
+};
+typedef struct GemmAct {
+    int code;
+    double alpha, beta; /* LeakyRelu: alpha; Clip: min, max (+-inf when absent) */
+} GemmAct;
+
 /* y[M,N] (row stride ldy) = act(alpha * A[M,K] * B[K,N] + beta * bias),
  * bias broadcast by element strides bias_rs / bias_cs (0 or 1), or NULL. */
 typedef struct BlockedGemm {
@@ -37,7 +56,9 @@ typedef struct BlockedGemm {
     const char *bias;
     int64_t bias_rs, bias_cs;
     double alpha, beta;
-    bool relu;
+    GemmAct act;
+    GemmThreads threads;
+    const char *node;    /* the node's name, for the tuning file */
     const char *fresh;   /* NULL, or a C condition: only when it holds does y start
                           * from the bias; otherwise the product adds to y */
     bool accumulate;     /* y += A * B always (bias and fresh unused) */
@@ -47,6 +68,23 @@ typedef struct BlockedGemm {
 /* Whether an f32 GEMM of this size goes through the blocked path (packing
  * pays for itself) rather than the plain loops. */
 bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K);
+
+/* The micro-tile (rows mr x columns nr) of the target's GEMM kernel: the
+ * cache blocks are multiples of it (kiln tune's candidates too). */
+void gemm_micro_tile(Target target, int *mr, int *nr);
+
+/* GEMM_SPLIT when the pool has more than one thread and flops
+ * multiply-adds are enough to pay for waking it, else GEMM_ONE. */
+GemmThreads gemm_threads(const Emitter *e, int64_t flops);
+
+/* The activation node n (a kiln Fused* op) applies after its product;
+ * code KILN_ACT_NONE (0) for a plain op. */
+GemmAct gemm_act_of(const Node *n);
+/* The C expression of activation a applied to the expression x of dtype
+ * dt; x itself when there is none. Same formulas as k_elementwise.c. */
+const char *gemm_act_expr(Emitter *e, const GemmAct *a, DType dt, const char *x);
+/* Applies a to y[0..count) in place (the plain loops' epilogue). */
+void emit_act_loop(Emitter *e, const GemmAct *a, DType dt, const char *y, int64_t count);
 
 /* Prints the loop nest for p, including the template and the packed
  * constants into the prelude and reserving scratch. */

@@ -68,7 +68,8 @@ bool k_loss(Emitter *e, const Graph *g, const Node *n)
         if (mean)
             emit_line(e, "%s total_weight = %s;", t, zero);
     }
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    /* a run-time batch nb (emit_batch): the padded rows don't count */
+    emit_open(e, "for (int n = 0; n < %s; n++)", emit_batch(e, N));
     emit_open(e, "for (int d = 0; d < %lld; d++)", (long long)D);
     emit_line(e, "const %s *x = %s + n * %lld + d;", t, in[0], (long long)(C * D));
     if (n->op == OP_SoftmaxCrossEntropyLoss)

@@ -155,6 +155,61 @@ static void emit_batchnorm_train(Emitter *e, const Node *n, DType dt, const Shap
     outer_close(e, &o);
 }
 
+/* Training BatchNormalization on a run-time batch (e->batch_rows): the
+ * statistics of each channel over the first nb rows only (count nb * S);
+ * every row, padding included, is normalized with them. Running statistics
+ * and saved mean / var as emit_batchnorm_train. */
+static void emit_batchnorm_train_rows(Emitter *e, const Node *n, DType dt, const Shape *xs,
+                                      bool spatial)
+{
+    const char **in = e->in_name, **out = e->out_name, *t = dtype_ctype(dt);
+    int64_t N = xs->dims[0], C = xs->dims[1], S = shape_numel(xs) / (N * C);
+    if (!spatial)
+        C *= S, S = 1;
+    double momentum = ir_attr_float(n, "momentum", 0.9);
+    const char *zero = emit_flit(e, 0, dt);
+    emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+    emit_line(e, "const %s count = (%s)nb * %s;", t, t, emit_flit(e, (double)S, dt));
+    emit_line(e, "%s sum = %s, sq = %s;", t, zero, zero);
+    for (int pass = 0; pass < 2; pass++) {
+        emit_open(e, "for (int n = 0; n < nb; n++)");
+        emit_open(e, "for (int s = 0; s < %lld; s++)", (long long)S);
+        const char *x = arena_printf(e->arena, "%s[(n * %lld + c) * %lld + s]", in[0], (long long)C,
+                                     (long long)S);
+        if (pass == 0)
+            emit_line(e, "sum += %s;", x);
+        else
+            emit_line(e, "sq += (%s - mean) * (%s - mean);", x, x);
+        emit_close(e);
+        emit_close(e);
+        if (pass == 0)
+            emit_line(e, "const %s mean = sum / count;", t);
+    }
+    emit_line(e, "const %s var = sq / count;", t);
+    emit_line(e, "const %s a = %s[c] / %s(var + %s), b = %s[c];", t, in[1], emit_math(e, dt, "sqrt"),
+              emit_flit(e, ir_attr_float(n, "epsilon", 1e-5), dt), in[2]);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_open(e, "for (int s = 0; s < %lld; s++)", (long long)S);
+    emit_line(e, "const int i = (n * %lld + c) * %lld + s;", (long long)C, (long long)S);
+    emit_line(e, "%s[i] = (%s[i] - mean) * a + b;", out[0], in[0]);
+    emit_close(e);
+    emit_close(e);
+    const char *m = emit_flit(e, momentum, dt), *m1 = emit_flit(e, 1 - momentum, dt);
+    bool unbiased = ir_attr_int(n, "kiln_unbiased_running_var", 0) != 0;
+    if (n->n_out > 1 && out[1])
+        emit_line(e, "%s[c] = %s[c] * %s + mean * %s;", out[1], in[3], m, m1);
+    if (n->n_out > 2 && out[2] && unbiased)
+        emit_line(e, "%s[c] = %s[c] * %s + var * (count > %s ? %s * count / (count - %s) : %s);",
+                  out[2], in[4], m, emit_flit(e, 1, dt), m1, emit_flit(e, 1, dt), m1);
+    else if (n->n_out > 2 && out[2])
+        emit_line(e, "%s[c] = %s[c] * %s + var * %s;", out[2], in[4], m, m1);
+    if (n->n_out > 3 && out[3])
+        emit_line(e, "%s[c] = mean;", out[3]);
+    if (n->n_out > 4 && out[4])
+        emit_line(e, "%s[c] = var;", out[4]);
+    emit_close(e);
+}
+
 /* BatchNormalization: X [N,C,D1..]; per channel c (per (c, d) with
  * spatial=0, opset < 9) y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps)
  * + B[c], with the given statistics in inference mode. */
@@ -171,6 +226,10 @@ bool k_batchnorm(Emitter *e, const Graph *g, const Node *n)
                                    : false;
     for (int i = 1; i < n->n_out && n->opset >= 7 && n->opset < 14; i++)
         training = training || e->out_name[i];
+    if (training && e->batch_rows) {
+        emit_batchnorm_train_rows(e, n, dt, &x->shape, spatial);
+        return true;
+    }
     if (training) {
         emit_batchnorm_train(e, n, dt, &x->shape, spatial);
         return true;

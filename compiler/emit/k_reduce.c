@@ -178,6 +178,36 @@ static void emit_logsumexp(Emitter *e, const Value *x, const bool *mask, int64_t
  * once in memory order, each element folded into its output's accumulator
  * (the reduced axes in attribute axes, any set of them); accumulators start
  * at the op's identity, and a last pass turns them into the outputs. */
+/* ReduceSum / ReduceMean over the run-time batch (e->batch_rows: axis 0 is
+ * reduced, pass/batch_rows.c): the walk over X's first nb rows only; a mean
+ * divides by the count of those rows' reduced elements. */
+static bool reduce_batch_rows(Emitter *e, const Node *n, const Value *x, const bool *mask,
+                              const char *acc, int64_t count)
+{
+    DType dt = x->dtype;
+    const char *t = dtype_ctype(dt);
+    int64_t N = x->shape.dims[0], ny = count ? shape_numel(&x->shape) / count : 0;
+    Shape rest = {.rank = x->shape.rank - 1};
+    for (int d = 1; d < x->shape.rank; d++)
+        rest.dims[d - 1] = x->shape.dims[d];
+    emit_open(e, "for (int n = 0; n < nb; n++)");
+    emit_line(e, "const %s *row = %s + (size_t)n * %lld;", t, e->in_name[0],
+              (long long)shape_numel(&rest));
+    EmitLoops l;
+    walk_open(e, &rest, mask + 1, &l);
+    emit_line(e, "%s", reduce_step(e, n->op, dt, P("%s[%s]", acc, l.idx[1]), P("row[%s]", l.idx[0])));
+    walk_close(e, &l);
+    emit_close(e);
+    const char *i = each_out_open(e, ny);
+    if (n->op == OP_ReduceMean)
+        emit_line(e, "%s[%s] = (%s)(%s[%s] / ((%s)nb * %s));", e->out_name[0], i, t, acc, i, t,
+                  emit_flit(e, (double)(count / N), dt));
+    else if (acc != e->out_name[0])
+        emit_line(e, "%s[%s] = (%s)%s[%s];", e->out_name[0], i, t, acc, i);
+    each_out_close(e, ny);
+    return true;
+}
+
 bool k_reduce(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
@@ -200,6 +230,8 @@ bool k_reduce(Emitter *e, const Graph *g, const Node *n)
     const char *i = each_out_open(e, ny);
     emit_line(e, "%s[%s] = %s;", acc, i, reduce_init(e, n->op, dt));
     each_out_close(e, ny);
+    if (e->batch_rows)
+        return reduce_batch_rows(e, n, x, mask, acc, count);
     if (shape_numel(&x->shape) > 0) {
         EmitLoops l;
         walk_open(e, &x->shape, mask, &l);

@@ -345,7 +345,7 @@ static void emit_pass(Emitter *e, const ResizeCfg *c, const AxisPlan *p, const S
                       const PassIO *io, DType wt)
 {
     int64_t outer = 1, inner = 1;
-    for (int i = 0; i < cur->rank; i++) {
+    for (int i = 0; i < cur->rank && i < IR_MAX_RANK; i++) { /* the bound stops a false gcc -O3 warning */
         if (i < p->axis)
             outer *= cur->dims[i];
         else if (i > p->axis)
@@ -453,6 +453,123 @@ bool k_resize(Emitter *e, const Graph *g, const Node *n)
         };
         emit_pass(e, &c, &plans[k], &cur, &io, wt);
         cur.dims[plans[k].axis] = plans[k].out;
+    }
+    return true;
+}
+
+/* ---- ResizeGrad (ops_train_gather.def) ---- */
+
+/* The adjoint of one pass: dst (the shape before the pass, axis p->in) = 0,
+ * then every output position j adds each tap's weight times src[j] (the
+ * shape after it, axis p->out) to the input position the tap read;
+ * extrapolated positions read nothing and give nothing back. */
+static void emit_adjoint_pass(Emitter *e, const ResizeCfg *c, const AxisPlan *p, const Shape *cur,
+                              const char *src, const char *dst, DType dt)
+{
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < cur->rank; i++) {
+        if (i < p->axis)
+            outer *= cur->dims[i];
+        else if (i > p->axis)
+            inner *= cur->dims[i];
+    }
+    const char *t = dtype_ctype(dt);
+    emit_line(e, "{ /* axis %d: the adjoint of %lld -> %lld */", p->axis, (long long)p->in,
+              (long long)p->out);
+    e->indent++;
+    emit_table(e, "int", "ix", p->out * p->taps, p->taps, p->idx, NULL, NULL, dt);
+    if (c->mode != RM_NEAREST)
+        emit_table(e, t, "w", p->out * p->taps, p->taps, NULL, p->w, NULL, dt);
+    if (p->any_ext)
+        emit_table(e, "unsigned char", "ext", p->out, 1, NULL, NULL, p->ext, dt);
+    emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", dst, (long long)(outer * p->in * inner), t);
+    if (outer > 1) {
+        emit_open(e, "for (int o = 0; o < %lld; o++)", (long long)outer);
+        emit_line(e, "const %s *s = %s + o * %lld;", t, src, (long long)(p->out * inner));
+        emit_line(e, "%s *d = %s + o * %lld;", t, dst, (long long)(p->in * inner));
+    } else {
+        emit_line(e, "const %s *s = %s;", t, src);
+        emit_line(e, "%s *d = %s;", t, dst);
+    }
+    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)p->out);
+    if (p->any_ext) {
+        emit_line(e, "if (ext[j])");
+        emit_line(e, "    continue;");
+    }
+    if (c->mode != RM_NEAREST) {
+        emit_line(e, "const int *jx = ix + j * %d;", p->taps);
+        emit_line(e, "const %s *jw = w + j * %d;", t, p->taps);
+    }
+    const char *i = inner > 1 ? " + i" : "";
+    if (inner > 1)
+        emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)inner);
+    emit_line(e, "const %s v = s[j%s%s];", t,
+              inner > 1 ? arena_printf(e->arena, " * %lld", (long long)inner) : "", i);
+    const char *row = inner > 1 ? arena_printf(e->arena, " * %lld", (long long)inner) : "";
+    if (c->mode == RM_NEAREST) {
+        emit_line(e, "d[ix[j]%s%s] += v;", row, i);
+    } else {
+        emit_line(e, "for (int k = 0; k < %d; k++)", p->taps);
+        emit_line(e, "    d[jx[k]%s%s] += jw[k] * v;", row, i);
+    }
+    if (inner > 1)
+        emit_close(e);
+    emit_close(e);
+    if (outer > 1)
+        emit_close(e);
+    emit_close(e);
+}
+
+/* ResizeGrad: dY [the forward Y] → dX [the forward X, attribute "shape"],
+ * f32 or f64. The forward is linear in X, one pass per resampled axis
+ * (k_resize, the same tables: "of" and "opset" rebuild its configuration);
+ * the backward runs the passes' adjoints last to first, intermediates in
+ * two ping-pong scratch buffers. */
+bool k_resize_grad(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *dy = ir_in(g, n, 0), *dx = ir_out(g, n, 0);
+    Node fwd = *n;
+    fwd.op = op_from_name(ir_attr_str(n, "of", "Resize"));
+    fwd.opset = (int)ir_attr_int(n, "opset", n->opset);
+    ResizeCfg c;
+    resize_cfg(&fwd, &c);
+    DType dt = dx->dtype;
+    AxisPlan plans[IR_MAX_RANK];
+    int np = 0;
+    if (shape_numel(&dx->shape) == 0 || shape_numel(&dy->shape) == 0) {
+        emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
+                  (long long)shape_numel(&dx->shape), dtype_ctype(dt));
+        emit_line(e, "(void)%s;", e->in_name[0]);
+        return true;
+    }
+    for (int a = 0; a < dx->shape.rank; a++) {
+        if (resize_tap_count(&c, ir_attr(n, "kiln_scales")->floats[a]) > RESIZE_MAX_TAPS) {
+            ir_node_error(e->d, n, "the antialiasing filter of axis %d is wider than %d taps", a,
+                          RESIZE_MAX_TAPS);
+            return false;
+        }
+        if (resize_plan(e, &c, &fwd, dx, dy, a, &plans[np]))
+            np++;
+    }
+    sort_passes(plans, np);
+    if (np == 0) {
+        emit_line(e, "memcpy(%s, %s, %lld * sizeof(%s));", e->out_name[0], e->in_name[0],
+                  (long long)shape_numel(&dx->shape), dtype_ctype(dt));
+        return true;
+    }
+    Shape cur[IR_MAX_RANK + 1];
+    cur[0] = dx->shape;
+    for (int k = 0; k < np; k++) {
+        cur[k + 1] = cur[k];
+        cur[k + 1].dims[plans[k].axis] = plans[k].out;
+    }
+    emit_buffers(e, plans, np, &dx->shape, dt);
+    /* the forward pass k wrote t(k % 2) for k < np - 1: its adjoint reads it */
+    const char *bname[2] = {"t0", "t1"};
+    for (int k = np - 1; k >= 0; k--) {
+        const char *src = k == np - 1 ? e->in_name[0] : bname[k % 2];
+        const char *dst = k == 0 ? e->out_name[0] : bname[(k - 1) % 2];
+        emit_adjoint_pass(e, &c, &plans[k], &cur[k], src, dst, dt);
     }
     return true;
 }

@@ -197,16 +197,20 @@ bool k_sce_grad(Emitter *e, const Graph *g, const Node *n)
     const char *t = dtype_ctype(dt), *red = ir_attr_str(n, "reduction", "mean");
     int64_t N = x->shape.dims[0], C = x->shape.dims[1], D = shape_numel(&x->shape) / (N * C);
     bool sce = n->op == OP_SoftmaxCrossEntropyLossGrad, none = strcmp(red, "none") == 0;
+    /* a run-time batch nb (emit_batch): rows nb.. get a zero gradient */
+    const char *rows = e->batch_rows ? arena_printf(e->arena, "nb * %lld", (long long)D)
+                                     : arena_printf(e->arena, "%lld", (long long)(N * D));
+    emit_batch_zero_tail(e, e->out_name[0], N, C * D, dt);
     emit_line(e, "double norm = 1.0;");
     if (strcmp(red, "mean") == 0) {
         emit_line(e, "double total = 0.0;");
-        emit_open(e, "for (int p = 0; p < %lld; p++)", (long long)(N * D));
+        emit_open(e, "for (int p = 0; p < %s; p++)", rows);
         emit_label_weight(e, n, C);
         emit_line(e, "total += w;");
         emit_close(e);
         emit_line(e, "norm = total > 0.0 ? 1.0 / total : 0.0;");
     }
-    emit_open(e, "for (int p = 0; p < %lld; p++)", (long long)(N * D));
+    emit_open(e, "for (int p = 0; p < %s; p++)", rows);
     emit_line(e, "const %s *x = %s + (p / %lld) * %lld + p %% %lld;", t, e->in_name[1], (long long)D,
               (long long)(C * D), (long long)D);
     emit_line(e, "%s *dx = %s + (p / %lld) * %lld + p %% %lld;", t, e->out_name[0], (long long)D,
@@ -248,12 +252,23 @@ static int64_t loss_terms(const Node *n, const Shape *s)
     return per_row ? shape_numel(s) / s->dims[1] : shape_numel(s);
 }
 
+/* The loop bound over the elements (or softmax rows) of the first nb batch
+ * rows of s, of `terms` in all: a literal, or "nb * K" on a run-time batch;
+ * and as a double for "mean". */
+static const char *loss_count(Emitter *e, const Shape *s, int64_t terms, bool as_double)
+{
+    if (!e->batch_rows)
+        return arena_printf(e->arena, as_double ? "%lld.0" : "%lld", (long long)terms);
+    int64_t per = terms / s->dims[0]; /* a run-time batch: s is batch-major */
+    return arena_printf(e->arena, as_double ? "((double)nb * %lld.0)" : "nb * %lld", (long long)per);
+}
+
 /* The softmax_ce loops over prediction P: for each row q, its max and
  * log-sum-exp, then a loop over the classes c with element index i. */
 static void emit_softmax_rows_open(Emitter *e, const Shape *s, const char *P)
 {
     int64_t N = s->dims[0], C = s->dims[1], D = shape_numel(s) / (N * C);
-    emit_open(e, "for (int q = 0; q < %lld; q++)", (long long)(N * D));
+    emit_open(e, "for (int q = 0; q < %s; q++)", loss_count(e, s, N * D, false));
     emit_line(e, "const int64_t base = (q / %lld) * %lld + q %% %lld;", (long long)D,
               (long long)(C * D), (long long)D);
     emit_line(e, "double max = %s[base], sum = 0.0;", P);
@@ -283,7 +298,7 @@ bool k_loss_kiln(Emitter *e, const Graph *g, const Node *n)
         emit_close(e);
         emit_close(e);
     } else {
-        emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&p->shape));
+        emit_open(e, "for (int i = 0; i < %s; i++)", loss_count(e, &p->shape, shape_numel(&p->shape), false));
         emit_line(e, "const double p = %s[i], t = %s[i];", P, T);
         if (strcmp(kind, "mse") == 0)
             emit_line(e, "total += (p - t) * (p - t);");
@@ -300,7 +315,7 @@ bool k_loss_kiln(Emitter *e, const Graph *g, const Node *n)
         emit_close(e);
     }
     emit_line(e, "%s[0] = (%s)(total%s);", e->out_name[0], dtype_ctype(p->dtype),
-              mean ? arena_printf(e->arena, " / %lld.0", (long long)loss_terms(n, &p->shape)) : "");
+              mean ? arena_printf(e->arena, " / %s", loss_count(e, &p->shape, loss_terms(n, &p->shape), true)) : "");
     return true;
 }
 
@@ -313,8 +328,11 @@ bool k_loss_kiln_grad(Emitter *e, const Graph *g, const Node *n)
     const char *kind = ir_attr_str(n, "kind", ""), *P = e->in_name[1], *T = e->in_name[2];
     const char *t = dtype_ctype(p->dtype);
     bool mean = strcmp(ir_attr_str(n, "reduction", "mean"), "mean") == 0;
+    if (e->batch_rows) /* p is batch-major */
+        emit_batch_zero_tail(e, e->out_name[0], p->shape.dims[0],
+                             shape_numel(&p->shape) / p->shape.dims[0], p->dtype);
     emit_line(e, "const double g = (double)%s[0]%s;", e->in_name[0],
-              mean ? arena_printf(e->arena, " / %lld.0", (long long)loss_terms(n, &p->shape)) : "");
+              mean ? arena_printf(e->arena, " / %s", loss_count(e, &p->shape, loss_terms(n, &p->shape), true)) : "");
     if (strcmp(kind, "softmax_ce") == 0) {
         int64_t C = p->shape.dims[1], D = shape_numel(&p->shape) / (p->shape.dims[0] * C);
         emit_softmax_rows_open(e, &p->shape, P);
@@ -341,7 +359,7 @@ bool k_loss_kiln_grad(Emitter *e, const Graph *g, const Node *n)
         d = "(p - t) / fmax(p * (1.0 - p), 1e-12)";
     else
         d = "(1.0 / (1.0 + exp(-p)) - t)";
-    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&p->shape));
+    emit_open(e, "for (int i = 0; i < %s; i++)", loss_count(e, &p->shape, shape_numel(&p->shape), false));
     emit_line(e, "const double p = %s[i], t = %s[i];", P, T);
     emit_line(e, "%s[i] = (%s)(%s * g);", e->out_name[0], t, d);
     emit_close(e);

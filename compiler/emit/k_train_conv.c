@@ -210,7 +210,9 @@ static void emit_conv_geom(Emitter *e, const char *name, int64_t c, const Win *w
  * accumulated over the batch:
  *   dW [Ca, Cb*K] += A_n [Ca, P] x im2col(B_n)^T [P, Cb*K]
  * with im2col^T gathered from B_n into the micro-kernel's panels
- * (kiln_sgemm_pack_b_conv_t); the first image starts dW afresh. */
+ * (kiln_sgemm_pack_b_conv_t); the first image starts dW afresh. The
+ * target's micro-kernel, --tuning's blocks for the node, --threads' split
+ * of dW's tiles as for any blocked GEMM. */
 static void emit_conv_weight_grad_blocked(Emitter *e, const Graph *g, const Node *n,
                                           const Win *w)
 {
@@ -221,8 +223,10 @@ static void emit_conv_weight_grad_blocked(Emitter *e, const Graph *g, const Node
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)a->shape.dims[0]);
     emit_line(e, "const float *a = %s + n * %lld;", e->in_name[0], (long long)(ca * psz));
     emit_line(e, "const float *b = %s + n * %lld;", e->in_name[1], (long long)(cb * esz));
+    /* --threads: every part takes its own tiles of dW through all images */
     BlockedGemm p = {.M = ca, .N = cb * ksz, .K = psz, .y = e->out_name[0], .ldy = cb * ksz,
-                     .alpha = 1, .beta = 1, .fresh = "n == 0"};
+                     .alpha = 1, .beta = 1, .fresh = "n == 0", .node = n->name,
+                     .threads = gemm_threads(e, a->shape.dims[0] * ca * cb * ksz * psz)};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = "a", .rs = psz, .cs = 1};
     p.b = (GemmOperand){.src = GEMM_CONV_BT, .expr = "b", .geom = "geom"};
     emit_gemm_blocked(e, &p);
@@ -348,8 +352,10 @@ static void emit_global_pool_grad(Emitter *e, const Graph *g, const Node *n, boo
  *   MaxPool:     dX[first max tap of window o] += dY[o] (ties: the first in
  *                scan order, as the forward kernel and torch pick it)
  *   AveragePool: dX[each tap of window o inside X] += dY[o] / count(o)
- * "of" names the forward op (ONNX MaxPool 1–12, AveragePool 1–19 and the
- * global pools). */
+ *   LpPool:      dX[each tap of window o inside X] += dY[o] (the window sum's
+ *                adjoint; grad_lp_pool scales dY and X's part around it)
+ * "of" names the forward op (ONNX MaxPool 1–12, AveragePool 1–19, LpPool
+ * 1–18 and the global pools). */
 bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
 {
     OpKind of = op_from_name(ir_attr_str(n, "of", ""));
@@ -357,7 +363,7 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
         emit_global_pool_grad(e, g, n, of == OP_GlobalMaxPool);
         return true;
     }
-    if (of != OP_MaxPool && of != OP_AveragePool) {
+    if (of != OP_MaxPool && of != OP_AveragePool && of != OP_LpPool) {
         ir_node_error(e->d, n, "kiln has no pooling gradient for '%s'", ir_attr_str(n, "of", "?"));
         return false;
     }
@@ -392,8 +398,11 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
         emit_close_n(e, w.nsp);
         emit_line(e, "dx[best] += dy[%s];", at);
     } else {
-        const char *count = pool_count(e, n, &w, cut_lo, cut_hi, dt);
-        emit_line(e, "const %s v = dy[%s] / %s;", t, at, count);
+        if (of == OP_LpPool)
+            emit_line(e, "const %s v = dy[%s];", t, at);
+        else
+            emit_line(e, "const %s v = dy[%s] / %s;", t, at,
+                      pool_count(e, n, &w, cut_lo, cut_hi, dt));
         emit_taps_open(e, &w, cut_lo, cut_hi);
         emit_line(e, "dx[%s] += v;", tap);
         emit_close_n(e, w.nsp);
@@ -406,9 +415,9 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
 
 /* Opens loops n, s over the values of channel c of X [N, C, S] and
  * declares i, their index. */
-static void emit_channel_open(Emitter *e, int64_t N, int64_t C, int64_t S)
+static void emit_channel_open(Emitter *e, const char *N, int64_t C, int64_t S)
 {
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_open(e, "for (int n = 0; n < %s; n++)", N);
     emit_open(e, "for (int s = 0; s < %lld; s++)", (long long)S);
     emit_line(e, "const int i = (n * %lld + c) * %lld + s;", (long long)C, (long long)S);
 }
@@ -431,26 +440,28 @@ static void emit_stats(Emitter *e, const char *x, const char *at, int64_t count,
 /* BatchNormGrad in training mode over f32: the formulas below on the
  * vector loops of templates/kiln_norm_grad.h, one call per image's
  * contiguous S values of channel c, the totals accumulated in double; dX
- * as a dY + b x + c0 with the coefficients worked out in double. */
-static void emit_batchnorm_grad_vector(Emitter *e, int64_t N, int64_t C, int64_t S, double eps)
+ * as a dY + b x + c0 with the coefficients worked out in double. rows: the
+ * images walked ("nb" on a run-time batch, whose padded rows the caller
+ * zeroed), count: the C expression of their values per channel. */
+static void emit_batchnorm_grad_vector(Emitter *e, const char *rows, const char *count, int64_t C,
+                                       int64_t S, double eps)
 {
     const char **in = e->in_name, **out = e->out_name;
-    long long M = (long long)(N * S);
     emit_prelude_once(e, "kiln_norm_grad.h", "#include \"kiln_norm_grad.h\"\n\n");
     emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
     emit_line(e, "/* the batch statistics of channel c */");
     emit_line(e, "double sum = 0.0, sq = 0.0, sum_dy = 0.0, sum_dy_xhat = 0.0;");
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_open(e, "for (int n = 0; n < %s; n++)", rows);
     emit_line(e, "sum += kiln_norm_sum(%s + (n * %lld + c) * %lld, %lld);", in[1], (long long)C,
               (long long)S, (long long)S);
     emit_close(e);
-    emit_line(e, "const double mean = sum / %lld.0;", M);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "const double mean = sum / %s;", count);
+    emit_open(e, "for (int n = 0; n < %s; n++)", rows);
     emit_line(e, "sq += kiln_norm_sum_sq(%s + (n * %lld + c) * %lld, %lld, (float)-mean);", in[1],
               (long long)C, (long long)S, (long long)S);
     emit_close(e);
-    emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %lld.0 + %.17g);", M, eps);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %s + %.17g);", count, eps);
+    emit_open(e, "for (int n = 0; n < %s; n++)", rows);
     emit_line(e, "const int at = (n * %lld + c) * %lld;", (long long)C, (long long)S);
     emit_line(e, "float dy_n;");
     emit_line(e, "sum_dy_xhat += kiln_norm_sum_dy_dev(%s + at, %s + at, %lld, (float)-mean, &dy_n);",
@@ -463,10 +474,10 @@ static void emit_batchnorm_grad_vector(Emitter *e, int64_t N, int64_t C, int64_t
     if (out[2])
         emit_line(e, "%s[c] = (float)sum_dy;", out[2]);
     emit_line(e, "/* dX = k (dY - sum_dy / M - xhat sum_dy_xhat / M) = k dY + kx x + k0 */");
-    emit_line(e, "const double k = %s[c] * inv_std, kx = -k * inv_std * sum_dy_xhat / %lld.0;",
-              in[2], M);
-    emit_line(e, "const double k0 = -k * sum_dy / %lld.0 - kx * mean;", M);
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)N);
+    emit_line(e, "const double k = %s[c] * inv_std, kx = -k * inv_std * sum_dy_xhat / %s;",
+              in[2], count);
+    emit_line(e, "const double k0 = -k * sum_dy / %s - kx * mean;", count);
+    emit_open(e, "for (int n = 0; n < %s; n++)", rows);
     emit_line(e, "const int at = (n * %lld + c) * %lld;", (long long)C, (long long)S);
     emit_line(e, "kiln_norm_affine2(%s + at, %s + at, %s + at, %lld, (float)k, (float)kx, "
                  "(float)k0);", out[0], in[0], in[1], (long long)S);
@@ -489,29 +500,34 @@ bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
     int64_t N = x->shape.dims[0], C = x->shape.dims[1], S = shape_numel(&x->shape) / (N * C);
     bool training = ir_attr_int(n, "training_mode", 0) != 0;
     double eps = ir_attr_float(n, "epsilon", 1e-5);
+    /* a run-time batch (emit_batch): statistics and sums over the first nb
+     * rows, dX zero in the padded ones */
+    const char *rows = emit_batch(e, N);
+    const char *count = e->batch_rows ? arena_printf(e->arena, "((double)nb * %lld.0)", (long long)S)
+                                      : arena_printf(e->arena, "%lld.0", (long long)(N * S));
+    emit_batch_zero_tail(e, out[0], N, C * S, x->dtype);
     if (training && x->dtype == DT_F32 && N * S < ((int64_t)1 << 30) / C) {
-        emit_batchnorm_grad_vector(e, N, C, S, eps);
+        emit_batchnorm_grad_vector(e, rows, count, C, S, eps);
         return true;
     }
     emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
     if (training) {
         emit_line(e, "/* the batch statistics of channel c */");
         emit_line(e, "double sum = 0.0, sq = 0.0;");
-        emit_channel_open(e, N, C, S);
+        emit_channel_open(e, rows, C, S);
         emit_line(e, "sum += %s[i];", in[1]);
         emit_close_n(e, 2);
-        emit_line(e, "const double mean = sum / %lld.0;", (long long)(N * S));
-        emit_channel_open(e, N, C, S);
+        emit_line(e, "const double mean = sum / %s;", count);
+        emit_channel_open(e, rows, C, S);
         emit_line(e, "sq += (%s[i] - mean) * (%s[i] - mean);", in[1], in[1]);
         emit_close_n(e, 2);
-        emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %lld.0 + %.17g);", (long long)(N * S),
-                  eps);
+        emit_line(e, "const double inv_std = 1.0 / sqrt(sq / %s + %.17g);", count, eps);
     } else {
         emit_line(e, "const double mean = %s[c];", in[3]);
         emit_line(e, "const double inv_std = 1.0 / sqrt((double)%s[c] + %.17g);", in[4], eps);
     }
     emit_line(e, "double sum_dy = 0.0, sum_dy_xhat = 0.0;");
-    emit_channel_open(e, N, C, S);
+    emit_channel_open(e, rows, C, S);
     emit_line(e, "sum_dy += %s[i];", in[0]);
     emit_line(e, "sum_dy_xhat += %s[i] * (%s[i] - mean) * inv_std;", in[0], in[1]);
     emit_close_n(e, 2);
@@ -520,11 +536,11 @@ bool k_batchnorm_grad(Emitter *e, const Graph *g, const Node *n)
     if (out[2])
         emit_line(e, "%s[c] = (%s)sum_dy;", out[2], t);
     emit_line(e, "const double k = %s[c] * inv_std;", in[2]);
-    emit_channel_open(e, N, C, S);
+    emit_channel_open(e, rows, C, S);
     if (training)
-        emit_line(e, "%s[i] = (%s)(k * (%s[i] - sum_dy / %lld.0 - (%s[i] - mean) * inv_std * "
-                     "sum_dy_xhat / %lld.0));",
-                  out[0], t, in[0], (long long)(N * S), in[1], (long long)(N * S));
+        emit_line(e, "%s[i] = (%s)(k * (%s[i] - sum_dy / %s - (%s[i] - mean) * inv_std * "
+                     "sum_dy_xhat / %s));",
+                  out[0], t, in[0], count, in[1], count);
     else
         emit_line(e, "%s[i] = (%s)(k * %s[i]);", out[0], t, in[0]);
     emit_close_n(e, 3);

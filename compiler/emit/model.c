@@ -9,11 +9,14 @@
 #include <string.h>
 
 #include "kiln_runtime.h" /* the weights blob format */
+#include "tune.h"
 
 typedef struct Names {
     const char **value;   /* per value id: the C name in P_run_v / weights */
     const char **kernel;  /* per node id: the kernel function's name */
     const char **init;    /* per value id: the array of a state's first value, or NULL (zeros) */
+    const char **task;    /* per node id: --threads: the pool's entry to the kernel */
+    const char **args;    /* per node id: --threads: the struct of the kernel's arguments */
     int n;
     const char **taken;
 } Names;
@@ -23,7 +26,7 @@ static const char *const reserved[] = {
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
     "typedef", "union", "unsigned", "void", "volatile", "while", "ws", "workspace", "inputs",
-    "outputs", "status", NULL};
+    "outputs", "status", "nb", "run_rows", "train_rows", "args", "pool", NULL};
 
 static int64_t value_bytes(const Value *v)
 {
@@ -54,7 +57,7 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
 {
     nm->value = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     nm->kernel = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
-    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + g->n_nodes + 1));
+    nm->taken = arena_alloc(a, sizeof(char *) * (size_t)(2 * g->n_values + 3 * g->n_nodes + 1));
     for (int i = 0; i < g->n_values; i++) {
         const Value *v = g->values[i];
         const char *id = emit_ident(a, v->name);
@@ -64,6 +67,14 @@ static void make_names(const Graph *g, Arena *a, Names *nm)
         const Node *n = g->nodes[i];
         if (!n->dead)
             nm->kernel[i] = unique_name(a, nm, arena_printf(a, "k_%s", emit_ident(a, n->name)));
+    }
+    nm->task = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    nm->args = arena_alloc(a, sizeof(char *) * (size_t)(g->n_nodes + 1));
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i]->dead)
+            continue;
+        nm->task[i] = unique_name(a, nm, arena_printf(a, "%s_task", nm->kernel[i]));
+        nm->args[i] = unique_name(a, nm, arena_printf(a, "%s_args", nm->kernel[i]));
     }
     nm->init = arena_alloc(a, sizeof(char *) * (size_t)(g->n_values + 1));
     for (int i = 0; i < g->n_values; i++) {
@@ -130,8 +141,70 @@ static const char *type_str(Arena *a, const Value *v)
 /* One node: its kernel body first (so unused parameters can be left out of
  * the signature), then the function around it. The call goes to *call;
  * passed[id] is set for every value the call passes. */
+/* --threads: a kernel run on the pool gets its arguments through a struct
+ * and an entry of type kiln_pool_fn (P.c, after the kernel), which hands
+ * each thread its own scratch of scratch_bytes; fields holds the struct's
+ * members as "TYPE *NAME", names their names. */
+static void emit_task(Emitter *e, const Node *n, const Names *nm, const char *const *fields,
+                      const char *const *names, int count, int64_t scratch_bytes)
+{
+    emit_line(e, "typedef struct %s {", nm->args[n->id]);
+    for (int i = 0; i < count; i++)
+        emit_line(e, "    %s;", fields[i]);
+    emit_line(e, "} %s;", nm->args[n->id]);
+    emit_blank(e);
+    emit_func(e, "static void %s(void *ctx, int part, int parts, int thread)", nm->task[n->id]);
+    emit_line(e, "const %s *a = (const %s *)ctx;", nm->args[n->id], nm->args[n->id]);
+    if (!scratch_bytes)
+        emit_line(e, "(void)thread;");
+    StrBuf sb = {0};
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], "scratch") == 0) /* this thread's */
+            sb_printf(&sb, "(unsigned char *)a->scratch + (ptrdiff_t)thread * %lld, ",
+                      (long long)scratch_bytes);
+        else
+            sb_printf(&sb, "a->%s, ", names[i]);
+    emit_line(e, "%s(%spart, parts);", nm->kernel[n->id], sb.buf ? sb.buf : "");
+    sb_free(&sb);
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* A kernel's parameters, as emit_node collects them. */
+typedef struct KernelParams {
+    StrBuf sig;                   /* the declarations: "const float *restrict x0, ..." */
+    StrBuf args;                  /* the call's arguments: "w_fc1, image, scratch" */
+    const char *fields[130];      /* --threads: the argument struct's members "TYPE *NAME" */
+    const char *names[130];       /* and their names */
+    int n;
+} KernelParams;
+
+static void param_add(KernelParams *kp, const char *type, const char *name, const char *arg,
+                      Arena *a)
+{
+    sb_printf(&kp->sig, "%s%s *restrict %s", kp->n ? ", " : "", type, name);
+    sb_printf(&kp->args, "%s%s", kp->n ? ", " : "", arg);
+    kp->fields[kp->n] = arena_printf(a, "%s *%s", type, name);
+    kp->names[kp->n++] = name;
+}
+
+/* The call of kernel n in its entry point: direct, or (--threads) through
+ * the pool with its arguments in a struct. */
+static void emit_call(const Emitter *e, const Node *n, const Names *nm, const KernelParams *kp,
+                      StrBuf *call)
+{
+    const char *args = kp->args.buf ? kp->args.buf : "";
+    if (e->parts == 0) {
+        sb_printf(call, "    %s(%s);\n", nm->kernel[n->id], args);
+        return;
+    }
+    sb_printf(call, "    {\n        %s args = {%s};\n", nm->args[n->id], kp->n ? args : "0");
+    sb_printf(call, "        kiln_pool_run(pool, %s, &args, %d);\n    }\n", nm->task[n->id],
+              e->parts);
+}
+
 static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, bool *passed,
-                      bool *uses_scratch)
+                      bool *uses_scratch, bool *uses_pool)
 {
     static bool (*const kernels[OP_COUNT])(Emitter *, const Graph *, const Node *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = kernel,
@@ -154,8 +227,13 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
     e->out_name = out_name;
     int64_t scratch_before = e->scratch;
     e->scratch = 0;
+    e->batch_rows = g->batch.rows && g->batch.rows[n->id];
+    e->parts = 0;
     bool ok = kernels[n->op](e, g, n);
     bool wants_scratch = e->scratch > 0;
+    int64_t own_scratch = (e->scratch + 63) / 64 * 64; /* per thread on the pool */
+    if (e->parts > 0)
+        e->scratch = own_scratch * e->threads;
     if (e->scratch < scratch_before)
         e->scratch = scratch_before;
     e->out = saved;
@@ -165,11 +243,8 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
         return false;
     }
     /* comment, signature, body */
-    StrBuf sig = {0};
+    KernelParams kp = {0};
     emit_line(e, "/* %s '%s'", n->op_name, safe_comment(e->arena, n->name));
-    sb_printf(call, "    %s(", nm->kernel[n->id]);
-    sb_printf(&sig, "static void %s(", nm->kernel[n->id]);
-    int params = 0;
     for (int pass = 0; pass < 2; pass++) {
         int count = pass ? n->n_out : n->n_in;
         for (int i = 0; i < count; i++) {
@@ -177,21 +252,26 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
             if (!pname || !uses_token(body.buf ? body.buf : "", pname))
                 continue;
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
-            sb_printf(&sig, "%s%s%s *restrict %s", params ? ", " : "", pass ? "" : "const ",
-                      dtype_ctype(v->dtype), pname);
-            sb_printf(call, "%s%s", params ? ", " : "", nm->value[v->id]);
+            param_add(&kp, arena_printf(e->arena, "%s%s", pass ? "" : "const ", dtype_ctype(v->dtype)),
+                      pname, nm->value[v->id], e->arena);
             passed[v->id] = true;
-            params++;
         }
     }
+    if (e->batch_rows && uses_token(body.buf ? body.buf : "", "nb")) { /* the run-time batch */
+        sb_printf(&kp.sig, "%sint nb", kp.n ? ", " : "");
+        sb_printf(&kp.args, "%snb", kp.n ? ", " : "");
+        kp.fields[kp.n] = "int nb";
+        kp.names[kp.n++] = "nb";
+    }
+    e->batch_rows = false;
     if (wants_scratch) {
         *uses_scratch = true;
-        sb_printf(&sig, "%svoid *restrict scratch", params ? ", " : "");
-        sb_printf(call, "%sscratch", params ? ", " : "");
-        params++;
+        param_add(&kp, "void", "scratch", "scratch", e->arena);
     }
-    sb_printf(&sig, "%s)", params ? "" : "void");
-    sb_printf(call, ");\n");
+    if (e->parts > 0)
+        sb_printf(&kp.sig, "%sint part, int parts", kp.n ? ", " : "");
+    *uses_pool |= e->parts > 0;
+    emit_call(e, n, nm, &kp, call);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < (pass ? n->n_out : n->n_in); i++) {
             const Value *v = pass ? ir_out(g, n, i) : ir_in(g, n, i);
@@ -200,13 +280,16 @@ static bool emit_node(Emitter *e, const Node *n, const Names *nm, StrBuf *call, 
                           safe_comment(e->arena, v->name));
         }
     emit_line(e, " */");
-    emit_line(e, "%s", sig.buf);
+    emit_line(e, "static void %s(%s)", nm->kernel[n->id], kp.sig.len ? kp.sig.buf : "void");
     emit_line(e, "{");
     if (body.len)
         sb_append(e->out, body.buf, body.len);
     emit_line(e, "}");
     emit_blank(e);
-    sb_free(&sig);
+    if (e->parts > 0)
+        emit_task(e, n, nm, kp.fields, kp.names, kp.n, wants_scratch ? own_scratch : 0);
+    sb_free(&kp.sig);
+    sb_free(&kp.args);
     sb_free(&body);
     return true;
 }
@@ -219,10 +302,12 @@ typedef struct Entry {
     const MemPlan *mp;
     bool *passed;          /* per value id: some kernel call of this entry takes it */
     bool scratch;          /* some kernel call of this entry takes the scratch pointer */
+    bool pool;             /* some kernel of this entry runs on the thread pool */
     StrBuf calls;
 } Entry;
 
-/* The workspace: [states][weights (file mode)][planned tensors][scratch]. */
+/* The workspace: [states][weights (file mode)][planned tensors][scratch]
+ * [the thread pool (--threads)]. */
 typedef struct Layout {
     bool *used;            /* per value id: a constant some kernel or output reads */
     int64_t *weight_off;   /* per value id: a used constant's offset (file mode) */
@@ -230,6 +315,10 @@ typedef struct Layout {
     int64_t state_size;    /* bytes of the states at the start of the workspace */
     int64_t weights_end;   /* end of the weights (file mode; = state_size otherwise) */
     int64_t act_size;      /* the largest entry's planned tensors, from weights_end */
+    int64_t stage_off;     /* run-time batch: the staging buffers of the padded rows */
+    int64_t stage_size;    /* (after the scratch; 0 without a run-time batch) */
+    int64_t pool_off;      /* --threads: the kiln_pool's offset, after the scratch; else -1 */
+    int threads;
 } Layout;
 
 static int64_t align64(int64_t x)
@@ -278,7 +367,8 @@ static void emit_front_matter(Emitter *e, const Graph *g, const EmitOptions *o, 
     emit_line(e, " * Model: %s (graph '%s', producer '%s', opset %d)",
               safe_comment(e->arena, o->model_file), safe_comment(e->arena, g->name),
               safe_comment(e->arena, g->producer), g->opset);
-    emit_line(e, " * Target: %s", o->target == TARGET_X86_64_V3 ? "x86-64-v3" : "generic");
+    emit_line(e, " * Target: %s%s", target_name(o->target),
+              o->target_from_host ? " (--target host: the best of the compiling machine)" : "");
     emit_line(e, " */");
 }
 
@@ -466,6 +556,8 @@ static void emit_locals(Emitter *e, const Graph *g, const Names *nm, const Layou
     }
     if (ent->scratch)
         emit_line(e, "void *scratch = ws + %lld;", (long long)(lay->weights_end + lay->act_size));
+    if (ent->pool)
+        emit_line(e, "kiln_pool *pool = (kiln_pool *)(ws + %lld);", (long long)lay->pool_off);
     emit_line(e, "(void)ws;");
     emit_blank(e);
 }
@@ -496,13 +588,39 @@ static void emit_output_copies(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
-/* The kernels use AVX2+FMA: P_init refuses a CPU without them. */
+/* The kernels use AVX2+FMA or AVX-512F: P_init refuses a CPU (or an OS)
+ * without them. The other targets' instruction sets are their
+ * architecture's baseline (SSE2, NEON) and need no check. */
 static void emit_cpu_check(Emitter *e)
 {
-    if (!e->needs_avx2)
+    if (e->needs_avx2) {
+        emit_line(e, "if (!kiln_cpu_has_avx2_fma())");
+        emit_line(e, "    return KILN_ERR_CPU;");
+    }
+    if (e->needs_avx512) {
+        emit_line(e, "if (!kiln_cpu_has_avx512f())");
+        emit_line(e, "    return KILN_ERR_CPU;");
+    }
+}
+
+/* --threads: the last step of P_init starts the pool's workers. */
+static void emit_pool_start(Emitter *e, const Layout *lay)
+{
+    emit_line(e, "return kiln_pool_start((kiln_pool *)((unsigned char *)workspace + %lld), %d);",
+              (long long)lay->pool_off, lay->threads);
+}
+
+/* --threads: P_shutdown joins the pool's workers. */
+static void emit_shutdown(Emitter *e, const Layout *lay, const char *P)
+{
+    if (lay->pool_off < 0)
         return;
-    emit_line(e, "if (!kiln_cpu_has_avx2_fma())");
-    emit_line(e, "    return KILN_ERR_CPU;");
+    emit_func(e, "void %s_shutdown(void *workspace)", P);
+    emit_line(e, "if (workspace)");
+    emit_line(e, "    kiln_pool_shutdown((kiln_pool *)((unsigned char *)workspace + %lld));",
+              (long long)lay->pool_off);
+    emit_close(e);
+    emit_blank(e);
 }
 
 /* P_init: the first value of every state (weights read from the blob in
@@ -516,7 +634,15 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
         emit_cpu_check(e);
         emit_line(e, "if (!workspace)");
         emit_line(e, "    return KILN_ERR_ARGUMENT;");
-        emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        if (lay->pool_off < 0) {
+            emit_line(e, "return kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);", P);
+        } else {
+            emit_line(e, "int status = kiln_weights_load(workspace, %s_WEIGHTS_SIZE, weights_path);",
+                      P);
+            emit_line(e, "if (status != KILN_OK)");
+            emit_line(e, "    return status;");
+            emit_pool_start(e, lay);
+        }
         emit_close(e);
         emit_blank(e);
         emit_func(e, "int %s_init(void *workspace)", P);
@@ -540,26 +666,229 @@ static void emit_init(Emitter *e, const Graph *g, const Names *nm, const Layout 
             emit_line(e, "memset((unsigned char *)workspace + %lld, 0, %lld); /* %s */",
                       (long long)lay->state_off[i], (long long)value_bytes(v), safe_comment(e->arena, v->name));
     }
-    emit_line(e, "return KILN_OK;");
+    if (lay->pool_off < 0)
+        emit_line(e, "return KILN_OK;");
+    else
+        emit_pool_start(e, lay);
     emit_close(e);
     emit_blank(e);
 }
 
+/* ---- the run-time batch (g->batch, --batch N on a symbolic first dim) ----
+ * P_run_batch_v / P_train_step_batch_v take batch <= N rows. The kernels keep
+ * their N-row shapes: a smaller batch is copied into staging buffers in the
+ * workspace, rows batch..N-1 repeating the last real row (finite, so a zero
+ * gradient times them stays zero), and the kernels that reduce over the
+ * batch use only the first nb rows (pass/batch_rows.c). */
+
+/* Bytes of one batch row of v along its batch axis, and the blocks before
+ * that axis (outer); 0 if v has no batch axis. */
+static int64_t batch_row_bytes(const Graph *g, const Value *v, int64_t *outer)
+{
+    int ax = g->batch.axis ? g->batch.axis[v->id] : -1;
+    *outer = 1;
+    if (ax < 0 || v->kind == VAL_CONST)
+        return 0;
+    int64_t inner = (int64_t)dtype_size(v->dtype);
+    for (int i = 0; i < v->shape.rank; i++) {
+        if (i < ax)
+            *outer *= v->shape.dims[i];
+        else if (i > ax)
+            inner *= v->shape.dims[i];
+    }
+    return inner;
+}
+
+/* The staging bytes of an entry: its batch-major inputs, then (run) its
+ * batch-major outputs. */
+static int64_t stage_bytes(const Graph *g, const int *ids, int n, bool outputs)
+{
+    int64_t size = 0, outer;
+    for (int k = 0; k < n; k++)
+        size += align64(batch_row_bytes(g, g->values[ids[k]], &outer) * outer * g->batch.max);
+    if (outputs)
+        size += stage_bytes(g, g->outputs, g->n_outputs, false);
+    return size;
+}
+
+static void plan_staging(const Graph *g, int64_t scratch, Layout *lay)
+{
+    lay->stage_off = lay->weights_end + lay->act_size + align64(scratch);
+    lay->stage_size = 0;
+    if (g->batch.max <= 0 || g->batch.fallback)
+        return;
+    lay->stage_size = stage_bytes(g, g->inputs, g->n_inputs, true);
+    int64_t train = stage_bytes(g, g->train_inputs, g->n_train_inputs, false);
+    if (g->train_loss >= 0 && train > lay->stage_size)
+        lay->stage_size = train;
+}
+
+static void emit_pad_rows(Emitter *e)
+{
+    emit_line(e, "/* Rows 0..batch-1 of src into dst, then rows batch..max-1 repeating the");
+    emit_line(e, " * last one: the padding stays finite. */");
+    emit_func(e, "static void pad_rows(unsigned char *dst, const void *src, int batch, int max, "
+                 "size_t row_bytes)");
+    emit_line(e, "memcpy(dst, src, (size_t)batch * row_bytes);");
+    emit_line(e, "for (int r = batch; r < max; r++)");
+    emit_line(e, "    memcpy(dst + (size_t)r * row_bytes, dst + (size_t)(batch - 1) * row_bytes, "
+                 "row_bytes);");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* pad_rows for the staged inputs and unpad_rows for the staged outputs,
+ * each only where some entry point copies such tensors. */
+static void emit_stage_helpers(Emitter *e, const Graph *g)
+{
+    bool in = stage_bytes(g, g->inputs, g->n_inputs, false) > 0 ||
+              (g->train_loss >= 0 && stage_bytes(g, g->train_inputs, g->n_train_inputs, false) > 0);
+    if (in)
+        emit_pad_rows(e);
+    if (stage_bytes(g, g->outputs, g->n_outputs, false) == 0)
+        return;
+    emit_line(e, "/* The first batch rows of each of outer blocks of max rows, from src to dst. */");
+    emit_func(e, "static void unpad_rows(void *dst, const unsigned char *src, int batch, int max, "
+                 "size_t outer, size_t row_bytes)");
+    emit_line(e, "for (size_t o = 0; o < outer; o++)");
+    emit_line(e, "    memcpy((unsigned char *)dst + o * (size_t)batch * row_bytes,");
+    emit_line(e, "           src + o * (size_t)max * row_bytes, (size_t)batch * row_bytes);");
+    emit_close(e);
+    emit_blank(e);
+}
+
+/* The argument checks of a batch entry point; with a fallback only N goes. */
+static void emit_batch_checks(Emitter *e, const Graph *g, const char *ptrs, const char *arr,
+                              int count)
+{
+    emit_line(e, "if (!workspace%s || batch %s)", ptrs,
+              g->batch.fallback ? arena_printf(e->arena, "!= %lld", (long long)g->batch.max)
+                                : arena_printf(e->arena, "< 1 || batch > %lld", (long long)g->batch.max));
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_check_ptrs(e, arr, count);
+}
+
+/* const void *in[n]: the caller's pointers, batch-major ones replaced by
+ * padded copies in the staging area from offset *off on. */
+static void emit_stage_inputs(Emitter *e, const Graph *g, const Layout *lay, const int *ids,
+                              int n, int64_t *off)
+{
+    emit_line(e, "unsigned char *stage = (unsigned char *)workspace + %lld;", (long long)lay->stage_off);
+    emit_line(e, "const void *in[%d];", n ? n : 1);
+    for (int k = 0; k < n; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[ids[k]], &outer);
+        if (!row) {
+            emit_line(e, "in[%d] = inputs[%d];", k, k);
+            continue;
+        }
+        emit_line(e, "pad_rows(stage + %lld, inputs[%d], batch, %lld, %lld);", (long long)*off, k,
+                  (long long)g->batch.max, (long long)row);
+        emit_line(e, "in[%d] = stage + %lld;", k, (long long)*off);
+        *off += align64(row * g->batch.max);
+    }
+}
+
+/* P_run_batch_v below N rows: the padded inputs and the outputs staged. */
+static void emit_run_staged(Emitter *e, const Graph *g, const Layout *lay)
+{
+    long long N = (long long)g->batch.max;
+    int64_t off = 0;
+    emit_stage_inputs(e, g, lay, g->inputs, g->n_inputs, &off);
+    emit_line(e, "void *out[%d];", g->n_outputs ? g->n_outputs : 1);
+    for (int k = 0; k < g->n_outputs; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[g->outputs[k]], &outer);
+        if (row) {
+            emit_line(e, "out[%d] = stage + %lld;", k, (long long)off);
+            off += align64(row * outer * g->batch.max);
+        } else {
+            emit_line(e, "out[%d] = outputs[%d];", k, k);
+        }
+    }
+    KILN_ASSERT(off <= lay->stage_size);
+    emit_line(e, "int status = run_rows(workspace, batch, in, out);");
+    for (int k = 0; k < g->n_outputs; k++) {
+        int64_t outer, row = batch_row_bytes(g, g->values[g->outputs[k]], &outer);
+        if (row)
+            emit_line(e, "unpad_rows(outputs[%d], out[%d], batch, %lld, %lld, %lld);", k, k, N,
+                      (long long)outer, (long long)row);
+    }
+    emit_line(e, "return status;");
+}
+
+static void emit_run_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+{
+    long long N = (long long)g->batch.max;
+    emit_func(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs, "
+                 "void *const *outputs)", P);
+    emit_batch_checks(e, g, arena_printf(e->arena, "%s%s", g->n_inputs ? " || !inputs" : "",
+                                         g->n_outputs ? " || !outputs" : ""),
+                      "inputs", g->n_inputs);
+    emit_check_ptrs(e, "outputs", g->n_outputs);
+    emit_line(e, "if (batch == %lld)", N);
+    emit_line(e, "    return run_rows(workspace, batch, inputs, outputs);");
+    if (g->batch.fallback) {
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
+    } else {
+        emit_run_staged(e, g, lay);
+    }
+    emit_close(e);
+    emit_blank(e);
+    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)", P);
+    emit_line(e, "return %s_run_batch_v(workspace, %lld, inputs, outputs);", P, N);
+    emit_close(e);
+    emit_blank(e);
+}
+
+
 static void emit_run(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                      const EmitOptions *o, const Entry *ent)
 {
-    emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)",
-              o->prefix);
+    bool dyn = g->batch.max > 0;
+    if (dyn) {
+        emit_line(e, "/* %s_run_v on nb real rows (the batch-major tensors hold %lld, padded) */",
+                  o->prefix, (long long)g->batch.max);
+        emit_func(e, "static int run_rows(void *workspace, int nb, const void *const *inputs, "
+                     "void *const *outputs)");
+        emit_line(e, "(void)nb;");
+    } else {
+        emit_func(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs)",
+                  o->prefix);
+    }
     if (g->n_inputs == 0)
         emit_line(e, "(void)inputs; /* the model has no inputs */");
-    emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
-              g->n_outputs ? " || !outputs" : "");
-    emit_line(e, "    return KILN_ERR_ARGUMENT;");
-    emit_check_ptrs(e, "inputs", g->n_inputs);
-    emit_check_ptrs(e, "outputs", g->n_outputs);
+    if (!dyn) {
+        emit_line(e, "if (!workspace%s%s)", g->n_inputs ? " || !inputs" : "",
+                  g->n_outputs ? " || !outputs" : "");
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_check_ptrs(e, "inputs", g->n_inputs);
+        emit_check_ptrs(e, "outputs", g->n_outputs);
+    }
     emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
     sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
     emit_output_copies(e, g, nm);
+    emit_line(e, "return KILN_OK;");
+    emit_close(e);
+    emit_blank(e);
+    if (dyn)
+        emit_run_batch(e, g, lay, o->prefix);
+}
+
+/* kiln tune's harness only (never in user output): P_tune_layer runs the
+ * kernel of one blocked GEMM layer of P_run_v, numbered as kiln tune found
+ * them; the workspace holds what the last P_run_v left there. */
+static void emit_tune_layer(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
+                            const EmitOptions *o, const Entry *ent, const StrBuf *cases)
+{
+    emit_func(e, "int %s_tune_layer(void *workspace, const void *const *inputs, "
+                 "void *const *outputs, int layer)", o->prefix);
+    emit_line(e, "(void)inputs;");
+    emit_line(e, "(void)outputs;");
+    emit_locals(e, g, nm, lay, ent, g->inputs, g->n_inputs, true);
+    emit_line(e, "switch (layer) {");
+    sb_append(e->out, cases->buf ? cases->buf : "", cases->len);
+    emit_line(e, "default:");
+    emit_line(e, "    return KILN_ERR_ARGUMENT;");
+    emit_line(e, "}");
     emit_line(e, "return KILN_OK;");
     emit_close(e);
     emit_blank(e);
@@ -609,15 +938,48 @@ static void emit_finite_check(Emitter *e, const Graph *g, const Names *nm)
     }
 }
 
+static void emit_train_batch(Emitter *e, const Graph *g, const Layout *lay, const char *P)
+{
+    long long N = (long long)g->batch.max;
+    emit_func(e, "int %s_train_step_batch_v(void *workspace, int batch, const void *const *inputs, "
+                 "float *loss)", P);
+    emit_batch_checks(e, g, " || !inputs || !loss", "inputs", g->n_train_inputs);
+    emit_line(e, "if (batch == %lld)", N);
+    emit_line(e, "    return train_rows(workspace, batch, inputs, loss);");
+    if (g->batch.fallback) {
+        emit_line(e, "return KILN_ERR_ARGUMENT; /* %s */", safe_comment(e->arena, g->batch.fallback));
+    } else {
+        int64_t off = 0;
+        emit_stage_inputs(e, g, lay, g->train_inputs, g->n_train_inputs, &off);
+        KILN_ASSERT(off <= lay->stage_size);
+        emit_line(e, "return train_rows(workspace, batch, in, loss);");
+    }
+    emit_close(e);
+    emit_blank(e);
+    emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
+    emit_line(e, "return %s_train_step_batch_v(workspace, %lld, inputs, loss);", P, N);
+    emit_close(e);
+    emit_blank(e);
+}
+
 /* P_train_step_v, P_set_lr, P_params_save, P_params_load. */
 static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout *lay,
                        const EmitOptions *o, const Entry *ent)
 {
     const char *P = o->prefix;
-    emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
-    emit_line(e, "if (!workspace || !inputs || !loss)");
-    emit_line(e, "    return KILN_ERR_ARGUMENT;");
-    emit_check_ptrs(e, "inputs", g->n_train_inputs);
+    bool dyn = g->batch.max > 0;
+    if (dyn) {
+        emit_line(e, "/* %s_train_step_v on nb real rows (the batch-major inputs hold %lld, padded) */",
+                  P, (long long)g->batch.max);
+        emit_func(e, "static int train_rows(void *workspace, int nb, const void *const *inputs, "
+                     "float *loss)");
+        emit_line(e, "(void)nb;");
+    } else {
+        emit_func(e, "int %s_train_step_v(void *workspace, const void *const *inputs, float *loss)", P);
+        emit_line(e, "if (!workspace || !inputs || !loss)");
+        emit_line(e, "    return KILN_ERR_ARGUMENT;");
+        emit_check_ptrs(e, "inputs", g->n_train_inputs);
+    }
     emit_locals(e, g, nm, lay, ent, g->train_inputs, g->n_train_inputs, false);
     sb_append(e->out, ent->calls.buf ? ent->calls.buf : "", ent->calls.len);
     emit_blank(e);
@@ -633,6 +995,8 @@ static void emit_train(Emitter *e, const Graph *g, const Names *nm, const Layout
     emit_line(e, "return KILN_OK;");
     emit_close(e);
     emit_blank(e);
+    if (dyn)
+        emit_train_batch(e, g, lay, P);
     const Value *lr = ir_graph_find_value(g, "kiln.lr");
     KILN_ASSERT(lr && lr->kind == VAL_STATE);
     emit_func(e, "void %s_set_lr(void *workspace, float lr)", P);
@@ -724,15 +1088,27 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "#include <stddef.h>");
     emit_line(e, "#include <stdint.h>");
     emit_line(e, "#include \"kiln_runtime.h\"");
+    if (lay->pool_off >= 0)
+        emit_line(e, "#include \"kiln_threads.h\" /* --threads: build with -pthread */");
     emit_blank(e);
     emit_line(e, "#ifdef __cplusplus");
     emit_line(e, "extern \"C\" {");
     emit_line(e, "#endif");
     emit_blank(e);
-    int64_t wsize = lay->weights_end + lay->act_size + scratch;
+    int64_t wsize = lay->stage_size ? lay->stage_off + lay->stage_size
+                                    : lay->weights_end + lay->act_size + scratch;
     emit_line(e, "/* Bytes of the workspace every call takes: 64-byte aligned, owned by the");
     emit_line(e, " * caller, any contents (%s_init sets up what needs a value). */", P);
-    emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P, (long long)(wsize ? wsize : SCHED_ALIGN));
+    if (lay->pool_off >= 0) {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld + sizeof(kiln_pool))", P,
+                  (long long)lay->pool_off);
+        emit_line(e, "/* The threads the kernels run on (the caller's included): %s_init starts", P);
+        emit_line(e, " * them, %s_shutdown joins them. */", P);
+        emit_line(e, "#define %s_THREADS %d", P, lay->threads);
+    } else {
+        emit_line(e, "#define %s_WORKSPACE_SIZE ((size_t)%lld)", P,
+                  (long long)(wsize ? wsize : SCHED_ALIGN));
+    }
     if (o->weights == WEIGHTS_FILE) {
         emit_line(e, "/* The weights blob %s_init reads, and its payload size. */", P);
         emit_line(e, "#define %s_WEIGHTS_FILE \"%s.bin\"", P, P);
@@ -748,11 +1124,35 @@ static void emit_header(Emitter *e, const Graph *g, const Names *nm, const EmitO
     emit_line(e, "int %s_init(void *workspace);", P);
     if (o->weights == WEIGHTS_FILE)
         emit_line(e, "int %s_init_from(void *workspace, const char *weights_path);", P);
+    if (lay->pool_off >= 0) {
+        emit_line(e, "/* Joins the threads %s_init started; the workspace may then be freed or", P);
+        emit_line(e, " * initialized again. One workspace serves one calling thread at a time. */");
+        emit_line(e, "void %s_shutdown(void *workspace);", P);
+    }
     emit_line(e, "/* Runs the model: inputs and outputs are dense row-major arrays in");
     emit_line(e, " * %s_info order. Inputs are never written. 0 on success. */", P);
     emit_line(e, "int %s_run_v(void *workspace, const void *const *inputs, void *const *outputs);", P);
     emit_line(e, "int %s_run(%s);", P, typed_params(e, g, nm));
     emit_blank(e);
+    if (g->batch.max > 0) {
+        emit_line(e, "/* The run-time batch (kiln compile --batch %lld on a symbolic first dim): the",
+                  (long long)g->batch.max);
+        emit_line(e, " * batch-major inputs and outputs hold `batch` rows, %s_MIN_BATCH <= batch <=", P);
+        emit_line(e, " * %s_MAX_BATCH (MIN is MAX when kiln had to keep the batch fixed);", P);
+        emit_line(e, " * %s_run_v is %s_run_batch_v with batch %s_MAX_BATCH. Another batch gives", P, P, P);
+        emit_line(e, " * KILN_ERR_ARGUMENT. */");
+        emit_line(e, "#define %s_MAX_BATCH %lld", P, (long long)g->batch.max);
+        if (g->batch.fallback)
+            emit_line(e, "/* Only batch %lld: %s. */", (long long)g->batch.max,
+                      safe_comment(e->arena, g->batch.fallback));
+        emit_line(e, "#define %s_MIN_BATCH %lld", P, g->batch.fallback ? (long long)g->batch.max : 1LL);
+        emit_line(e, "int %s_run_batch_v(void *workspace, int batch, const void *const *inputs,", P);
+        emit_line(e, "                   void *const *outputs);");
+        if (g->train_loss >= 0)
+            emit_line(e, "int %s_train_step_batch_v(void *workspace, int batch, const void *const *inputs, "
+                         "float *loss);", P);
+        emit_blank(e);
+    }
     if (g->train_loss >= 0) {
         emit_line(e, "/* Training (kiln compile --train). The inputs of a step: %s_train_info", P);
         emit_line(e, " * order, %s_info's inputs and then the labels. One forward, backward and", P);
@@ -783,25 +1183,53 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
 {
     Arena *a = arena_new();
     Emitter e = {.arena = a, .d = d, .g = g, .target = o->target,
-                 .pack_constants = o->weights == WEIGHTS_EMBED};
+                 .pack_constants = o->weights == WEIGHTS_EMBED, .threads = o->threads,
+                 .tuning = o->tuning};
     Names nm = {0};
     Layout lay = {0};
     make_names(g, a, &nm);
+    r->scratch = calloc((size_t)g->n_nodes + 1, sizeof(int64_t));
 
     /* kernels first, into their own buffer, collecting each entry's calls */
     Entry ent[2] = {{.s = run, .mp = run_plan}, {.s = train, .mp = train_plan}};
     int n_ent = g->train_loss >= 0 ? 2 : 1;
-    StrBuf kernels = {0}, prelude = {0};
+    StrBuf kernels = {0}, prelude = {0}, tune_cases = {0};
     e.prelude = &prelude;
     e.out = &kernels;
     bool ok = true;
     for (int k = 0; k < n_ent; k++) {
         ent[k].passed = arena_alloc(a, (size_t)g->n_values + 1);
-        for (int i = 0; i < ent[k].s->n && ok; i++)
+        for (int i = 0; i < ent[k].s->n && ok; i++) {
+            int found = o->tuning ? o->tuning->n_found : 0;
+            size_t start = ent[k].calls.len;
+            int64_t before = e.scratch;
+            e.scratch = 0;
             ok = emit_node(&e, g->nodes[ent[k].s->order[i]], &nm, &ent[k].calls, ent[k].passed,
-                           &ent[k].scratch);
+                           &ent[k].scratch, &ent[k].pool);
+            if (r->scratch)
+                r->scratch[ent[k].s->order[i]] = e.scratch;
+            e.scratch = e.scratch > before ? e.scratch : before;
+            if (ok && o->tune_entry && k == 0 && o->tuning->n_found > found)
+                sb_printf(&tune_cases, "    case %d:\n%s        break;\n", found,
+                          ent[k].calls.buf + start);
+            if (o->bench_ticks)
+                sb_printf(&ent[k].calls, "    %s_bench_tick(%d);\n", o->prefix, i);
+        }
     }
+    if (ok && o->tuning && o->tuning->file)
+        ok = sched_tune_check(o->tuning, o->model_file, d);
     plan_layout(g, ent, n_ent, o->weights == WEIGHTS_FILE, a, &lay);
+    plan_staging(g, e.scratch, &lay);
+    int64_t end = lay.stage_size ? lay.stage_off + lay.stage_size
+                                 : lay.weights_end + lay.act_size + e.scratch;
+    lay.threads = o->threads;
+    lay.pool_off = o->threads > 1 ? align64(end) : -1;
+    /* as in emit_header; with --threads the kiln_pool (its size known only
+     * to the C compiler) follows at pool_off, after the staging buffers */
+    r->workspace_size = lay.pool_off >= 0 ? lay.pool_off : end;
+    r->workspace_plus_pool = lay.pool_off >= 0;
+    if (r->workspace_size == 0)
+        r->workspace_size = SCHED_ALIGN;
 
     if (ok) {
         e.out = &r->header;
@@ -821,6 +1249,11 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         emit_line(&e, "#include <math.h>");
         emit_line(&e, "#include <string.h>");
         emit_blank(&e);
+        if (o->bench_ticks) {
+            emit_line(&e, "/* kiln bench: called after each layer; its harness times them */");
+            emit_line(&e, "void %s_bench_tick(int layer);", o->prefix);
+            emit_blank(&e);
+        }
         if (o->weights == WEIGHTS_EMBED) {
             for (int i = 0; i < g->n_values; i++) {
                 if (lay.used[i])
@@ -837,7 +1270,12 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_append(e.out, kernels.buf ? kernels.buf : "", kernels.len);
         emit_info(&e, g, o->prefix);
         emit_init(&e, g, &nm, &lay, o);
+        if (lay.stage_size)
+            emit_stage_helpers(&e, g);
+        emit_shutdown(&e, &lay, o->prefix);
         emit_run(&e, g, &nm, &lay, o, &ent[0]);
+        if (o->tune_entry)
+            emit_tune_layer(&e, g, &nm, &lay, o, &ent[0], &tune_cases);
         if (n_ent == 2)
             emit_train(&e, g, &nm, &lay, o, &ent[1]);
         emit_run_typed(&e, g, &nm, o->prefix);
@@ -846,6 +1284,7 @@ bool emit_model(const Graph *g, const Schedule *run, const MemPlan *run_plan,
         sb_free(&ent[k].calls);
     sb_free(&kernels);
     sb_free(&prelude);
+    sb_free(&tune_cases);
     arena_free(a);
     return ok;
 }

@@ -2,6 +2,7 @@
  * topological order, and the op table generated from ops.def. */
 #include "ir.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,13 +116,33 @@ int64_t tensor_get_i(DType dt, const void *data, int64_t k)
     return 0;
 }
 
+/* Float to integer, as the generated Cast does (k_elementwise.c): toward
+ * zero, saturating at the type's limits, NaN to 0 — C leaves those cases
+ * undefined, and kiln must not depend on what one CPU does with them. */
+static void set_int_from_double(DType dt, void *data, int64_t k, double v)
+{
+    int bits = (int)dtype_size(dt) * 8;
+    bool is_signed = dt == DT_I8 || dt == DT_I16 || dt == DT_I32 || dt == DT_I64;
+    double hi = ldexp(1.0, is_signed ? bits - 1 : bits); /* first value past the top */
+    double lo = is_signed ? -hi : -1.0;                    /* last value past the bottom */
+    if (isnan(v))
+        v = 0;
+    if (dt == DT_U64) {
+        ((uint64_t *)data)[k] = v <= lo ? 0 : v >= hi ? UINT64_MAX : (uint64_t)v;
+        return;
+    }
+    int64_t i = v <= lo ? (is_signed ? (int64_t)lo : 0)
+              : v >= hi ? (dt == DT_I64 ? INT64_MAX : (int64_t)hi - 1) : (int64_t)v;
+    tensor_set_i(dt, data, k, i);
+}
+
 void tensor_set_f(DType dt, void *data, int64_t k, double v)
 {
     switch (dt) {
     case DT_F32: ((float *)data)[k] = (float)v; break;
     case DT_F64: ((double *)data)[k] = v; break;
     case DT_BOOL: ((uint8_t *)data)[k] = v != 0; break;
-    default: tensor_set_i(dt, data, k, (int64_t)v); break;
+    default: set_int_from_double(dt, data, k, v); break;
     }
 }
 

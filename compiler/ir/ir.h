@@ -88,6 +88,7 @@ typedef struct Value {
     bool is_param;      /* an initializer of the model (a weight), not a folded constant */
     bool is_output;     /* listed in Graph.outputs */
     bool trainable;     /* VAL_STATE updated by the optimizer */
+    bool batch_major;   /* a graph input whose symbolic first dim --batch fixed */
     void *data;         /* VAL_CONST: dense row-major, numel * dtype_size bytes */
     InitRule init;      /* for params without data (.kir init rules) */
     double init_scale;
@@ -159,6 +160,17 @@ typedef struct Node {
     bool dead;            /* removed; skipped by every walk */
 } Node;
 
+/* The run-time batch (pass/batch_rows.c): with --batch N on a symbolic first
+ * dim, the generated entry points take the actual batch nb <= N; values keep
+ * their N rows and rows nb..N-1 are padding. */
+typedef struct BatchInfo {
+    int64_t max;           /* N; 0 when the batch is fixed at compile time */
+    const char *fallback;  /* why nb must equal N (rows mix unhandled), or NULL */
+    signed char *axis;     /* per value id: its batch axis, -1 for none */
+    bool *rows;            /* per node id: the kernel reduces over the batch and
+                              takes nb (k_*.c: emit_batch) */
+} BatchInfo;
+
 typedef struct Graph {
     Arena *arena;
     const char *name;
@@ -183,6 +195,7 @@ typedef struct Graph {
     struct Assign {
         int state, value;
     } *assigns;
+    BatchInfo batch;       /* set by pass_batch_rows */
 } Graph;
 
 typedef struct Assign Assign;

@@ -365,6 +365,15 @@ bool grad_reduce(GradCtx *c, const Node *n)
     }
     default: KILN_ASSERT(!"grad_reduce: not a differentiable reduction");
     }
-    ad_accumulate(c, x, expand_to(c, dx, &xv->shape));
+    int gx = expand_to(c, dx, &xv->shape);
+    bool sum = n->op == OP_ReduceSum || n->op == OP_ReduceMean;
+    if (sum && c->g->batch.max > 0 && xv->shape.rank > 0 && kept.dims[0] == 1 &&
+        xv->shape.dims[0] == c->g->batch.max) { /* over a run-time batch: only its real rows */
+        int in[2] = {gx, x};
+        Node *rows = ad_node(c, OP_BatchRows, in, 2, 1);
+        ad_set_int(c, rows, "mean", n->op == OP_ReduceMean);
+        gx = ad_finish(c, rows);
+    }
+    ad_accumulate(c, x, gx);
     return !c->d->errors;
 }

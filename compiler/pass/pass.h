@@ -10,6 +10,7 @@ bool pass_infer_shapes(Graph *g, Diag *d);    /* shape_infer.c */
 bool pass_fold_constants(Graph *g, Diag *d);  /* fold_constants.c */
 bool pass_dce(Graph *g, Diag *d);             /* dce.c */
 bool pass_init_params(Graph *g, Diag *d);     /* init_params.c */
+bool pass_batch_rows(Graph *g, Diag *d);      /* batch_rows.c: the run-time batch */
 
 /* Training (training.c): what `kiln compile --train` asks for. */
 typedef struct TrainOptions {
@@ -38,6 +39,30 @@ bool ad_differentiate(Graph *g, int y, const int *wrt, int n_wrt, int *grads, Di
 /* After shape inference: each Gradient node (ai.onnx.preview.training)
  * replaced by autodiff's nodes (lower_gradient.c). */
 bool pass_lower_gradient(Graph *g, Diag *d);
+
+/* Fusion (one pass per file, fuse_*.c), after autodiff and dce: each
+ * rewrites producer/reader pairs whose intermediate value nothing else reads
+ * into one node (ir/ops_fused.def), so the training step is fused where that
+ * is legal too. `kiln compile --no-fuse` skips them all. */
+bool pass_fuse_batchnorm(Graph *g, Diag *d);   /* fuse_batchnorm.c */
+bool pass_fuse_matmul_add(Graph *g, Diag *d);  /* fuse_matmul_add.c */
+bool pass_fuse_transpose(Graph *g, Diag *d);   /* fuse_transpose.c */
+bool pass_fuse_activation(Graph *g, Diag *d);  /* fuse_activation.c */
+/* helpers (fuse_util.c) */
+/* Per value id: how many live node inputs read it, plus one for each graph
+ * output, the training loss and each state update it is. */
+int *fuse_use_counts(const Graph *g);
+/* The one live node reading value when that is its only use, else NULL. */
+Node *fuse_sole_reader(const Graph *g, const int *uses, int value);
+/* The live node producing value, or NULL (Value.producer must be current). */
+Node *fuse_producer(const Graph *g, int value);
+/* Replaces n's inputs (copied). */
+void fuse_set_inputs(Graph *g, Node *n, const int *in, int n_in);
+/* n becomes op (its op_name and domain follow). */
+void fuse_become(Node *n, OpKind op);
+/* n takes over reader's output 0 and reader dies (n's old output is left
+ * unread). The caller relinks and re-sorts the graph. */
+void fuse_absorb(Node *n, Node *reader);
 
 /* Per-op rules, named in ops.def. */
 typedef struct GradCtx GradCtx; /* autodiff.c */

@@ -64,6 +64,54 @@ static bool check_outputs(const Graph *g, const Node *n, Diag *d)
     return true;
 }
 
+/* The type of each attribute of each ONNX op version (attr_schema.def,
+ * generated from the ONNX schemas). */
+typedef struct AttrSchema {
+    OpKind op;
+    int since;
+    const char *name; /* NULL: a version without attributes */
+    AttrType type;
+} AttrSchema;
+
+static const AttrSchema attr_schema[] = {
+#define ATTR_SCHEMA(op, since, name, type) {OP_##op, since, name, type},
+#include "attr_schema.def"
+#undef ATTR_SCHEMA
+};
+
+static const char *attr_type_name(AttrType t)
+{
+    static const char *const names[] = {"undefined", "a float", "an int", "a string", "a tensor",
+                                        "a graph", "floats", "ints", "strings"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "of an unsupported type";
+}
+
+/* Every attribute the op's schema declares (its latest version <= the
+ * node's opset) must have the declared type; an int is taken for a float,
+ * as onnx.helper writes `alpha=1`. Undeclared attributes are left alone. */
+static bool check_attr_types(const Node *n, Diag *d)
+{
+    const size_t count = sizeof attr_schema / sizeof attr_schema[0];
+    int since = -1;
+    for (size_t i = 0; i < count; i++)
+        if (attr_schema[i].op == n->op && attr_schema[i].since <= n->opset && attr_schema[i].since > since)
+            since = attr_schema[i].since;
+    for (int k = 0; since >= 0 && k < n->n_attr; k++) {
+        const Attr *a = &n->attrs[k];
+        for (size_t i = 0; i < count; i++) {
+            const AttrSchema *s = &attr_schema[i];
+            if (s->op != n->op || s->since != since || !s->name || strcmp(s->name, a->name) != 0)
+                continue;
+            if (a->type != s->type && !(s->type == ATTR_FLOAT && a->type == ATTR_INT)) {
+                ir_node_error(d, n, "attribute '%s' must be %s, not %s", a->name,
+                              attr_type_name(s->type), attr_type_name(a->type));
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static bool (*const shape_rules[OP_COUNT])(Graph *, Node *, Diag *) = {
 #define OP(name, min_in, max_in, min_out, max_out, shape, fold, kernel, grad) [OP_##name] = shape,
 #include "ops.def"
@@ -83,7 +131,8 @@ bool infer_node(Graph *g, Node *n, Diag *d)
                           ir_in(g, n, i)->name);
             return false;
         }
-    return check_arity(n, d) && check_inputs_typed(g, n, d) && shape_rules[n->op](g, n, d) &&
+    return check_arity(n, d) && check_attr_types(n, d) && check_inputs_typed(g, n, d) &&
+           shape_rules[n->op](g, n, d) &&
            !d->errors && check_outputs(g, n, d);
 }
 
@@ -102,6 +151,10 @@ bool pass_infer_shapes(Graph *g, Diag *d)
     }
     for (int k = 0; k < g->n_inputs; k++) {
         const Value *v = g->values[g->inputs[k]];
+        if (!v->has_type || dtype_size(v->dtype) == 0) {
+            diag_error(d, "input '%s' has no type, or one kiln doesn't support", v->name);
+            return false;
+        }
         if (!shape_is_static(&v->shape)) {
             for (int i = 0; i < v->shape.rank; i++)
                 if (v->shape.dims[i] < 0) {

@@ -1,5 +1,5 @@
 /* stats.c — the `kiln compile --stats` table: per layer (scheduled node) the
- * op, output shapes, estimated FLOPs, parameters and workspace bytes, then
+ * op, output shapes, estimated FLOPs, parameters, workspace and scratch bytes, then
  * the totals checked before flashing (parameters, weight bytes, workspace).
  * Reads a shaped Graph, Schedule and MemPlan; changes nothing. */
 #include "stats.h"
@@ -71,15 +71,21 @@ int64_t sched_node_flops(const Graph *g, const Node *n)
     int64_t out = outputs_numel(g, n);
     switch (n->op) {
     case OP_Gemm:
+    case OP_FusedGemm: /* the epilogue's activation: not counted, as for the others */
         return gemm_flops(g, n);
     case OP_MatMul:
+    case OP_FusedMatMul:
     case OP_MatMulInteger: /* A [..., M, K] (or [K]) · B: K multiply-adds per output */
         return x->shape.rank ? 2 * out * x->shape.dims[x->shape.rank - 1] : -1;
     case OP_Conv:
+    case OP_FusedConv:
     case OP_ConvInteger:
         return out * (2 * per_channel(ir_in(g, n, 1)) + (ir_in(g, n, 2) ? 1 : 0));
     case OP_ConvTranspose:
         return 2 * numel(x) * per_channel(ir_in(g, n, 1)) + (ir_in(g, n, 2) ? out : 0);
+    case OP_ConvWeightGrad: /* A [N, Ca, positions...] (dY of a Conv, X of a ConvTranspose):
+                               each element of A meets one dW row of per_channel elements */
+        return 2 * numel(x) * per_channel(ir_out(g, n, 0));
     case OP_MaxPool:
     case OP_AveragePool:
     case OP_LpPool:
@@ -249,11 +255,11 @@ static const char *output_text(const Graph *g, const Node *n, char *buf, size_t 
 static void print_layer(StrBuf *out, const Graph *g, int k, const LayerStats *l)
 {
     const Node *n = g->nodes[l->node];
-    char shape[200], f[32], p[32], w[32];
-    sb_printf(out, "%5d  %-24.24s %-20.20s %-24.24s %15s %12s %12s\n", k, n->name,
+    char shape[200], f[32], p[32], w[32], s[32];
+    sb_printf(out, "%5d  %-24.24s %-20.20s %-24.24s %15s %12s %12s %10s\n", k, n->name,
               n->op_name ? n->op_name : op_info[n->op].name, output_text(g, n, shape, sizeof shape),
               grouped(l->flops, f, sizeof f), grouped(l->params, p, sizeof p),
-              grouped(l->workspace, w, sizeof w));
+              grouped(l->workspace, w, sizeof w), grouped(l->scratch, s, sizeof s));
 }
 
 void sched_stats_print(const Graph *g, const ModelStats *st, StrBuf *out)
@@ -261,8 +267,8 @@ void sched_stats_print(const Graph *g, const ModelStats *st, StrBuf *out)
     char a[64], b[64];
     if (st->entry)
         sb_printf(out, "%s:\n", st->entry);
-    sb_printf(out, "%5s  %-24s %-20s %-24s %15s %12s %12s\n", "layer", "node", "op", "output",
-              "FLOPs", "params", "workspace B");
+    sb_printf(out, "%5s  %-24s %-20s %-24s %15s %12s %12s %10s\n", "layer", "node", "op", "output",
+              "FLOPs", "params", "workspace B", "scratch B");
     for (int k = 0; k < st->n_layers; k++)
         print_layer(out, g, k, &st->layers[k]);
     sb_printf(out, "total: %d layers, %s%s FLOPs\n", st->n_layers, grouped(st->flops, a, sizeof a),
@@ -274,9 +280,14 @@ void sched_stats_print(const Graph *g, const ModelStats *st, StrBuf *out)
     if (st->state_bytes > 0)
         sb_printf(out, "state: %s at the start of the workspace (trained parameters, optimizer "
                        "moments, running statistics)\n", size_text(st->state_bytes, a, sizeof a));
-    sb_printf(out, "workspace: %s of tensors, lower bound %s\n",
-              size_text(st->workspace, a, sizeof a), grouped(st->lower_bound, b, sizeof b));
+    /* the lower bound: the most bytes live at one step of this entry's schedule */
+    sb_printf(out, "workspace: %s of tensors, liveness lower bound %s", size_text(st->workspace, a,
+              sizeof a), grouped(st->lower_bound, b, sizeof b));
+    if (st->lower_bound > 0)
+        sb_printf(out, " (%.2fx the bound)", (double)st->workspace / (double)st->lower_bound);
+    sb_printf(out, "\n");
     if (st->workspace_total > 0)
-        sb_printf(out, "workspace to allocate (P_WORKSPACE_SIZE): %s\n",
-                  size_text(st->workspace_total, a, sizeof a));
+        sb_printf(out, "workspace to allocate (P_WORKSPACE_SIZE): %s%s\n",
+                  size_text(st->workspace_total, a, sizeof a),
+                  st->plus_pool ? " + sizeof(kiln_pool) (--threads)" : "");
 }

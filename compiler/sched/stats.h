@@ -13,6 +13,8 @@ typedef struct LayerStats {
     int64_t params;       /* elements of the parameters this layer is the first to read */
     int64_t param_bytes;
     int64_t workspace;    /* bytes of its outputs that live in the workspace */
+    int64_t scratch;      /* bytes of kernel scratch it uses (set by the caller
+                             after emission; 0 if not known) */
 } LayerStats;
 
 typedef struct ModelStats {
@@ -35,13 +37,15 @@ typedef struct ModelStats {
     int64_t workspace_total;  /* P_WORKSPACE_SIZE (with kernel scratch and, for
                                  --weights file, the weights) when the caller
                                  knows it after emission; 0 if not */
+    bool plus_pool;           /* --threads: P_WORKSPACE_SIZE is workspace_total plus
+                                 sizeof(kiln_pool), which only the C compiler knows */
 } ModelStats;
 
 /* Fills st (layers allocated in a). mp may be NULL (workspace columns 0). */
 void sched_stats(const Graph *g, const Schedule *s, const MemPlan *mp, Arena *a, ModelStats *st);
 
 /* Estimated operations of one node: 2 per multiply-add for Gemm, MatMul,
- * Conv, ConvTranspose and the recurrent cells; one per window element for
+ * Conv, ConvTranspose, ConvWeightGrad and the recurrent cells; one per window element for
  * pooling; one per element for elementwise ops, reductions and the like, a
  * few for normalizations; 0 for data movement; -1 when unknown (Einsum). */
 int64_t sched_node_flops(const Graph *g, const Node *n);

@@ -36,7 +36,7 @@ void progress_start(Progress *p, int epoch, int epochs, int batches, int batch_s
 
 double progress_loss(const Progress *p)
 {
-    return p->seen ? p->loss_sum / ((double)p->seen / p->batch_size) : 0.0;
+    return p->seen ? p->loss_sum / (double)p->seen : 0.0;
 }
 
 double progress_accuracy(const Progress *p)
@@ -61,9 +61,14 @@ static void progress_draw(const Progress *p, int done, double t)
 
 void progress_step(Progress *p, int done, float loss, int correct)
 {
-    p->loss_sum += loss;
+    progress_step_rows(p, done, loss, correct, p->batch_size);
+}
+
+void progress_step_rows(Progress *p, int done, float loss, int correct, int rows)
+{
+    p->loss_sum += (double)loss * rows; /* a batch's loss is its mean */
     p->correct += correct;
-    p->seen += p->batch_size;
+    p->seen += rows;
     double t = p->last_step = now_seconds();
     if (!p->tty || (t - p->last_draw < 0.1 && done < p->batches))
         return;

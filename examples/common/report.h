@@ -25,10 +25,12 @@ typedef struct Progress {
 void progress_start(Progress *p, int epoch, int epochs, int batches, int batch_size);
 /* After batch number `done` (1-based): its loss and its number of correct predictions. */
 void progress_step(Progress *p, int done, float loss, int correct);
+/* The same for a batch of `rows` samples (a short last batch). */
+void progress_step_rows(Progress *p, int done, float loss, int correct, int rows);
 /* Ends the line with the test-set result; returns the seconds of the
  * epoch's training (the test-set evaluation not included). */
 double progress_end(Progress *p, double test_loss, double test_accuracy);
-double progress_loss(const Progress *p);     /* running mean loss */
+double progress_loss(const Progress *p);     /* running mean loss per sample */
 double progress_accuracy(const Progress *p); /* running accuracy */
 
 /* Counts of (true class, predicted class). */

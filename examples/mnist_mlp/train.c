@@ -7,7 +7,8 @@
  *       train.c -lz -lm
  * Any model with one input of 28x28 pixels per image (image[N,1,28,28],
  * [N,28,28] or [N,784]) and logits[N,10] fits; the batch size is the one
- * compiled in (model_train_info's first dim). */
+ * compiled in (model_train_info's first dim), and a short last batch trains
+ * too when the model takes a run-time batch (model_MIN_BATCH 1). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,47 @@ static void make_batch(Batch *bt, const IdxData *img, const IdxData *lab, const 
     }
 }
 
-/* Runs the whole set through the model (model_run_v) in batches of the
- * compiled size; the last partial batch is padded and its padding ignored.
+/* With a run-time batch (the model compiled with --batch on a symbolic batch
+ * dim, and kiln could let it vary: model_MIN_BATCH 1) a short last batch
+ * trains too; otherwise it is dropped (the shuffle changes which images fall
+ * in it every epoch) or, when evaluating, padded. */
+#if defined(model_MIN_BATCH) && model_MIN_BATCH == 1
+#define RAGGED 1
+#endif
+
+static int epoch_batches(int count, int size)
+{
+#ifdef RAGGED
+    return (count + size - 1) / size;
+#else
+    return count / size;
+#endif
+}
+
+/* model_run_v and model_train_step_v on the first `rows` rows of the batch. */
+static int run_rows(void *ws, int rows, const void *const *in, void *const *out)
+{
+#ifdef RAGGED
+    return model_run_batch_v(ws, rows, in, out);
+#else
+    (void)rows;
+    return model_run_v(ws, in, out);
+#endif
+}
+
+static int train_rows(void *ws, int rows, const void *const *in, float *loss)
+{
+#ifdef RAGGED
+    return model_train_step_batch_v(ws, rows, in, loss);
+#else
+    (void)rows;
+    return model_train_step_v(ws, in, loss);
+#endif
+}
+
+/* Runs the whole set through the model in batches of the compiled size; the
+ * last partial batch runs short (run_rows), or padded with its padding
+ * ignored.
  * Returns the accuracy, or -1 when the model fails. */
 static double evaluate(void *ws, const IdxData *img, const IdxData *lab, Batch *bt,
                        Confusion *conf, double *loss)
@@ -91,7 +131,7 @@ static double evaluate(void *ws, const IdxData *img, const IdxData *lab, Batch *
         make_batch(bt, img, lab, order, rows);
         const void *in[1] = {bt->x};
         void *out[1] = {bt->logits};
-        if (model_run_v(ws, in, out) != KILN_OK)
+        if (run_rows(ws, rows, in, out) != KILN_OK)
             return -1.0;
         count_correct(bt->logits, bt->y, rows, CLASSES, &loss_sum, predicted);
         for (int b = 0; b < rows; b++)
@@ -187,21 +227,21 @@ static int load_data(const Options *o, const kiln_tensor_info *xin, IdxData d[4]
     return 0;
 }
 
-/* One epoch over `order` in whole batches (a last partial batch is
- * dropped; the shuffle changes which images fall in it every epoch). The
- * accuracy is that of the parameters before each update, like the loss. */
-static int train_epoch(void *ws, const IdxData *img, const IdxData *lab, const int *order,
-                       Batch *bt, Progress *p)
+/* One epoch over `order` (epoch_batches). The accuracy is that of the
+ * parameters before each update, like the loss. */
+static int train_epoch(void *ws, const IdxData *img, const IdxData *lab, int count,
+                       const int *order, Batch *bt, Progress *p)
 {
     for (int b = 0; b < p->batches; b++) {
-        make_batch(bt, img, lab, order + (size_t)b * bt->size, bt->size);
+        int start = b * bt->size, rows = count - start < bt->size ? count - start : bt->size;
+        make_batch(bt, img, lab, order + start, rows);
         const void *in[2] = {bt->x, bt->y}; /* model_train_info order: image, labels */
         void *out[1] = {bt->logits};
         float loss;
-        if (model_run_v(ws, in, out) != KILN_OK || model_train_step_v(ws, in, &loss) != KILN_OK)
+        if (run_rows(ws, rows, in, out) != KILN_OK || train_rows(ws, rows, in, &loss) != KILN_OK)
             return -1;
-        progress_step(p, b + 1, loss, count_correct(bt->logits, bt->y, bt->size, CLASSES, NULL,
-                                                    NULL));
+        progress_step_rows(p, b + 1, loss, count_correct(bt->logits, bt->y, rows, CLASSES, NULL,
+                                                         NULL), rows);
     }
     return 0;
 }
@@ -224,9 +264,9 @@ static int fit(void *ws, const Options *o, const IdxData d[4], Batch *bt, Confus
         if (epoch > 1 && o->lr_decay != 1.0f) /* a step schedule: lr * decay^(epoch-1) */
             model_set_lr(ws, lr *= o->lr_decay);
         shuffle(order, d[0].count, &rng);
-        progress_start(&p, epoch, o->epochs, d[0].count / bt->size, bt->size);
+        progress_start(&p, epoch, o->epochs, epoch_batches(d[0].count, bt->size), bt->size);
         double cpu = cpu_seconds();
-        if (train_epoch(ws, &d[0], &d[1], order, bt, &p) != 0)
+        if (train_epoch(ws, &d[0], &d[1], d[0].count, order, bt, &p) != 0)
             return free(order), -1;
         double seconds = now_seconds() - p.start;
         train_seconds += seconds;

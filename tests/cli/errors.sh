@@ -32,12 +32,17 @@ expect "mlp.onnx: input 'image' has a symbolic dimension 'batch' (dim 0); fix it
 expect "$node/test_bernoulli/model.onnx: node 'Bernoulli_0' (Bernoulli, opset 15): unsupported op" compile "$node/test_bernoulli/model.onnx" -o out4
 expect "$node/test_nonzero_example/model.onnx: node 'NonZero_0' (NonZero, opset 13): the output's shape depends on the values of input 'condition', known only at run time; kiln compiles static shapes" compile "$node/test_nonzero_example/model.onnx" -o out4
 expect "kiln: unknown option '--bogus' (see kiln compile --help)" compile mlp.onnx -o out5 --bogus
-expect "kiln: --target 'arm': expected generic, x86-64-v3 or host" compile mlp.onnx -o out6 --target arm
+expect "kiln: --target 'arm': expected generic, x86-64, x86-64-v3, x86-64-v4, aarch64 or host" compile mlp.onnx -o out6 --target arm
+if [ "$(uname -m)" != aarch64 ]; then # code of another architecture needs an emulator to run
+  expect "kiln: --target aarch64: this machine cannot run that code; give --emulator CMD and --cc CC, e.g. --emulator \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\" --cc aarch64-linux-gnu-gcc" verify "$src/tests/models/mlp" --target aarch64
+fi
 expect "mlp.onnx: --input-shape: the model has no input named 'x'" compile mlp.onnx -o out7 --input-shape x=1x784
 expect "mlp.onnx: --input-shape: input 'image' has rank 4, the flag gives 2 dims" compile mlp.onnx -o out8 --input-shape image=1x784
 expect "kiln: compile needs -o DIR" compile mlp.onnx
 expect "kiln: unknown command 'compil'; did you mean 'compile'? (see kiln --help)" compil mlp.onnx
-expect "kiln: unknown command 'frobnicate' (expected compile, ir, run, verify or export; see kiln --help)" frobnicate mlp.onnx
+expect "kiln: unknown command 'frobnicate' (expected compile, ir, run, verify, export, tune or bench; see kiln --help)" frobnicate mlp.onnx
+expect "kiln: --threads '0': expected a number of threads from 1 to 64" compile mlp.onnx -o out9 --threads 0
+expect "kiln: tune needs -o FILE (the tuning file to write)" tune mlp.onnx --batch 2
 expect "kiln: unknown option '--prefx'; did you mean '--prefix'? (see kiln compile --help)" compile mlp.onnx -o out9 --prefx m
 expect "kiln: unknown option '--prefx' (see kiln export --help)" export mlp.onnx p.bin -o x.onnx --prefx m
 expect "kiln: 'export' doesn't take --train (see kiln export --help)" export mlp.onnx p.bin -o x.onnx --train
@@ -45,8 +50,20 @@ expect "kiln: 'verify' doesn't take --batch (see kiln verify --help)" verify --b
 expect "kiln: 'compile' doesn't take --rtol (see kiln compile --help)" compile mlp.onnx -o out10 --rtol=0.1
 expect "kiln: option '--keep' takes no value" run mlp.onnx -o out11 --keep=1
 expect "kiln: --quiet and --verbose contradict each other" compile mlp.onnx -o out12 --quiet --verbose
-expect "kiln: --dump-after 'infer_shape': did you mean 'infer_shapes'? (expected import, init_params, infer_shapes or dce)" ir mlp.onnx --dump-after infer_shape
-for d in out1 out2 out3 out4 out5 out6 out7 out8 out9 out10 out11 out12; do
+expect "kiln: --dump-after 'infer_shape': did you mean 'infer_shapes'? (expected import, init_params, infer_shapes, dce or a fuse_ pass)" ir mlp.onnx --dump-after infer_shape
+# a gradient kiln doesn't compute: a scatter's max reduction, and mul w.r.t. its updates
+cat > scatter.kir <<'EOF'
+graph "scatter" opset 18
+param %d : f32[2, 3] = [1, 2, 3, 4, 5, 6]
+param %u : f32[2, 1] = [0.5, 0.25]
+const %i : i64[2, 1] = [2, 0]
+%y = ScatterElements(%d, %i, %u) {axis = 1, reduction = "max"}
+output %y
+EOF
+sed 's/"max"/"mul"/' scatter.kir > scatter_mul.kir
+expect "scatter.kir: node 'train/ScatterElements_0' (ScatterElements, opset 18): training through a scatter with reduction 'max' is not supported" compile scatter.kir -o out13 --train --loss mse --loss-on y --optimizer sgd
+expect "scatter_mul.kir: node 'train/ScatterElements_0' (ScatterElements, opset 18): training through a scatter with reduction 'mul' w.r.t. its updates is not supported" compile scatter_mul.kir -o out14 --train --loss mse --loss-on y --optimizer sgd
+for d in out1 out2 out3 out4 out5 out6 out7 out8 out9 out10 out11 out12 out13 out14; do
   [ -e $d ] && { echo "FAIL: $d was created by a failing compile"; fails=$((fails + 1)); }
 done
 

@@ -5,11 +5,11 @@
 # SECONDS (default 20) from seeds made of the test models. A new crash is
 # saved under BUILDDIR/artifacts/; once fixed, copy it into
 # tests/fuzz/corpus/<target>/ so it is replayed for ever.
-# Environment: FUZZ_TARGETS (default "fuzz_onnx fuzz_kir fuzz_tensor"),
+# Environment: FUZZ_TARGETS (default "fuzz_onnx fuzz_kir fuzz_tensor fuzz_params"),
 # FUZZ_JOBS (parallel fuzzing processes per target, default 1).
 set -euo pipefail
 src=$(cd "$1" && pwd) build=$2 seconds=${3:-20}
-targets=${FUZZ_TARGETS:-fuzz_onnx fuzz_kir fuzz_tensor}
+targets=${FUZZ_TARGETS:-fuzz_onnx fuzz_kir fuzz_tensor fuzz_params}
 command -v clang >/dev/null || { echo "FAIL: clang is not installed (scripts/setup.sh)"; exit 1; }
 if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   echo "FAIL: libFuzzer is not installed (Debian package libclang-rt-14-dev)"; exit 1
@@ -24,7 +24,7 @@ cmake --build "$build" -j"$(nproc)" --target fuzz_targets kiln >"$build/build.lo
 # Seeds: small, valid inputs of each kind (regenerated each run, not committed).
 work=$build/work
 rm -rf "$work"
-mkdir -p "$work"/{fuzz_onnx,fuzz_kir,fuzz_tensor} "$build/artifacts"
+mkdir -p "$work"/{fuzz_onnx,fuzz_kir,fuzz_tensor,fuzz_params} "$build/artifacts"
 testdata=/usr/share/libonnx-testdata/data
 n=0
 for m in "$src"/tests/unit/data/onnx/*.onnx "$src"/tests/robustness/cases/*.onnx \
@@ -48,6 +48,22 @@ for m in "$work"/fuzz_onnx/seed*.onnx; do # the ONNX seeds as .kir text too
   "$build/kiln" ir "$m" > "$work/fuzz_kir/ir$((n++)).kir" 2>/dev/null || rm -f "$work/fuzz_kir/ir$((n - 1)).kir"
   [ $n -lt 300 ] || break
 done
+
+# Parameter files: well-formed ones for basic.onnx's W and B (the table
+# fuzz_params.c expects), with and without a matching fingerprint.
+/usr/bin/python3 - "$work/fuzz_params" <<'PY'
+import struct, sys
+table = b"W 1 3x2 0\nB 1 2 24\n"
+payload = struct.pack("<8f", 0, 1, 2, 3, 4, 5, 0.5, -1.5)
+def fnv(b, h=14695981039346656037):
+    for c in b:
+        h = ((h ^ c) * 1099511628211) & (2**64 - 1)
+    return h
+for i, fp in enumerate((0x6b696c6e66757a7a, 1)):
+    body = table + payload
+    head = b"KILNPRM1" + struct.pack("<4Q", fp, len(table), len(payload), fnv(body))
+    open("%s/seed%d.kprm" % (sys.argv[1], i), "wb").write(head + body)
+PY
 
 fails=0
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0

@@ -44,6 +44,17 @@ class Distinct:
         return out
 
 
+class Vals:
+    """Exactly these values, in order (ReduceProd's zeros)."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def draw(self, rng, n, case):
+        assert len(self.values) == n, "Vals: %d values for %d elements" % (len(self.values), n)
+        return list(self.values)
+
+
 ANY = U()                                   # ±[0.05, 1]
 POS = U(0.5, 2.0, avoid=())                 # logs, roots, bases of Pow
 SMALL = U(-0.5, 0.5, avoid=())              # recurrent weights: tanh unsaturated
@@ -135,6 +146,12 @@ K("Clip", "opset6_attrs", "x[3,4]", "%y = Clip(%x) opset 6 {min = -0.4, max = 0.
 for op in ("Sign", "Floor", "Ceil", "Round"):
     K(op, "skip", "x[2,3]", ["%%f = %s(%%x)" % op, "%y = Add(%f, %x)"],
       dom={"x": U(-2, 2, (-2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2))})
+# EyeLike's output doesn't depend on X's values
+K("EyeLike", "skip", "x[3,4]", ["%e = EyeLike(%x) {k = 1}", "%y = Add(%e, %x)"])
+# Hardmax is piecewise constant too (torch's one_hot(argmax) has no gradient)
+K("Hardmax", "skip", "x[2,4]", ["%h = Hardmax(%x)", "%y = Add(%h, %x)"], dom={"x": DISTINCT})
+K("Hardmax", "opset11_axis0_skip", "x[3,2]", ["%h = Hardmax(%x) opset 11 {axis = 0}", "%y = Mul(%h, %x)"],
+  dom={"x": DISTINCT})
 K("Cast", "f64_to_f64", "x[2,3]", "%y = Cast(%x) {to = 11}")
 K("CastLike", "f64_like_f64", "x[2,3]", "%y = CastLike(%x, %t)", consts=[("t", "f64[]", [0.0])])
 
@@ -158,6 +175,12 @@ for op in ("Max", "Min"):
 for op in ("Sum", "Mean"):
     K(op, "three_bcast", "a[2,3] b[3] c[2,1]", "%%y = %s(%%a, %%b, %%c)" % op)
     K(op, "one", "a[2,3]", "%%y = %s(%%a)" % op)
+# Mod: A / B kept 0.1 or more from an integer, where Y jumps
+MOD = {"a": Vals(2.3, -1.7, 0.4, 3.3, -2.8, 1.1), "b": Vals(0.9, 0.8, -1.3, 1.5, 1.1, -0.7)}
+K("Mod", "fmod1", "a[2,3] b[2,3]", "%y = Mod(%a, %b) {fmod = 1}", dom=MOD)
+K("Mod", "fmod0_floor", "a[2,3] b[2,3]", "%y = Mod(%a, %b)", dom=MOD)
+K("Mod", "fmod1_bcast", "a[2,3] b[3]", "%y = Mod(%a, %b) {fmod = 1}",
+  dom={"a": MOD["a"], "b": Vals(0.9, -1.3, 1.5)})
 K("Where", "bcast", "x[2,3] z[3]", "%y = Where(%c, %x, %z)",
   consts=[("c", "bool[2, 3]", [True, False, True, False, False, True])])
 
@@ -201,10 +224,16 @@ AVGPOOL = [
 for v, x, attrs in AVGPOOL:
     K("AveragePool", v, x, "%%y = AveragePool(%%x) {%s}" % attrs)
 K("LpPool", "p2", "x[1,2,4,4]", "%y = LpPool(%x) {kernel_shape = [2, 2], strides = [2, 2], p = 2}")
+K("LpPool", "p1_overlap_pads", "x[1,2,4,4]", "%y = LpPool(%x) {kernel_shape = [3, 3], pads = [1, 0, 0, 1], p = 1}")
+K("LpPool", "p3_1d_stride2", "x[2,2,7]", "%y = LpPool(%x) {kernel_shape = [3], strides = [2], p = 3}")
+K("LpPool", "ceil_dilation_opset18", "x[1,1,6,5]",
+  "%y = LpPool(%x) {kernel_shape = [2, 2], strides = [2, 2], dilations = [1, 2], ceil_mode = 1}", opset=18)
 K("GlobalMaxPool", "2d", "x[2,3,3,3]", "%y = GlobalMaxPool(%x)", dom={"x": DISTINCT})
 K("GlobalAveragePool", "2d", "x[2,3,2,3]", "%y = GlobalAveragePool(%x)")
 K("GlobalAveragePool", "1d", "x[2,3,4]", "%y = GlobalAveragePool(%x)")
 K("GlobalLpPool", "p2", "x[2,3,2,3]", "%y = GlobalLpPool(%x)")
+K("GlobalLpPool", "p1_1d", "x[2,3,4]", "%y = GlobalLpPool(%x) {p = 1}")
+K("GlobalLpPool", "p3_3d", "x[1,2,2,2,3]", "%y = GlobalLpPool(%x) {p = 3}")
 
 # ---- normalization, dropout, softmax, losses --------------------------------
 BN = {"var": POS, "scale": U(0.5, 1.5, avoid=())}
@@ -229,7 +258,12 @@ K("LayerNormalization", "axis1", "x[2,3,4] scale[3,4] bias[3,4]",
 K("LayerNormalization", "no_bias", "x[3,5] scale[5]",
   "%y = LayerNormalization(%x, %scale) {stash_type = 11}")
 K("LRN", "size3", "x[1,5,2,2]", "%y = LRN(%x) {size = 3, alpha = 0.01, beta = 0.75, bias = 1.0}")
+K("LRN", "size2_even", "x[2,4,3]", "%y = LRN(%x) {size = 2, alpha = 0.3, beta = 0.6, bias = 0.5}")
+K("LRN", "size5_wider_than_c", "x[1,3,2,1,2]", "%y = LRN(%x) {size = 5, alpha = 0.5}")
 K("MeanVarianceNormalization", "default", "x[2,3,2,2]", "%y = MeanVarianceNormalization(%x)")
+K("MeanVarianceNormalization", "axes23", "x[2,3,2,2]", "%y = MeanVarianceNormalization(%x) {axes = [2, 3]}")
+K("MeanVarianceNormalization", "axis_neg1_opset9", "x[3,4]",
+  "%y = MeanVarianceNormalization(%x) {axes = [-1]}", opset=9)
 # training runs TrainDropout: a mask drawn from the step counter, which the
 # harness restores before every step, so every evaluation sees the same mask
 K("Dropout", "ratio_input", "x[4,5]", "%y = Dropout(%x, %r)", consts=[("r", "f64[]", [0.5])],
@@ -291,6 +325,15 @@ K("MatMul", "batched_b_shared", "a[2,2,3] b[3,4]", "%y = MatMul(%a, %b)")
 K("MatMul", "bcast_batch", "a[2,1,2,3] b[3,3,2]", "%y = MatMul(%a, %b)")
 K("Einsum", "matmul", "a[2,3] b[3,4]", '%y = Einsum(%a, %b) {equation = "ij,jk->ik"}')
 K("Einsum", "batch_trace", "a[2,3,3]", '%y = Einsum(%a) {equation = "bii->b"}')
+K("Einsum", "diagonal", "a[3,3]", '%y = Einsum(%a) {equation = "ii->i"}')
+K("Einsum", "sum_all", "a[2,3]", '%y = Einsum(%a) {equation = "ij->"}')
+K("Einsum", "outer", "a[2] b[3]", '%y = Einsum(%a, %b) {equation = "i,j->ij"}')
+K("Einsum", "chain3", "a[2,3] b[3,2] c[2,2]", '%y = Einsum(%a, %b, %c) {equation = "ij,jk,kl->il"}')
+K("Einsum", "ellipsis_bcast", "a[2,2,3] b[3,2]", '%y = Einsum(%a, %b) {equation = "...ij,jk->...ik"}')
+K("Einsum", "size1_bcast", "a[2,3] b[1,3]", '%y = Einsum(%a, %b) {equation = "ij,ij->ij"}')
+K("Einsum", "implicit_out", "a[2,3] b[3,4]", '%y = Einsum(%a, %b) {equation = "ij,jk"}')
+K("Einsum", "same_input_twice", "a[2,3]", '%y = Einsum(%a, %a) {equation = "ij,ij->i"}')
+K("Einsum", "label_summed_alone", "a[2,3] b[4]", '%y = Einsum(%a, %b) {equation = "ij,k->i"}')
 RNN = {n: SMALL for n in ("x", "w", "r", "b", "h0", "c0", "p")}
 # X [seq 3, batch 2, input 3], hidden 2; y sums Y with Y_h (and Y_c) by broadcasting
 K("RNN", "forward", "x[3,2,3] w[1,2,3] r[1,2,2] b[1,4]",
@@ -354,8 +397,12 @@ K("DepthToSpace", "dcr", "x[1,8,2,3]", "%y = DepthToSpace(%x) {blocksize = 2}")
 K("DepthToSpace", "crd", "x[1,8,2,3]", '%y = DepthToSpace(%x) {blocksize = 2, mode = "CRD"}')
 K("SpaceToDepth", "b2", "x[1,2,4,6]", "%y = SpaceToDepth(%x) {blocksize = 2}")
 K("Trilu", "upper_k1", "x[3,4]", "%y = Trilu(%x, %k)", consts=[("k", "i64[]", [1])])
+K("Trilu", "lower_batched", "x[2,3,3]", "%y = Trilu(%x) {upper = 0}")
+K("Trilu", "lower_k_neg1", "x[4,3]", "%y = Trilu(%x, %k) {upper = 0}", consts=[("k", "i64[]", [-1])])
 K("ReverseSequence", "batch1", "x[4,3,2]", "%y = ReverseSequence(%x, %l) {batch_axis = 1, time_axis = 0}",
   consts=[("l", "i64[3]", [4, 2, 1])])
+K("ReverseSequence", "time1", "x[2,3]", "%y = ReverseSequence(%x, %l) {batch_axis = 0, time_axis = 1}",
+  consts=[("l", "i64[2]", [2, 3])])
 
 # ---- gather and scatter -----------------------------------------------------
 K("Gather", "axis0_repeats", "d[5,3]", "%y = Gather(%d, %i)",
@@ -365,16 +412,92 @@ K("Gather", "scalar_index", "d[4,3]", "%y = Gather(%d, %i)", consts=[("i", "i64[
 K("GatherElements", "axis1", "d[2,3]", "%y = GatherElements(%d, %i) {axis = 1}",
   consts=[("i", "i64[2, 2]", [0, 0, 2, 1])])
 K("GatherND", "pairs", "d[2,3,2]", "%y = GatherND(%d, %i)", consts=[("i", "i64[3, 2]", [0, 1, 1, 2, 0, 1])])
+K("GatherElements", "axis0_neg_repeats", "d[3,2]", "%y = GatherElements(%d, %i)",
+  consts=[("i", "i64[4, 2]", [0, -1, 2, 2, -3, 0, 1, 2])])   # repeated places add up
+K("GatherElements", "neg_axis_i32", "d[2,3,2]", "%y = GatherElements(%d, %i) {axis = -2}",
+  consts=[("i", "i32[2, 2, 2]", [2, 0, 1, 1, 0, 2, -1, 0])])
+K("GatherND", "slices_repeats", "d[3,2,2]", "%y = GatherND(%d, %i)",
+  consts=[("i", "i64[3, 1]", [2, 0, 2])])
+K("GatherND", "batch_dims1", "d[2,3,4]", "%y = GatherND(%d, %i) {batch_dims = 1}",
+  consts=[("i", "i64[2, 3, 2]", [0, 1, 2, 3, 0, 1, 1, 0, -1, -1, 1, 0])])
+K("GatherND", "batch_dims2_i32", "d[2,2,3,2]", "%y = GatherND(%d, %i) {batch_dims = 2}",
+  consts=[("i", "i32[2, 2, 1]", [2, 0, 1, -1])])
 K("ScatterElements", "axis1", "d[2,4] u[2,2]", "%y = ScatterElements(%d, %i, %u) {axis = 1}",
   consts=[("i", "i64[2, 2]", [3, 0, 1, 2])])
+K("ScatterElements", "axis0_neg_idx", "d[3,3] u[2,3]", "%y = ScatterElements(%d, %i, %u)",
+  consts=[("i", "i64[2, 3]", [-1, 0, 1, 0, 2, -3])])
+K("ScatterElements", "add_repeats", "d[2,4] u[2,3]",
+  '%y = ScatterElements(%d, %i, %u) {axis = 1, reduction = "add"}',
+  consts=[("i", "i64[2, 3]", [1, 1, 3, 0, 2, 0])])
+# reduction mul: the gradient w.r.t. data only (updates are constants)
+K("ScatterElements", "mul_data", "d[2,4]", '%y = ScatterElements(%d, %i, %u) {axis = 1, reduction = "mul"}',
+  consts=[("i", "i64[2, 2]", [1, 1, 3, 0]), ("u", "f64[2, 2]", [0.5, -1.5, 2.0, 0.75])])
+K("Scatter", "opset10", "d[3,3] u[1,3]", "%y = Scatter(%d, %i, %u) {axis = 0}",
+  consts=[("i", "i64[1, 3]", [2, 0, 1])], opset=10)
 K("ScatterND", "rows", "d[4,3] u[2,3]", "%y = ScatterND(%d, %i, %u)", consts=[("i", "i64[2, 1]", [2, 0])])
+K("ScatterND", "elements_neg", "d[3,4] u[3]", "%y = ScatterND(%d, %i, %u)",
+  consts=[("i", "i64[3, 2]", [0, 1, -1, -1, 1, 0])])
+K("ScatterND", "add_repeats", "d[4,2] u[3,2]", '%y = ScatterND(%d, %i, %u) {reduction = "add"}',
+  consts=[("i", "i64[3, 1]", [1, 3, 1])])
+K("ScatterND", "mul_data", "d[4,2]", '%y = ScatterND(%d, %i, %u) {reduction = "mul"}',
+  consts=[("i", "i64[3, 1]", [1, 3, 1]), ("u", "f64[3, 2]", [0.5, -1.5, 2.0, 0.75, -0.8, 1.2])])
 K("CumSum", "axis1", "x[2,4]", "%y = CumSum(%x, %a)", consts=[("a", "i64[]", [1])])
 K("CumSum", "exclusive_reverse", "x[2,4]", "%y = CumSum(%x, %a) {exclusive = 1, reverse = 1}",
   consts=[("a", "i64[]", [1])])
+K("CumSum", "reverse_neg_axis", "x[3,2,2]", "%y = CumSum(%x, %a) {reverse = 1}",
+  consts=[("a", "i32[]", [-3])])
+K("CumSum", "exclusive_runtime_axis", "x[3,4]", "%y = CumSum(%x, %a) {exclusive = 1}",
+  inputs=[("a", "i64[]", [0])])
+# DFT (opset 17): x [batch, signal..., 1 (real) or 2 (complex)]
+K("DFT", "real", "x[2,5,1]", "%y = DFT(%x)")
+K("DFT", "complex_inverse", "x[1,4,2]", "%y = DFT(%x) {inverse = 1}")
+K("DFT", "onesided_axis2", "x[1,2,6,1]", "%y = DFT(%x) {axis = 2, onesided = 1}")
+K("DFT", "onesided_odd_length_pad", "x[2,5,1]", "%y = DFT(%x, %l) {onesided = 1}", consts=[("l", "i64[]", [7])])
+K("DFT", "complex_truncate", "x[1,6,2]", "%y = DFT(%x, %l)", consts=[("l", "i64[]", [4])])
+# STFT: signal [batch, length, 1 or 2]; frames of 4 overlapping (step 2 or 3)
+K("STFT", "real_window", "x[2,9,1] w[4]", "%y = STFT(%x, %s, %w)", consts=[("s", "i64[]", [2])])
+K("STFT", "complex_length_twosided", "x[1,10,2]", "%y = STFT(%x, %s, _, %l) {onesided = 0}",
+  consts=[("s", "i64[]", [3]), ("l", "i64[]", [4])])
+K("STFT", "complex_window_twosided", "x[1,8,2] w[5]", "%y = STFT(%x, %s, %w) {onesided = 0}",
+  consts=[("s", "i64[]", [3])])
+K("Compress", "axis1", "x[2,4]", "%y = Compress(%x, %c) {axis = 1}",
+  consts=[("c", "bool[4]", [True, False, True, True])])
+K("Compress", "flat_short_condition", "x[2,3]", "%y = Compress(%x, %c)",
+  consts=[("c", "bool[5]", [False, True, True, False, True])])
+# indices -1 and 16 lie outside Y: nothing written, no gradient
+K("MaxUnpool", "k2s2_outside", "x[1,2,2,2]", "%y = MaxUnpool(%x, %i) {kernel_shape = [2, 2], strides = [2, 2]}",
+  consts=[("i", "i64[1, 2, 2, 2]", [0, 3, 9, 14, 16, 21, -1, 31])], opset=11)
 K("Resize", "linear_2x", "x[1,1,2,3]", '%y = Resize(%x, _, %s) {mode = "linear"}',
   consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 2.0])])
 K("Resize", "nearest_2x", "x[1,1,2,3]", "%y = Resize(%x, _, %s)",
   consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 2.0])])
+K("Resize", "nearest_floor_asym_down", "x[1,2,4,5]",
+  '%y = Resize(%x, _, %s) {nearest_mode = "floor", coordinate_transformation_mode = "asymmetric"}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 0.5, 0.6])])
+K("Resize", "cubic_up", "x[1,1,3,4]", '%y = Resize(%x, _, %s) {mode = "cubic"}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 1.5, 2.0])])
+K("Resize", "cubic_exclude_outside_a05", "x[1,1,3,3]",
+  '%y = Resize(%x, _, %s) {mode = "cubic", cubic_coeff_a = -0.5, exclude_outside = 1}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 1.5])])
+K("Resize", "linear_align_corners_sizes", "x[2,1,3,4]",
+  '%y = Resize(%x, _, _, %z) {mode = "linear", coordinate_transformation_mode = "align_corners"}',
+  consts=[("z", "i64[4]", [2, 1, 5, 3])])
+K("Resize", "linear_antialias_down", "x[1,1,5,6]", '%y = Resize(%x, _, %s) {mode = "linear", antialias = 1}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 0.6, 0.5])], opset=18)
+K("Resize", "cubic_antialias_down", "x[1,1,6,4]", '%y = Resize(%x, _, %s) {mode = "cubic", antialias = 1}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 0.5, 0.75])], opset=18)
+K("Resize", "tf_crop_extrapolate", "x[1,1,3,4]",
+  '%y = Resize(%x, %roi, %s) {mode = "linear", coordinate_transformation_mode = "tf_crop_and_resize", '
+  'extrapolation_value = 0.5}',
+  consts=[("roi", "f32[8]", [0, 0, -0.3, 0.1, 1, 1, 1.2, 0.8]), ("s", "f32[4]", [1.0, 1.0, 2.0, 1.5])])
+K("Resize", "trilinear_3axes", "x[1,1,2,3,2]", '%y = Resize(%x, _, %s) {mode = "linear"}',
+  consts=[("s", "f32[5]", [1.0, 1.0, 2.0, 1.5, 2.5])])
+K("Resize", "opset10_nearest", "x[1,1,2,3]", "%y = Resize(%x, %s)",
+  consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 1.7])], opset=10)
+K("Upsample", "opset9_linear", "x[1,2,2,3]", '%y = Upsample(%x, %s) {mode = "linear"}',
+  consts=[("s", "f32[4]", [1.0, 1.0, 2.0, 2.0])], opset=9)
+K("Upsample", "opset7_nearest", "x[1,1,2,3]", '%y = Upsample(%x) {scales = [1.0, 1.0, 2.0, 3.0]}',
+  opset=7)
 
 # ---- reductions -------------------------------------------------------------
 REDUCE = {"ReduceSum": ANY, "ReduceMean": ANY, "ReduceMax": DISTINCT, "ReduceMin": DISTINCT,
@@ -389,7 +512,12 @@ for op, d in REDUCE.items():
     if op != "ReduceSum":  # axes became an input of ReduceSum at 13, of the others at 18
         K(op, "opset13_attr", "x[3,4]", "%%y = %s(%%x) opset 13 {axes = [1]}" % op, dom={"x": d},
           opset=18)
+# a zero in a group: its gradient is the product of the others; two zeros: 0
+K("ReduceProd", "zeros", "x[3,3]", "%y = ReduceProd(%x, %a)", consts=[("a", "i64[1]", [1])],
+  dom={"x": Vals(0.5, 0.0, -0.8, 0.0, 0.7, 0.0, 0.9, -0.6, 1.2)}, opset=18)
 K("TopK", "values", "x[3,4]", "%y, %i = TopK(%x, %k)", consts=[("k", "i64[1]", [2])], dom={"x": DISTINCT})
+K("TopK", "axis0_smallest_unsorted", "x[4,3]", "%y, %i = TopK(%x, %k) {axis = 0, largest = 0, sorted = 0}",
+  consts=[("k", "i64[1]", [3])], dom={"x": DISTINCT})
 
 
 def all_cases():

@@ -26,6 +26,17 @@ target_compile_definitions(kernels_test_norm_grad_scalar PRIVATE KILN_SIMD_FORCE
 kiln_kernel_test(test_dwconv ${KILN_KERNEL_DIR}/test_dwconv.c)
 kiln_kernel_test(test_dwconv_scalar ${KILN_KERNEL_DIR}/test_dwconv.c)
 target_compile_definitions(kernels_test_dwconv_scalar PRIVATE KILN_SIMD_FORCE_SCALAR)
+# The --threads pool (runtime/kiln_threads.h), and again under ThreadSanitizer.
+find_package(Threads REQUIRED)
+kiln_kernel_test(test_threads ${KILN_KERNEL_DIR}/test_threads.c)
+target_link_libraries(kernels_test_threads PRIVATE Threads::Threads)
+find_program(KILN_CLANG clang)
+if(KILN_CLANG)
+  set(exe ${CMAKE_CURRENT_BINARY_DIR}/test_threads_tsan)
+  add_test(NAME kernels.test_threads_tsan
+           COMMAND sh -c "\"$0\" -O1 -g -std=c99 -Wall -Wextra -Wpedantic -Werror -fsanitize=thread -pthread -I\"$1\" -o \"$2\" \"$3\" && TSAN_OPTIONS=halt_on_error=1 \"$2\""
+                   ${KILN_CLANG} ${CMAKE_SOURCE_DIR}/runtime ${exe} ${KILN_KERNEL_DIR}/test_threads.c)
+endif()
 
 # The same tests cross-compiled for aarch64 (NEON and the generic kernel)
 # and run under qemu, where Debian's gcc-aarch64-linux-gnu and

@@ -4,9 +4,12 @@
 end to end: builds one small ONNX model per case with constant weights,
 computes the expected outputs with PyTorch in float64 (an independent
 reference), writes ONNX backend-test folders and runs `kiln verify` on them
-for the x86-64-v3 and generic targets (DIR: also copy the cases there).
+for every target this machine runs (x86-64-v3, x86-64-v4 where the CPU
+has AVX-512, x86-64, generic; aarch64 under qemu when the cross compiler
+and qemu-user-static are installed). DIR: also copy the cases there.
 Prints kiln's lines; exits 1 on a failure."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,6 +75,58 @@ def gemv_cases(root):
         node = helper.make_node("MatMul", ["x", "w"], ["y"])
         write_case(root, f"gemv_matmul_{n}x{k}_r{rank}", [node], [("x", x)], [("w", w)], ["y"],
                    [(t64(x) @ t64(w)).numpy()])
+
+
+# An activation after the product, which the fusion passes fold into a
+# FusedGemm / FusedMatMul / FusedConv epilogue: (ONNX op, attributes, the
+# float64 reference).
+ACTS = [("Relu", {}, lambda v: np.maximum(v, 0)),
+        ("LeakyRelu", {"alpha": 0.2}, lambda v: np.where(v >= 0, v, 0.2 * v)),
+        ("Clip", None, lambda v: np.clip(v, -0.5, 0.75)),
+        ("Sigmoid", {}, lambda v: 1 / (1 + np.exp(-v))),
+        ("Tanh", {}, np.tanh),
+        ("HardSwish", {}, lambda v: v * np.clip(v / 6 + 0.5, 0, 1))]
+
+
+def act_nodes(i, src, dst):
+    """The nodes of activation ACTS[i] from src to dst, and Clip's bound
+    initializers."""
+    op, attrs, _ = ACTS[i]
+    if op == "Clip":
+        return ([helper.make_node("Clip", [src, "lo", "hi"], [dst])],
+                [("lo", np.array(-0.5, np.float32)), ("hi", np.array(0.75, np.float32))])
+    return [helper.make_node(op, [src], [dst], **attrs)], []
+
+
+def gemv_act_cases(root):
+    """Batch-1 Gemm and MatMul followed by each activation: the fused
+    epilogue on the GEMV path (a tail panel too: N not a multiple of 64)."""
+    for i, (op, _, ref) in enumerate(ACTS):
+        n, k = (100, 96) if i % 2 else (64, 200)
+        x, w, b = rand(1, k), rand(k, n), rand(n)
+        nodes, extra = act_nodes(i, "t", "y")
+        if i % 2:
+            first = helper.make_node("Gemm", ["x", "w", "b"], ["t"])
+            ins, pre = [("w", w), ("b", b)], t64(x) @ t64(w) + t64(b)
+        else:
+            first = helper.make_node("MatMul", ["x", "w"], ["t"])
+            ins, pre = [("w", w)], t64(x) @ t64(w)
+        write_case(root, f"gemv_{first.op_type.lower()}_{op.lower()}", [first] + nodes,
+                   [("x", x)], ins + extra, ["y"], [ref(pre.numpy())])
+
+
+def dwconv_act_cases(root):
+    """Depthwise Conv followed by an activation (FusedConv on the depthwise
+    path)."""
+    for i in (0, 3, 5):
+        op, _, ref = ACTS[i]
+        x, w, b = rand(2, 8, 12, 12), rand(8, 1, 3, 3), rand(8)
+        y = torch.nn.functional.conv2d(t64(x), t64(w), t64(b), padding=1, groups=8)
+        conv = helper.make_node("Conv", ["x", "w", "b"], ["t"], kernel_shape=[3, 3],
+                                pads=[1, 1, 1, 1], group=8)
+        nodes, extra = act_nodes(i, "t", "y")
+        write_case(root, f"conv_dw_{op.lower()}", [conv] + nodes, [("x", x)],
+                   [("w", w), ("b", b)] + extra, ["y"], [ref(y.numpy())])
 
 
 def conv_cases(root):
@@ -270,21 +325,36 @@ def rnn_backward_check(kiln, root):
     return ok
 
 
+def targets():
+    """(target, extra kiln verify arguments) for every target this machine
+    can run, natively or under qemu."""
+    out = [("x86-64-v3", []), ("x86-64", []), ("generic", [])]
+    with open("/proc/cpuinfo") as f:
+        if " avx512f" in f.read():
+            out.insert(1, ("x86-64-v4", []))
+    if shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64-static"):
+        out.append(("aarch64", ["--cc", "aarch64-linux-gnu-gcc", "--emulator",
+                                "qemu-aarch64-static -L /usr/aarch64-linux-gnu"]))
+    return out
+
+
 def main():
     kiln = sys.argv[1]
     with tempfile.TemporaryDirectory() as root:
         gemv_cases(root)
+        gemv_act_cases(root)
         conv_cases(root)
+        dwconv_act_cases(root)
         conv_transpose_cases(root)
         rnn_forward_cases(root)
         cases = sorted(os.path.join(root, c) for c in os.listdir(root))
         if len(sys.argv) > 2:  # --keep-in DIR: leave the cases there too
             subprocess.run(["cp", "-r", *cases, sys.argv[2]], check=True)
         failed = False
-        for target in ["x86-64-v3", "generic"]:
+        for target, extra in targets():
             print(f"== --target {target}", flush=True)
             r = subprocess.run([kiln, "verify", *cases, "--target", target, "--rtol", "1e-4",
-                                "--atol", "1e-5"])
+                                "--atol", "1e-5", *extra])
             failed |= r.returncode != 0
         failed |= not rnn_backward_check(kiln, root)
     return 1 if failed else 0

@@ -3,7 +3,10 @@
  * micro-kernels, accumulated over a batch of images as k_train_conv.c
  * prints it) against the direct loops in double, over strides, dilations,
  * paddings, 1-D and 2-D windows and several cache blocks. Built with the
- * plain contract flags (no -march): the AVX2 kernel must enable itself. */
+ * plain contract flags (no -march): the AVX2 and AVX-512 kernels must
+ * enable themselves. On x86 every micro-kernel k_gemm.c may pick (generic,
+ * SSE2, AVX2, AVX-512 where the CPU has them); cross-compiled for aarch64,
+ * generic and NEON. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,15 @@
 #include "kiln_simd.h"
 #ifdef KILN_SIMD_HAS_AVX2
 #include "kiln_gemm_avx2.h"
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+#include "kiln_gemm_avx512.h"
+#endif
+#ifdef KILN_SIMD_X86
+#include "kiln_gemm_sse2.h"
+#endif
+#ifdef KILN_SIMD_NEON
+#include "kiln_gemm_neon.h"
 #endif
 
 typedef void (*BlockFn)(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
@@ -39,13 +51,13 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
     const int K = g.oh * g.ow, N = g.c * g.kh * g.kw, xsz = g.c * g.h * g.w;
     const size_t f = sizeof(float);
     float *x = malloc(f * (size_t)(images * xsz)), *dy = malloc(f * (size_t)(images * M * K));
-    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((mcb + 8) * kcb));
-    float *pb = malloc(f * (size_t)((ncb + 16) * kcb));
+    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((mcb + 16) * kcb));
+    float *pb = malloc(f * (size_t)((ncb + 32) * kcb));
     for (int i = 0; i < images * xsz; i++)
         x[i] = frand();
     for (int i = 0; i < images * M * K; i++)
         dy[i] = frand();
-    kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, 0};
+    kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f};
     for (int n = 0; n < images; n++)
         for (int jc = 0; jc < N; jc += ncb) {
             int nc = N - jc < ncb ? N - jc : ncb;
@@ -120,12 +132,29 @@ int main(void)
     const Isa generic = {"generic", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
                          kiln_sgemm_generic_block};
     failed += run_all(&generic);
+#ifdef KILN_SIMD_X86
+    const Isa sse2 = {"sse2", KILN_SGEMM_SSE2_MR, KILN_SGEMM_SSE2_NR, kiln_sgemm_sse2_block};
+    failed += run_all(&sse2);
+#endif
+#ifdef KILN_SIMD_NEON
+    const Isa neon = {"neon", KILN_SGEMM_NEON_MR, KILN_SGEMM_NEON_NR, kiln_sgemm_neon_block};
+    failed += run_all(&neon);
+#endif
 #ifdef KILN_SIMD_HAS_AVX2
     if (kiln_cpu_has_avx2_fma()) {
         const Isa avx2 = {"avx2", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR, kiln_sgemm_avx2_block};
         failed += run_all(&avx2);
     } else {
         printf("avx2: skipped (this CPU lacks AVX2+FMA)\n");
+    }
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+    if (kiln_cpu_has_avx512f()) {
+        const Isa avx512 = {"avx512", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
+                            kiln_sgemm_avx512_block};
+        failed += run_all(&avx512);
+    } else {
+        printf("avx512: skipped (this CPU lacks AVX-512F)\n");
     }
 #endif
     return failed != 0;

@@ -1,9 +1,12 @@
 /* test_gemm.c — the GEMM micro-kernel templates (templates/kiln_gemm_*.h)
  * against a naive triple loop: every edge-tile shape, transposed operands,
- * every bias broadcast, alpha/beta, ReLU and several k blocks, driven by the
+ * every bias broadcast, alpha/beta, every epilogue activation and several k
+ * blocks, driven by the
  * same cache-blocked loops and packing k_gemm.c prints; and convolutions as
  * implicit GEMM (kiln_sgemm_pack_b_conv) against the direct loops. Built with the plain
- * contract flags (no -march): the AVX2 kernel must enable itself. */
+ * contract flags (no -march): the AVX2 and AVX-512 kernels must enable
+ * themselves. On x86 it checks generic, SSE2, AVX2 and AVX-512 (each SIMD
+ * one where the CPU has it); cross-compiled for aarch64, generic and NEON. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,15 @@
 #include "kiln_simd.h"
 #ifdef KILN_SIMD_HAS_AVX2
 #include "kiln_gemm_avx2.h"
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+#include "kiln_gemm_avx512.h"
+#endif
+#ifdef KILN_SIMD_X86
+#include "kiln_gemm_sse2.h"
+#endif
+#ifdef KILN_SIMD_NEON
+#include "kiln_gemm_neon.h"
 #endif
 
 typedef void (*BlockFn)(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
@@ -25,13 +37,13 @@ typedef struct Isa {
     BlockFn block;
 } Isa;
 
-/* One problem: c[M,N] = relu?(alpha * op(A) * op(B) + beta * bias). */
+/* One problem: c[M,N] = act(alpha * op(A) * op(B) + beta * bias). */
 typedef struct Case {
     int M, N, K;
     int ta, tb;   /* A stored [K,M], B stored [N,K] */
     int bias;     /* 0 none, 1 [N], 2 [M,1], 3 scalar, 4 [M,N] */
     float alpha, beta;
-    int relu;
+    int act;      /* KILN_ACT_* */
     int mc, nc, kc; /* cache blocks */
 } Case;
 
@@ -40,6 +52,23 @@ static float frand(void)
 {
     rng = rng * 1103515245u + 12345u;
     return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* The activations in double from their ONNX definitions; LeakyRelu's
+ * alpha and Clip's bounds are ACT_ALPHA / ACT_BETA. */
+#define ACT_ALPHA 0.125f
+#define ACT_BETA 0.375f
+static double act_ref(int act, double v)
+{
+    switch (act) {
+    case KILN_ACT_RELU: return v > 0 ? v : 0;
+    case KILN_ACT_LEAKY: return v >= 0 ? v : ACT_ALPHA * v;
+    case KILN_ACT_CLIP: return v < ACT_ALPHA ? ACT_ALPHA : v > ACT_BETA ? ACT_BETA : v;
+    case KILN_ACT_SIGMOID: return 1 / (1 + exp(-v));
+    case KILN_ACT_TANH: return tanh(v);
+    case KILN_ACT_HARDSWISH: return v * fmax(0, fmin(1, v / 6 + 0.5));
+    default: return v;
+    }
 }
 
 static void bias_strides(const Case *t, ptrdiff_t *rs, ptrdiff_t *cs)
@@ -60,9 +89,7 @@ static void naive(const Case *t, const float *a, const float *b, const float *bi
                 s += (double)(t->ta ? a[k * t->M + i] : a[i * t->K + k]) *
                      (double)(t->tb ? b[j * t->K + k] : b[k * t->N + j]);
             double v = t->alpha * s + (t->bias ? t->beta * (double)bias[i * brs + j * bcs] : 0.0);
-            if (t->relu && v < 0)
-                v = 0;
-            c[i * t->N + j] = (float)v;
+            c[i * t->N + j] = (float)act_ref(t->act, v);
         }
 }
 
@@ -70,7 +97,7 @@ static void naive(const Case *t, const float *a, const float *b, const float *bi
 static void blocked(const Isa *isa, const Case *t, const float *a, const float *b,
                     const float *bias, float *c, float *pa, float *pb)
 {
-    kiln_sgemm_epi ep = {t->alpha, t->beta, NULL, 0, 0, t->relu};
+    kiln_sgemm_epi ep = {t->alpha, t->beta, NULL, 0, 0, t->act, ACT_ALPHA, ACT_BETA};
     bias_strides(t, &ep.bias_rs, &ep.bias_cs);
     ptrdiff_t a_rs = t->ta ? 1 : t->K, a_cs = t->ta ? t->M : 1;
     ptrdiff_t b_rs = t->tb ? 1 : t->N, b_cs = t->tb ? t->K : 1;
@@ -98,7 +125,7 @@ static int run_case(const Isa *isa, const Case *t)
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     float *bias = malloc(M * N * sizeof *bias), *want = malloc(M * N * sizeof *want);
     float *got = malloc(M * N * sizeof *got);
-    float *pa = malloc((M + 8) * K * sizeof *pa), *pb = malloc((N + 16) * K * sizeof *pb);
+    float *pa = malloc((M + 16) * K * sizeof *pa), *pb = malloc((N + 32) * K * sizeof *pb);
     for (size_t i = 0; i < M * K; i++)
         a[i] = frand();
     for (size_t i = 0; i < K * N; i++)
@@ -110,9 +137,9 @@ static int run_case(const Isa *isa, const Case *t)
     int ok = 1;
     for (size_t i = 0; i < M * N && ok; i++)
         if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
-            printf("FAIL %s M=%d N=%d K=%d ta=%d tb=%d bias=%d relu=%d blocks %d/%d/%d: "
+            printf("FAIL %s M=%d N=%d K=%d ta=%d tb=%d bias=%d act=%d blocks %d/%d/%d: "
                    "c[%zu] = %g, want %g\n",
-                   isa->name, t->M, t->N, t->K, t->ta, t->tb, t->bias, t->relu, t->mc, t->nc,
+                   isa->name, t->M, t->N, t->K, t->ta, t->tb, t->bias, t->act, t->mc, t->nc,
                    t->kc, i, got[i], want[i]);
             ok = 0;
         }
@@ -129,8 +156,8 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
     const size_t f = sizeof(float);
     float *x = malloc(f * (size_t)(g.c * g.h * g.w)), *w = malloc(f * (size_t)(M * K));
     float *bias = malloc(f * (size_t)M), *want = malloc(f * (size_t)(M * N));
-    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((M + 8) * K));
-    float *pb = malloc(f * (size_t)((nc_block + 16) * kc_block));
+    float *got = malloc(f * (size_t)(M * N)), *pa = malloc(f * (size_t)((M + 16) * K));
+    float *pb = malloc(f * (size_t)((nc_block + 32) * kc_block));
     for (int i = 0; i < g.c * g.h * g.w; i++)
         x[i] = frand();
     for (int i = 0; i < M * K; i++)
@@ -152,7 +179,7 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
                 want[(m * g.oh + oy) * g.ow + ox] = (float)acc;
             }
     kiln_sgemm_pack_a(isa->mr, M, K, w, K, 1, pa); /* whole W, panel stride K * mr */
-    kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, 0};
+    kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, KILN_ACT_NONE, 0.0f, 0.0f};
     for (int jc = 0; jc < N; jc += nc_block) {
         int nc = N - jc < nc_block ? N - jc : nc_block;
         for (int pc = 0; pc < K; pc += kc_block) {
@@ -218,7 +245,7 @@ static int run_isa(const Isa *isa)
         for (int N = 1; N <= 2 * isa->nr + 1; N += (N < isa->nr - 1 ? 3 : 1))
             for (int K = 1; K <= 9; K += 4) {
                 Case t = {M, N, K, (M + K) % 2, (N + K) % 3 == 0, (M + N + K) % 5,
-                          (M % 3) ? 1.0f : 0.5f, (N % 2) ? 1.0f : -2.0f, (M + N) % 2,
+                          (M % 3) ? 1.0f : 0.5f, (N % 2) ? 1.0f : -2.0f, (M + N + K) % 7,
                           isa->mr, isa->nr, 4};
                 cases++;
                 failed += !run_case(isa, &t);
@@ -228,13 +255,17 @@ static int run_isa(const Isa *isa)
         {64, 128, 784, 0, 0, 1, 1.0f, 1.0f, 1, 126, 128, 196},
         {1, 128, 784, 0, 0, 1, 1.0f, 1.0f, 1, 126, 128, 196},
         {256, 256, 256, 0, 0, 0, 1.0f, 1.0f, 0, 126, 256, 256},
-        {100, 10, 128, 0, 1, 4, 0.25f, 3.0f, 0, 48, 16, 64},
+        {100, 10, 128, 0, 1, 4, 0.25f, 3.0f, 6, 48, 16, 64},
         {37, 75, 301, 1, 1, 2, 1.0f, 1.0f, 1, 12, 32, 100},
+        {64, 128, 784, 0, 0, 1, 1.0f, 1.0f, KILN_ACT_CLIP, 126, 128, 196},
+        {37, 75, 301, 1, 1, 2, 1.0f, 1.0f, KILN_ACT_SIGMOID, 12, 32, 100},
+        {13, 40, 64, 0, 1, 1, 1.0f, 1.0f, KILN_ACT_TANH, 12, 32, 32},
+        {13, 40, 64, 0, 1, 1, 1.0f, 1.0f, KILN_ACT_LEAKY, 12, 32, 32},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         Case t = big[i];
-        t.mc = (t.mc / isa->mr) * isa->mr;
-        t.nc = (t.nc / isa->nr) * isa->nr;
+        t.mc = t.mc < isa->mr ? isa->mr : (t.mc / isa->mr) * isa->mr;
+        t.nc = t.nc < isa->nr ? isa->nr : (t.nc / isa->nr) * isa->nr;
         cases++;
         failed += !run_case(isa, &t);
     }
@@ -248,6 +279,14 @@ int main(void)
     const Isa generic = {"generic 6x4", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
                          kiln_sgemm_generic_block};
     failed += run_isa(&generic);
+#ifdef KILN_SIMD_X86
+    const Isa sse2 = {"sse2 6x8", KILN_SGEMM_SSE2_MR, KILN_SGEMM_SSE2_NR, kiln_sgemm_sse2_block};
+    failed += run_isa(&sse2);
+#endif
+#ifdef KILN_SIMD_NEON
+    const Isa neon = {"neon 8x12", KILN_SGEMM_NEON_MR, KILN_SGEMM_NEON_NR, kiln_sgemm_neon_block};
+    failed += run_isa(&neon);
+#endif
 #ifdef KILN_SIMD_HAS_AVX2
     if (kiln_cpu_has_avx2_fma()) {
         const Isa avx2 = {"avx2 6x16", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR,
@@ -255,6 +294,15 @@ int main(void)
         failed += run_isa(&avx2);
     } else {
         printf("avx2 6x16: skipped, this CPU lacks AVX2+FMA\n");
+    }
+#endif
+#ifdef KILN_SIMD_HAS_AVX512
+    if (kiln_cpu_has_avx512f()) {
+        const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
+                            kiln_sgemm_avx512_block};
+        failed += run_isa(&avx512);
+    } else {
+        printf("avx512 8x32: skipped, this CPU lacks AVX-512F\n");
     }
 #endif
     return failed != 0;

@@ -7,6 +7,8 @@ batches, and writes what kiln's run must reproduce.
 
 OUTDIR gets model.onnx, flags.txt (the kiln compile flags of the case),
 input_K.bin (every step's batch of training input K, raw, concatenated),
+batches.txt (ragged cases: each step's batch size; the model's batch dim is
+symbolic and kiln compiles it with --batch, the largest),
 losses.txt (torch's loss before each step) and params/NAME.bin (the
 parameters after the last step, raw float32).
 """
@@ -197,10 +199,85 @@ def seq_adam(cell, eps=1e-8, cls=SeqClassifier):
 # where float32 rounding leaves torch at -3.8e-10 and kiln at -7.2e-10; Adam's
 # first step g / (|g| + eps) would turn that into a 3e-5 parameter difference
 # with eps 1e-8, so this case uses eps 1e-6.
+def lstm_adam_ragged():
+    """lstm_adam with a run-time batch: 20 sequences in batches of at most 8."""
+    model, opt, _, loss_fn, flags, ins, outs = seq_adam(torch.nn.LSTM)
+    batches = ragged(20, 8, lambda n: torch.rand(n, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, {"dynamic": True}
+
+
 CASES.update({"lstm_adam": lambda: seq_adam(torch.nn.LSTM),
               "gru_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6),
               "lstm2_bidir_adam": lambda: seq_adam(torch.nn.LSTM, cls=DeepSeqClassifier),
               "gru2_bidir_adam": lambda: seq_adam(torch.nn.GRU, eps=1e-6, cls=DeepSeqClassifier)})
+
+def ragged(samples, batch, make_x, make_y):
+    """Epochs over `samples` seeded samples in batches of `batch`, the last
+    one short (50 in 16s: 16, 16, 16, 2), for STEPS steps."""
+    x, y = make_x(samples), make_y(samples)
+    starts = list(range(0, samples, batch))
+    return [(x[s:s + batch], y[s:s + batch]) for k in range(STEPS)
+            for s in [starts[k % len(starts)]]]
+
+
+def mlp_adam_ragged():
+    """mlp_adam with a run-time batch: 50 samples in batches of at most 16."""
+    model, opt, _, loss_fn, flags, ins, outs = mlp_adam()
+    batches = ragged(50, 16, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 16", ins, outs, {"dynamic": True}
+
+
+def lenet_bn_sgd_ragged():
+    """lenet_bn_sgd with a run-time batch: BatchNormalization's statistics
+    and the loss's mean over the real rows only (20 samples, batches of 8)."""
+    model, opt, _, loss_fn, flags, ins, outs, export = lenet_bn_sgd()
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, dict(export, dynamic=True)
+
+
+def mlp_mse_ragged():
+    """mlp_sgd (kiln's attached MSE loss) with a run-time batch: 20 samples
+    in batches of at most 8."""
+    model, opt, _, loss_fn, flags, ins, outs = mlp_sgd()
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.rand(n, 10))
+    return model, opt, batches, loss_fn, flags + " --batch 8", ins, outs, {"dynamic": True}
+
+
+def conv_misc_sgd_ragged():
+    """conv_misc_sgd with a run-time batch (ConvTranspose, InstanceNorm,
+    LayerNorm and their gradients): 10 samples in batches of at most 4."""
+    model, opt, _, loss_fn, flags, ins, outs, export = conv_misc_sgd()
+    batches = ragged(10, 4, lambda n: torch.rand(n, 4, 10, 10), lambda n: torch.randint(0, 10, (n,)))
+    return model, opt, batches, loss_fn, flags + " --batch 4", ins, outs, dict(export, dynamic=True)
+
+
+class WithMSE(torch.nn.Module):
+    """The model computes its own loss: the mean squared error written out
+    (the exporter has no mse_loss), a ReduceMean over every element, the
+    batch axis included."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, y):
+        return ((self.net(x) - y) ** 2).mean()
+
+
+def mse_inside_ragged():
+    """--loss-output with a run-time batch: the ReduceMean over the batch
+    and its gradient cover the real rows only (20 samples, batches of 8)."""
+    model = WithMSE(MLP())
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    batches = ragged(20, 8, lambda n: torch.rand(n, 1, 28, 28), lambda n: torch.rand(n, 10))
+    flags = "--train --loss-output loss --optimizer sgd --lr 0.05 --momentum 0.9 --batch 8"
+    return (model, opt, batches, None, flags, ["image", "target"], ["loss"],
+            {"dynamic": True, "loss_inside": True})
+
+
+CASES.update({"mlp_adam_ragged": mlp_adam_ragged, "mse_inside_ragged": mse_inside_ragged, "conv_misc_sgd_ragged": conv_misc_sgd_ragged, "lenet_bn_sgd_ragged": lenet_bn_sgd_ragged,
+              "mlp_mse_ragged": mlp_mse_ragged, "lstm_adam_ragged": lstm_adam_ragged})
+
 
 def main(case, out):
     torch.manual_seed(0)
@@ -212,14 +289,21 @@ def main(case, out):
     os.makedirs(os.path.join(out, "params"), exist_ok=True)
     # (tracing in training mode updates BatchNorm's running statistics once; the model
     # file holds the updated ones, and torch trains on from them too)
-    torch.onnx.export(model, (batches[0][0],), os.path.join(out, "model.onnx"),
+    # "loss_inside": the model takes (x, y) and returns the loss (--loss-output)
+    inside = export.get("loss_inside", False)
+    dynamic = {name: {0: "batch"} for name in in_names + ([] if inside else out_names)}
+    torch.onnx.export(model, batches[0] if inside else (batches[0][0],), os.path.join(out, "model.onnx"),
                       input_names=in_names, output_names=out_names,
+                      dynamic_axes=dynamic if export.get("dynamic") else None,
                       opset_version=export.get("opset", 14), do_constant_folding=False,
                       training=export.get("training", torch.onnx.TrainingMode.PRESERVE))
     with open(os.path.join(out, "flags.txt"), "w") as f:
         f.write(flags + "\n")
     with open(os.path.join(out, "input_0.dims.json"), "w") as f:
         f.write(str(list(batches[0][0].shape)) + "\n")
+    if export.get("dynamic"):
+        with open(os.path.join(out, "batches.txt"), "w") as f:
+            f.write("".join("%d\n" % len(x) for x, _ in batches))
     with open(os.path.join(out, "input_0.bin"), "wb") as fx, \
             open(os.path.join(out, "input_1.bin"), "wb") as fy:
         for x, y in batches:
@@ -229,7 +313,7 @@ def main(case, out):
     model.train()
     for x, y in batches:
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = model(x, y) if inside else loss_fn(model(x), y)
         losses.append(loss.item())
         loss.backward()
         opt.step()

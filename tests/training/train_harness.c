@@ -3,7 +3,10 @@
  *   train_harness STEPS OUTDIR INPUT_0.bin INPUT_1.bin ...
  * prints the loss before each step, one per line, saves the parameters to
  * OUTDIR/kiln_params.bin with model_params_save, and writes the inference
- * outputs (model_run_v) on the last batch to OUTDIR/kiln_out_K.bin. */
+ * outputs (model_run_v) on the last batch to OUTDIR/kiln_out_K.bin.
+ * With OUTDIR/batches.txt (one batch size per step, a model compiled with
+ * --batch on a symbolic batch dim), step s reads and trains on that many rows
+ * through model_train_step_batch_v. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,16 +40,29 @@ int main(int argc, char **argv)
         if (!in[k] || !buf[k])
             return 2;
     }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/batches.txt", argv[2]);
+    FILE *batches = fopen(path, "r");
+    int rows = 0, full = info->inputs[0].dims[0];
     for (int s = 0; s < steps; s++) {
-        for (int k = 0; k < info->num_inputs; k++)
-            if (fread(buf[k], 1, tensor_bytes(&info->inputs[k]), in[k]) != tensor_bytes(&info->inputs[k]))
+        rows = full;
+        if (batches && fscanf(batches, "%d", &rows) != 1)
+            return 2;
+        for (int k = 0; k < info->num_inputs; k++) {
+            size_t bytes = tensor_bytes(&info->inputs[k]) / (size_t)full * (size_t)rows;
+            if (fread(buf[k], 1, bytes, in[k]) != bytes)
                 return 2;
+        }
         float loss;
-        if (model_train_step_v(ws, (const void *const *)buf, &loss) != KILN_OK)
+#ifdef model_MAX_BATCH
+        if (model_train_step_batch_v(ws, rows, (const void *const *)buf, &loss) != KILN_OK)
             return 3;
+#else
+        if (rows != full || model_train_step_v(ws, (const void *const *)buf, &loss) != KILN_OK)
+            return 3;
+#endif
         printf("%.9g\n", loss);
     }
-    char path[4096];
     snprintf(path, sizeof path, "%s/kiln_params.bin", argv[2]);
     if (model_params_save(ws, path) != KILN_OK)
         return 4;
