@@ -5,7 +5,8 @@
  * epilogue. Two kernels (compiler/emit/k_gemm.c picks one per target):
  *   kiln_sgemv_avx2     panels of 64 columns (8 accumulators of 8 lanes);
  *                       x86-64-v3 and x86-64-v4
- *   kiln_sgemv_generic  panels of 16 columns, plain C99 (SSE2, NEON, generic)
+ *   kiln_sgemv_generic  panels of 16 columns, plain C99 (the generic target;
+ *                       SSE2 and NEON keep their single-row micro-kernels)
  * Layout for panel width W and strip width S (W a multiple of S): the
  * N / W whole panels as kiln_gemm.h's B panels (b[p * K * W + k * W + j]),
  * then the rest, w = N % W columns rounded up to S, as one panel of that

@@ -84,21 +84,24 @@ void emit_act_loop(Emitter *e, const GemmAct *a, DType dt, const char *y, int64_
 typedef struct GemmIsa {
     const char *desc, *header, *block;
     int mr, nr;
-    const char *gemv;   /* the batch-1 kernel (templates/kiln_gemv.h) */
+    const char *gemv;   /* the batch-1 kernel (templates/kiln_gemv.h), or NULL: the
+                         * micro-kernel's single-row path does better */
     int gemv_w, gemv_s; /* its panel and strip widths */
 } GemmIsa;
 
 /* x86-64-v4 CPUs run the AVX2 GEMV: it streams B at the memory's pace
- * already, wider vectors would not read it faster. SSE2 and NEON take the
- * plain-C one, which -O2 vectorises for the baseline ISA. */
+ * already, wider vectors would not read it faster. SSE2 and NEON keep their
+ * micro-kernels' 1xNR single-row kernels (bench/: 784->128 at batch 1 on
+ * SSE2 took 3x longer through the plain-C GEMV); generic takes the plain-C
+ * GEMV, faster than its 6x4 micro-kernel there. */
 static const GemmIsa isa_avx2 = {"AVX2+FMA", "kiln_gemm_avx2.h", "kiln_sgemm_avx2_block", 6, 16,
                                  "kiln_sgemv_avx2", 64, 8};
 static const GemmIsa isa_avx512 = {"AVX-512F", "kiln_gemm_avx512.h", "kiln_sgemm_avx512_block",
                                    8, 32, "kiln_sgemv_avx2", 64, 8};
 static const GemmIsa isa_sse2 = {"SSE2", "kiln_gemm_sse2.h", "kiln_sgemm_sse2_block", 6, 8,
-                                 "kiln_sgemv_generic", 16, 4};
+                                 NULL, 0, 0};
 static const GemmIsa isa_neon = {"NEON", "kiln_gemm_neon.h", "kiln_sgemm_neon_block", 8, 12,
-                                 "kiln_sgemv_generic", 16, 4};
+                                 NULL, 0, 0};
 static const GemmIsa isa_generic = {"plain C", "kiln_gemm_generic.h", "kiln_sgemm_generic_block",
                                     6, 4, "kiln_sgemv_generic", 16, 4};
 
@@ -411,7 +414,7 @@ static void tune_apply(Emitter *e, const BlockedGemm *p, const GemmIsa *isa, Gem
 void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
-    if (p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
+    if (isa->gemv && p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
         !p->fresh && !p->accumulate) { /* no cache blocks to tune */
         emit_gemv(e, p, isa);
         return;
@@ -543,7 +546,7 @@ static void gemm_operand(Emitter *e, const Graph *g, const Node *n, int i, int64
 static bool gemv_pays(const Emitter *e, const Graph *g, const Node *n, int64_t M, int64_t K)
 {
     const Value *b = ir_in(g, n, 1);
-    return M == 1 && K >= 4 && shape_numel(&b->shape) < ((int64_t)1 << 30) &&
+    return gemm_isa(e)->gemv && M == 1 && K >= 4 && shape_numel(&b->shape) < ((int64_t)1 << 30) &&
            b->kind == VAL_CONST && b->data && e->pack_constants;
 }
 
