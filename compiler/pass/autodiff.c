@@ -76,6 +76,38 @@ int ad_op2(GradCtx *c, OpKind op, int a, int b)
     return ad_finish(c, ad_node(c, op, in, 2, 1));
 }
 
+Node *ad_node13(GradCtx *c, OpKind op, const int *in, int n_in)
+{
+    Node *n = ad_node(c, op, in, n_in, 1);
+    if (n->opset < 13)
+        n->opset = 13;
+    return n;
+}
+
+int ad_op13_1(GradCtx *c, OpKind op, int a)
+{
+    return ad_finish(c, ad_node13(c, op, &a, 1));
+}
+
+int ad_op13_2(GradCtx *c, OpKind op, int a, int b)
+{
+    int in[2] = {a, b};
+    return ad_finish(c, ad_node13(c, op, in, 2));
+}
+
+int ad_op13_3(GradCtx *c, OpKind op, int a, int b, int d)
+{
+    int in[3] = {a, b, d};
+    return ad_finish(c, ad_node13(c, op, in, 3));
+}
+
+int ad_reshape_to(GradCtx *c, int x, const Shape *s)
+{
+    if (x < 0 || shape_equal(&c->g->values[x]->shape, s))
+        return x;
+    return ad_op13_2(c, OP_Reshape, x, ad_ints(c, s->dims, s->rank));
+}
+
 void ad_copy_attrs(GradCtx *c, Node *n, const Node *from)
 {
     for (int i = 0; i < from->n_attr; i++) {

@@ -28,6 +28,15 @@ int ad_finish(GradCtx *c, Node *n);
 /* Shorthands for one-output nodes without attributes. */
 int ad_op1(GradCtx *c, OpKind op, int a);
 int ad_op2(GradCtx *c, OpKind op, int a, int b);
+/* The same at opset 13 or later whatever the model's, for the forms the
+ * rules build on: numpy broadcasting, Slice bounds and reduction axes as
+ * in opset 13. */
+Node *ad_node13(GradCtx *c, OpKind op, const int *in, int n_in);
+int ad_op13_1(GradCtx *c, OpKind op, int a);
+int ad_op13_2(GradCtx *c, OpKind op, int a, int b);
+int ad_op13_3(GradCtx *c, OpKind op, int a, int b, int d);
+/* x reshaped to s (x itself when it has that shape; -1 stays -1). */
+int ad_reshape_to(GradCtx *c, int x, const Shape *s);
 /* Copies every attribute of from onto n. */
 void ad_copy_attrs(GradCtx *c, Node *n, const Node *from);
 void ad_set_int(GradCtx *c, Node *n, const char *name, int64_t v);

@@ -9,38 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static Node *node13(GradCtx *c, OpKind op, const int *in, int n_in)
-{
-    Node *n = ad_node(c, op, in, n_in, 1);
-    if (n->opset < 13)
-        n->opset = 13;
-    return n;
-}
-
-static int op2(GradCtx *c, OpKind op, int a, int b)
-{
-    int in[2] = {a, b};
-    return ad_finish(c, node13(c, op, in, 2));
-}
-
-static int op3(GradCtx *c, OpKind op, int a, int b, int d)
-{
-    int in[3] = {a, b, d};
-    return ad_finish(c, node13(c, op, in, 3));
-}
-
-static int reshape_to(GradCtx *c, int x, const Shape *s)
-{
-    if (shape_equal(&c->g->values[x]->shape, s))
-        return x;
-    return op2(c, OP_Reshape, x, ad_ints(c, s->dims, s->rank));
-}
-
 /* op (ReduceProd, ReduceSum) of x over axes, keepdims 1, axes as an
  * attribute (the canonical form shape_reduce leaves). */
 static int reduce_kept(GradCtx *c, OpKind op, int x, const Attr *axes)
 {
-    Node *r = node13(c, op, &x, 1);
+    Node *r = ad_node13(c, op, &x, 1);
     ad_set_ints(c, r, "axes", axes->ints, axes->n);
     ad_set_int(c, r, "keepdims", 1);
     ad_set_int(c, r, "noop_with_empty_axes", 1);
@@ -66,20 +39,20 @@ bool grad_reduce_prod(GradCtx *c, const Node *n)
     Shape kept = xv->shape;
     for (int k = 0; k < axes->n; k++)
         kept.dims[axes->ints[k]] = 1;
-    int dyk = reshape_to(c, dy, &kept), yk = reshape_to(c, y, &kept);
+    int dyk = ad_reshape_to(c, dy, &kept), yk = ad_reshape_to(c, y, &kept);
     if (axes->n == 0) { /* nothing reduced: Y = X */
         ad_accumulate(c, x, dyk);
         return !c->d->errors;
     }
     int zero = ad_scalar(c, dt, 0), one = ad_scalar(c, dt, 1);
-    int is0 = op2(c, OP_Equal, x, zero), nz = op3(c, OP_Where, is0, one, x);
-    Node *cast = node13(c, OP_Cast, &is0, 1);
+    int is0 = ad_op13_2(c, OP_Equal, x, zero), nz = ad_op13_3(c, OP_Where, is0, one, x);
+    Node *cast = ad_node13(c, OP_Cast, &is0, 1);
     ad_set_int(c, cast, "to", dt);
     int zeros = reduce_kept(c, OP_ReduceSum, ad_finish(c, cast), axes);
-    int others = op3(c, OP_Where, op2(c, OP_Equal, zeros, one),
+    int others = ad_op13_3(c, OP_Where, ad_op13_2(c, OP_Equal, zeros, one),
                      reduce_kept(c, OP_ReduceProd, nz, axes), zero);
-    int d = op3(c, OP_Where, is0, others, op2(c, OP_Div, yk, nz));
-    ad_accumulate(c, x, op2(c, OP_Mul, dyk, d));
+    int d = ad_op13_3(c, OP_Where, is0, others, ad_op13_2(c, OP_Div, yk, nz));
+    ad_accumulate(c, x, ad_op13_2(c, OP_Mul, dyk, d));
     return !c->d->errors;
 }
 
@@ -225,8 +198,8 @@ bool grad_mod(GradCtx *c, const Node *n)
     if (ad_wants(c, a))
         ad_accumulate(c, a, ad_unbroadcast(c, dy, a));
     if (ad_wants(c, b)) {
-        int q = op2(c, OP_Div, op2(c, OP_Sub, a, y), b);
-        int db = op2(c, OP_Mul, op2(c, OP_Mul, dy, q), ad_scalar(c, c->g->values[y]->dtype, -1));
+        int q = ad_op13_2(c, OP_Div, ad_op13_2(c, OP_Sub, a, y), b);
+        int db = ad_op13_2(c, OP_Mul, ad_op13_2(c, OP_Mul, dy, q), ad_scalar(c, c->g->values[y]->dtype, -1));
         ad_accumulate(c, b, ad_unbroadcast(c, db, b));
     }
     return !c->d->errors;
@@ -244,11 +217,11 @@ static int fit_axis(GradCtx *c, int x, int axis, int64_t len)
         return x;
     if (have > len) {
         int in[4] = {x, ad_ints(c, &zero, 1), ad_ints(c, &len, 1), ad_ints(c, &ax, 1)};
-        return ad_finish(c, node13(c, OP_Slice, in, 4));
+        return ad_finish(c, ad_node13(c, OP_Slice, in, 4));
     }
     int64_t pads[2 * IR_MAX_RANK] = {0};
     pads[s->rank + axis] = len - have;
-    return op2(c, OP_Pad, x, ad_ints(c, pads, 2 * s->rank));
+    return ad_op13_2(c, OP_Pad, x, ad_ints(c, pads, 2 * s->rank));
 }
 
 /* DFT (opset 17; axis, inverse, onesided, dft_length L): Y = F X̃, X̃ the
@@ -279,7 +252,7 @@ bool grad_dft(GradCtx *c, const Node *n)
     ad_set_int(c, t, "axis", axis);
     ad_set_int(c, t, "inverse", !inverse);
     double scale = inverse ? 1.0 / (double)len : (double)len;
-    int g = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, scale));
+    int g = ad_op13_2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, scale));
     if (xs->dims[r - 1] == 1)
         g = fit_axis(c, g, r - 1, 1);
     ad_accumulate(c, x, fit_axis(c, g, axis, xs->dims[axis]));
@@ -325,22 +298,22 @@ bool grad_stft(GradCtx *c, const Node *n)
     t->opset = 17;
     ad_set_int(c, t, "axis", 2);
     ad_set_int(c, t, "inverse", 1);
-    int dframe = op2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, (double)flen));
+    int dframe = ad_op13_2(c, OP_Mul, ad_finish(c, t), ad_scalar(c, dt, (double)flen));
     dframe = fit_axis(c, dframe, 3, xs->dims[2]); /* [B, frames, flen, cin] */
     int pos = frame_positions(c, frames, flen, step);
     int64_t wcol[2] = {flen, 1};
     if (ad_wants(c, w)) {
         int in[2] = {x, pos};
-        Node *gather = node13(c, OP_Gather, in, 2);
+        Node *gather = ad_node13(c, OP_Gather, in, 2);
         ad_set_int(c, gather, "axis", 1);
-        int prod = op2(c, OP_Mul, dframe, ad_finish(c, gather));
-        Node *sum = node13(c, OP_SumToShape, &prod, 1);
+        int prod = ad_op13_2(c, OP_Mul, dframe, ad_finish(c, gather));
+        Node *sum = ad_node13(c, OP_SumToShape, &prod, 1);
         ad_set_ints(c, sum, "shape", wcol, 2);
-        ad_accumulate(c, w, reshape_to(c, ad_finish(c, sum), &c->g->values[w]->shape));
+        ad_accumulate(c, w, ad_reshape_to(c, ad_finish(c, sum), &c->g->values[w]->shape));
     }
     if (ad_wants(c, x)) {
         if (w >= 0)
-            dframe = op2(c, OP_Mul, dframe, op2(c, OP_Reshape, w, ad_ints(c, wcol, 2)));
+            dframe = ad_op13_2(c, OP_Mul, dframe, ad_op13_2(c, OP_Reshape, w, ad_ints(c, wcol, 2)));
         int in[2] = {dframe, pos};
         Node *g = ad_node(c, OP_GatherGrad, in, 2, 1);
         ad_set_int(c, g, "axis", 1);

@@ -8,34 +8,6 @@
 
 #include <string.h>
 
-/* A one-output node of op at opset 13 or later, so that the elementwise ops
- * broadcast numpy-style and Slice takes its bounds as inputs whatever the
- * model's opset was. */
-static Node *node13(GradCtx *c, OpKind op, const int *in, int n_in)
-{
-    Node *n = ad_node(c, op, in, n_in, 1);
-    if (n->opset < 13)
-        n->opset = 13;
-    return n;
-}
-
-static int op1(GradCtx *c, OpKind op, int a)
-{
-    return ad_finish(c, node13(c, op, &a, 1));
-}
-
-static int op2(GradCtx *c, OpKind op, int a, int b)
-{
-    int in[2] = {a, b};
-    return ad_finish(c, node13(c, op, in, 2));
-}
-
-static int op3(GradCtx *c, OpKind op, int a, int b, int d)
-{
-    int in[3] = {a, b, d};
-    return ad_finish(c, node13(c, op, in, 3));
-}
-
 static DType dtype_of(GradCtx *c, int v)
 {
     return c->g->values[v]->dtype;
@@ -46,17 +18,9 @@ static int cast_to(GradCtx *c, int x, DType dt)
 {
     if (x < 0 || dtype_of(c, x) == dt)
         return x;
-    Node *n = node13(c, OP_Cast, &x, 1);
+    Node *n = ad_node13(c, OP_Cast, &x, 1);
     ad_set_int(c, n, "to", dt);
     return ad_finish(c, n);
-}
-
-/* x reshaped to s. */
-static int reshape_to(GradCtx *c, int x, const Shape *s)
-{
-    if (x < 0 || shape_equal(&c->g->values[x]->shape, s))
-        return x;
-    return op2(c, OP_Reshape, x, ad_ints(c, s->dims, s->rank));
 }
 
 /* x broadcast to s (Expand). */
@@ -64,7 +28,7 @@ static int expand_to(GradCtx *c, int x, const Shape *s)
 {
     if (x < 0 || shape_equal(&c->g->values[x]->shape, s))
         return x;
-    return op2(c, OP_Expand, x, ad_ints(c, s->dims, s->rank));
+    return ad_op13_2(c, OP_Expand, x, ad_ints(c, s->dims, s->rank));
 }
 
 /* Adds gv, summed down to v's shape, to v's gradient when v wants one. */
@@ -117,16 +81,16 @@ bool grad_pow(GradCtx *c, const Node *n)
     DType dt = dtype_of(c, y);
     int bf = cast_to(c, b, dt), zero = ad_scalar(c, dt, 0);
     if (ad_wants(c, a)) {
-        int pw = op2(c, OP_Pow, a, op2(c, OP_Sub, bf, ad_scalar(c, dt, 1)));
-        int da = op2(c, OP_Mul, dy, op2(c, OP_Mul, bf, pw));
+        int pw = ad_op13_2(c, OP_Pow, a, ad_op13_2(c, OP_Sub, bf, ad_scalar(c, dt, 1)));
+        int da = ad_op13_2(c, OP_Mul, dy, ad_op13_2(c, OP_Mul, bf, pw));
         if (!const_nonzero(c, b))
-            da = op3(c, OP_Where, op2(c, OP_Equal, bf, zero), zero, da);
+            da = ad_op13_3(c, OP_Where, ad_op13_2(c, OP_Equal, bf, zero), zero, da);
         give(c, a, da);
     }
     if (ad_wants(c, b)) {
-        int db = op2(c, OP_Mul, dy, op2(c, OP_Mul, y, op1(c, OP_Log, a)));
-        int at0 = op2(c, OP_And, op2(c, OP_Equal, a, zero), op2(c, OP_GreaterOrEqual, bf, zero));
-        give(c, b, op3(c, OP_Where, at0, zero, db));
+        int db = ad_op13_2(c, OP_Mul, dy, ad_op13_2(c, OP_Mul, y, ad_op13_1(c, OP_Log, a)));
+        int at0 = ad_op13_2(c, OP_And, ad_op13_2(c, OP_Equal, a, zero), ad_op13_2(c, OP_GreaterOrEqual, bf, zero));
+        give(c, b, ad_op13_3(c, OP_Where, at0, zero, db));
     }
     return !c->d->errors;
 }
@@ -141,13 +105,13 @@ bool grad_prelu(GradCtx *c, const Node *n)
     DType dt = dtype_of(c, x);
     Shape ss;
     ir_elem_operand_shape(c->g, n, 1, &ss);
-    int sv = reshape_to(c, s, &ss), zero = ad_scalar(c, dt, 0);
-    int pos = op2(c, OP_Greater, x, zero);
+    int sv = ad_reshape_to(c, s, &ss), zero = ad_scalar(c, dt, 0);
+    int pos = ad_op13_2(c, OP_Greater, x, zero);
     if (ad_wants(c, x))
-        give(c, x, op3(c, OP_Where, pos, dy, op2(c, OP_Mul, dy, sv)));
+        give(c, x, ad_op13_3(c, OP_Where, pos, dy, ad_op13_2(c, OP_Mul, dy, sv)));
     if (ad_wants(c, s)) {
-        int ds = ad_unbroadcast(c, op3(c, OP_Where, pos, zero, op2(c, OP_Mul, x, dy)), sv);
-        ad_accumulate(c, s, reshape_to(c, ds, &c->g->values[s]->shape));
+        int ds = ad_unbroadcast(c, ad_op13_3(c, OP_Where, pos, zero, ad_op13_2(c, OP_Mul, x, dy)), sv);
+        ad_accumulate(c, s, ad_reshape_to(c, ds, &c->g->values[s]->shape));
     }
     return !c->d->errors;
 }
@@ -165,13 +129,13 @@ bool grad_minmax(GradCtx *c, const Node *n)
     }
     int *mask = arena_alloc(c->g->arena, sizeof(int) * (size_t)n->n_in), count = -1;
     for (int i = 0; i < n->n_in; i++) {
-        mask[i] = cast_to(c, op2(c, OP_Equal, n->in[i], y), dt);
-        count = count < 0 ? mask[i] : op2(c, OP_Add, count, mask[i]);
+        mask[i] = cast_to(c, ad_op13_2(c, OP_Equal, n->in[i], y), dt);
+        count = count < 0 ? mask[i] : ad_op13_2(c, OP_Add, count, mask[i]);
     }
-    int share = op2(c, OP_Div, dy, count);
+    int share = ad_op13_2(c, OP_Div, dy, count);
     for (int i = 0; i < n->n_in; i++)
         if (ad_wants(c, n->in[i]))
-            give(c, n->in[i], op2(c, OP_Mul, share, mask[i]));
+            give(c, n->in[i], ad_op13_2(c, OP_Mul, share, mask[i]));
     return !c->d->errors;
 }
 
@@ -181,7 +145,7 @@ bool grad_sum(GradCtx *c, const Node *n)
 {
     int dy = ad_grad(c, n->out[0]);
     if (n->op == OP_Mean && n->n_in > 1)
-        dy = op2(c, OP_Mul, dy, ad_scalar(c, dtype_of(c, dy), 1.0 / n->n_in));
+        dy = ad_op13_2(c, OP_Mul, dy, ad_scalar(c, dtype_of(c, dy), 1.0 / n->n_in));
     for (int i = 0; i < n->n_in; i++)
         give(c, n->in[i], dy);
     return !c->d->errors;
@@ -194,9 +158,9 @@ bool grad_where(GradCtx *c, const Node *n)
     int cond = n->in[0], dy = ad_grad(c, n->out[0]);
     int zero = ad_scalar(c, dtype_of(c, dy), 0);
     if (ad_wants(c, n->in[1]))
-        give(c, n->in[1], op3(c, OP_Where, cond, dy, zero));
+        give(c, n->in[1], ad_op13_3(c, OP_Where, cond, dy, zero));
     if (ad_wants(c, n->in[2]))
-        give(c, n->in[2], op3(c, OP_Where, cond, zero, dy));
+        give(c, n->in[2], ad_op13_3(c, OP_Where, cond, zero, dy));
     return !c->d->errors;
 }
 
@@ -221,7 +185,7 @@ bool grad_concat(GradCtx *c, const Node *n)
         if (ad_wants(c, n->in[i])) {
             int64_t start = at, end = at + len;
             int in[4] = {dy, ad_ints(c, &start, 1), ad_ints(c, &end, 1), ad_ints(c, &axis, 1)};
-            ad_accumulate(c, n->in[i], ad_finish(c, node13(c, OP_Slice, in, 4)));
+            ad_accumulate(c, n->in[i], ad_finish(c, ad_node13(c, OP_Slice, in, 4)));
         }
         at += len;
     }
@@ -253,10 +217,10 @@ bool grad_tile(GradCtx *c, const Node *n)
                                "dims counting each repeated one twice", IR_MAX_RANK - 1);
         return false;
     }
-    int dy = reshape_to(c, ad_grad(c, n->out[0]), &split);
-    Node *sum = node13(c, OP_SumToShape, &dy, 1);
+    int dy = ad_reshape_to(c, ad_grad(c, n->out[0]), &split);
+    Node *sum = ad_node13(c, OP_SumToShape, &dy, 1);
     ad_set_ints(c, sum, "shape", kept.dims, kept.rank);
-    ad_accumulate(c, n->in[0], reshape_to(c, ad_finish(c, sum), xs));
+    ad_accumulate(c, n->in[0], ad_reshape_to(c, ad_finish(c, sum), xs));
     return !c->d->errors;
 }
 
@@ -308,7 +272,7 @@ bool grad_gather(GradCtx *c, const Node *n)
  * shape_reduce gives (axes attribute, keepdims 1). */
 static int reduce_sum_kept(GradCtx *c, int x, const Attr *axes)
 {
-    Node *r = node13(c, OP_ReduceSum, &x, 1);
+    Node *r = ad_node13(c, OP_ReduceSum, &x, 1);
     ad_set_ints(c, r, "axes", axes->ints, axes->n);
     ad_set_int(c, r, "keepdims", 1);
     ad_set_int(c, r, "noop_with_empty_axes", 1);
@@ -342,25 +306,25 @@ bool grad_reduce(GradCtx *c, const Node *n)
         count *= kept.dims[axes->ints[k]];
         kept.dims[axes->ints[k]] = 1;
     }
-    int dyk = reshape_to(c, dy, &kept), yk = reshape_to(c, y, &kept), dx = -1;
+    int dyk = ad_reshape_to(c, dy, &kept), yk = ad_reshape_to(c, y, &kept), dx = -1;
     int zero = ad_scalar(c, dt, 0);
     switch (n->op) {
     case OP_ReduceSum: dx = dyk; break;
-    case OP_ReduceMean: dx = op2(c, OP_Mul, dyk, ad_scalar(c, dt, 1.0 / (double)count)); break;
-    case OP_ReduceSumSquare: dx = op2(c, OP_Mul, op2(c, OP_Mul, x, ad_scalar(c, dt, 2)), dyk); break;
-    case OP_ReduceL1: dx = op2(c, OP_Mul, op1(c, OP_Sign, x), dyk); break;
+    case OP_ReduceMean: dx = ad_op13_2(c, OP_Mul, dyk, ad_scalar(c, dt, 1.0 / (double)count)); break;
+    case OP_ReduceSumSquare: dx = ad_op13_2(c, OP_Mul, ad_op13_2(c, OP_Mul, x, ad_scalar(c, dt, 2)), dyk); break;
+    case OP_ReduceL1: dx = ad_op13_2(c, OP_Mul, ad_op13_1(c, OP_Sign, x), dyk); break;
     case OP_ReduceL2: {
-        int scale = op3(c, OP_Where, op2(c, OP_Equal, yk, zero), zero, op2(c, OP_Div, dyk, yk));
-        dx = op2(c, OP_Mul, x, scale);
+        int scale = ad_op13_3(c, OP_Where, ad_op13_2(c, OP_Equal, yk, zero), zero, ad_op13_2(c, OP_Div, dyk, yk));
+        dx = ad_op13_2(c, OP_Mul, x, scale);
         break;
     }
-    case OP_ReduceLogSum: dx = op2(c, OP_Div, dyk, op1(c, OP_Exp, yk)); break;
-    case OP_ReduceLogSumExp: dx = op2(c, OP_Mul, dyk, op1(c, OP_Exp, op2(c, OP_Sub, x, yk))); break;
+    case OP_ReduceLogSum: dx = ad_op13_2(c, OP_Div, dyk, ad_op13_1(c, OP_Exp, yk)); break;
+    case OP_ReduceLogSumExp: dx = ad_op13_2(c, OP_Mul, dyk, ad_op13_1(c, OP_Exp, ad_op13_2(c, OP_Sub, x, yk))); break;
     case OP_ReduceMax:
     case OP_ReduceMin: {
-        int mask = cast_to(c, op2(c, OP_Equal, x, yk), dt);
+        int mask = cast_to(c, ad_op13_2(c, OP_Equal, x, yk), dt);
         int ties = axes->n ? reduce_sum_kept(c, mask, axes) : mask;
-        dx = op2(c, OP_Mul, mask, op2(c, OP_Div, dyk, ties));
+        dx = ad_op13_2(c, OP_Mul, mask, ad_op13_2(c, OP_Div, dyk, ties));
         break;
     }
     default: KILN_ASSERT(!"grad_reduce: not a differentiable reduction");

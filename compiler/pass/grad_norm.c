@@ -7,44 +7,10 @@
 
 #include <string.h>
 
-/* A one-output node of op at opset 13 or later (numpy broadcasting; the
- * reductions with an axes attribute). */
-static Node *node13(GradCtx *c, OpKind op, const int *in, int n_in)
-{
-    Node *n = ad_node(c, op, in, n_in, 1);
-    if (n->opset < 13)
-        n->opset = 13;
-    return n;
-}
-
-static int op1(GradCtx *c, OpKind op, int a)
-{
-    return ad_finish(c, node13(c, op, &a, 1));
-}
-
-static int op2(GradCtx *c, OpKind op, int a, int b)
-{
-    int in[2] = {a, b};
-    return ad_finish(c, node13(c, op, in, 2));
-}
-
-static int op3(GradCtx *c, OpKind op, int a, int b, int d)
-{
-    int in[3] = {a, b, d};
-    return ad_finish(c, node13(c, op, in, 3));
-}
-
-static int reshape_to(GradCtx *c, int x, const Shape *s)
-{
-    if (shape_equal(&c->g->values[x]->shape, s))
-        return x;
-    return op2(c, OP_Reshape, x, ad_ints(c, s->dims, s->rank));
-}
-
 /* ReduceMean of x over axes, keepdims 1 (opset 13's attribute form). */
 static int mean_kept(GradCtx *c, int x, const int64_t *axes, int n_axes)
 {
-    Node *r = node13(c, OP_ReduceMean, &x, 1);
+    Node *r = ad_node13(c, OP_ReduceMean, &x, 1);
     ad_set_ints(c, r, "axes", axes, n_axes);
     ad_set_int(c, r, "keepdims", 1);
     return ad_finish(c, r);
@@ -65,13 +31,13 @@ bool grad_mvn(GradCtx *c, const Node *n)
     int na = a ? a->n : 3;
     for (int i = 0; i < na && a; i++)
         axes[i] = a->ints[i] < 0 ? a->ints[i] + xv->shape.rank : a->ints[i];
-    int xc = op2(c, OP_Sub, x, mean_kept(c, x, axes, na));
-    int sigma = op1(c, OP_Sqrt, mean_kept(c, op2(c, OP_Mul, xc, xc), axes, na));
-    int div = op2(c, OP_Add, sigma, ad_scalar(c, dt, 1e-9));
-    int centered = op2(c, OP_Div, op2(c, OP_Sub, dy, mean_kept(c, dy, axes, na)), div);
-    int spread = op2(c, OP_Div, op2(c, OP_Mul, y, mean_kept(c, op2(c, OP_Mul, dy, y), axes, na)),
+    int xc = ad_op13_2(c, OP_Sub, x, mean_kept(c, x, axes, na));
+    int sigma = ad_op13_1(c, OP_Sqrt, mean_kept(c, ad_op13_2(c, OP_Mul, xc, xc), axes, na));
+    int div = ad_op13_2(c, OP_Add, sigma, ad_scalar(c, dt, 1e-9));
+    int centered = ad_op13_2(c, OP_Div, ad_op13_2(c, OP_Sub, dy, mean_kept(c, dy, axes, na)), div);
+    int spread = ad_op13_2(c, OP_Div, ad_op13_2(c, OP_Mul, y, mean_kept(c, ad_op13_2(c, OP_Mul, dy, y), axes, na)),
                      sigma);
-    ad_accumulate(c, x, op2(c, OP_Sub, centered, spread));
+    ad_accumulate(c, x, ad_op13_2(c, OP_Sub, centered, spread));
     return !c->d->errors;
 }
 
@@ -84,13 +50,13 @@ static int channel_window_mean(GradCtx *c, int z, const Shape *s, int64_t size, 
     Shape v = {.rank = 4, .dims = {s->dims[0], 1, s->dims[1], 1}};
     for (int i = 2; i < s->rank; i++)
         v.dims[3] *= s->dims[i];
-    int zv = reshape_to(c, z, &v);
-    Node *p = node13(c, OP_AveragePool, &zv, 1);
+    int zv = ad_reshape_to(c, z, &v);
+    Node *p = ad_node13(c, OP_AveragePool, &zv, 1);
     int64_t kernel[2] = {size, 1}, pads[4] = {lo, 0, hi, 0};
     ad_set_ints(c, p, "kernel_shape", kernel, 2);
     ad_set_ints(c, p, "pads", pads, 4);
     ad_set_int(c, p, "count_include_pad", 1);
-    return reshape_to(c, ad_finish(c, p), s);
+    return ad_reshape_to(c, ad_finish(c, p), s);
 }
 
 /* LRN (size n, alpha, beta, bias): with the window sum over channels
@@ -107,14 +73,14 @@ bool grad_lrn(GradCtx *c, const Node *n)
     int64_t size = ir_attr_int(n, "size", 1), lo = (size - 1) / 2, hi = size / 2;
     double alpha = ir_attr_float(n, "alpha", 1e-4), beta = ir_attr_float(n, "beta", 0.75);
     double bias = ir_attr_float(n, "bias", 1.0);
-    int sq = channel_window_mean(c, op2(c, OP_Mul, x, x), &xv->shape, size, lo, hi);
-    int den = op2(c, OP_Add, ad_scalar(c, dt, bias), op2(c, OP_Mul, ad_scalar(c, dt, alpha), sq));
-    int scale = op2(c, OP_Pow, den, ad_scalar(c, dt, -beta));
-    int direct = op2(c, OP_Mul, dy, scale);
-    int g = op2(c, OP_Div, op2(c, OP_Mul, direct, x), den);
+    int sq = channel_window_mean(c, ad_op13_2(c, OP_Mul, x, x), &xv->shape, size, lo, hi);
+    int den = ad_op13_2(c, OP_Add, ad_scalar(c, dt, bias), ad_op13_2(c, OP_Mul, ad_scalar(c, dt, alpha), sq));
+    int scale = ad_op13_2(c, OP_Pow, den, ad_scalar(c, dt, -beta));
+    int direct = ad_op13_2(c, OP_Mul, dy, scale);
+    int g = ad_op13_2(c, OP_Div, ad_op13_2(c, OP_Mul, direct, x), den);
     int back = channel_window_mean(c, g, &xv->shape, size, hi, lo);
-    int cross = op2(c, OP_Mul, op2(c, OP_Mul, x, back), ad_scalar(c, dt, 2 * alpha * beta));
-    ad_accumulate(c, x, op2(c, OP_Sub, direct, cross));
+    int cross = ad_op13_2(c, OP_Mul, ad_op13_2(c, OP_Mul, x, back), ad_scalar(c, dt, 2 * alpha * beta));
+    ad_accumulate(c, x, ad_op13_2(c, OP_Sub, direct, cross));
     return !c->d->errors;
 }
 
@@ -130,8 +96,8 @@ bool grad_lp_pool(GradCtx *c, const Node *n)
     double p = ir_attr_float(n, "p", 2.0);
     int zero = ad_scalar(c, dt, 0), g = dy;
     if (p != 1.0) {
-        int pw = op2(c, OP_Pow, y, ad_scalar(c, dt, 1 - p));
-        g = op3(c, OP_Where, op2(c, OP_Equal, y, zero), zero, op2(c, OP_Mul, dy, pw));
+        int pw = ad_op13_2(c, OP_Pow, y, ad_scalar(c, dt, 1 - p));
+        g = ad_op13_3(c, OP_Where, ad_op13_2(c, OP_Equal, y, zero), zero, ad_op13_2(c, OP_Mul, dy, pw));
     }
     if (n->op == OP_LpPool) {
         int in[2] = {g, x};
@@ -141,9 +107,9 @@ bool grad_lp_pool(GradCtx *c, const Node *n)
         g = ad_finish(c, pg);
     }
     int slope = p == 2.0 ? x
-                : p == 1.0 ? op1(c, OP_Sign, x)
-                : op2(c, OP_Mul, op1(c, OP_Sign, x),
-                      op2(c, OP_Pow, op1(c, OP_Abs, x), ad_scalar(c, dt, p - 1)));
-    ad_accumulate(c, x, op2(c, OP_Mul, slope, g));
+                : p == 1.0 ? ad_op13_1(c, OP_Sign, x)
+                : ad_op13_2(c, OP_Mul, ad_op13_1(c, OP_Sign, x),
+                      ad_op13_2(c, OP_Pow, ad_op13_1(c, OP_Abs, x), ad_scalar(c, dt, p - 1)));
+    ad_accumulate(c, x, ad_op13_2(c, OP_Mul, slope, g));
     return !c->d->errors;
 }
