@@ -168,6 +168,8 @@ static inline kiln_f32x4 kiln_f32x4_zero(void) { return _mm_setzero_ps(); }
 static inline kiln_f32x4 kiln_f32x4_add(kiln_f32x4 a, kiln_f32x4 b) { return _mm_add_ps(a, b); }
 static inline kiln_f32x4 kiln_f32x4_mul(kiln_f32x4 a, kiln_f32x4 b) { return _mm_mul_ps(a, b); }
 static inline kiln_f32x4 kiln_f32x4_max(kiln_f32x4 a, kiln_f32x4 b) { return _mm_max_ps(a, b); }
+static inline kiln_f32x4 kiln_f32x4_div(kiln_f32x4 a, kiln_f32x4 b) { return _mm_div_ps(a, b); }
+static inline kiln_f32x4 kiln_f32x4_sqrt(kiln_f32x4 a) { return _mm_sqrt_ps(a); }
 /* SSE2 has no FMA: a * b + c with two roundings. */
 static inline kiln_f32x4 kiln_f32x4_fma(kiln_f32x4 a, kiln_f32x4 b, kiln_f32x4 c)
 {
@@ -190,6 +192,8 @@ static inline kiln_f32x4 kiln_f32x4_zero(void) { return vdupq_n_f32(0.0f); }
 static inline kiln_f32x4 kiln_f32x4_add(kiln_f32x4 a, kiln_f32x4 b) { return vaddq_f32(a, b); }
 static inline kiln_f32x4 kiln_f32x4_mul(kiln_f32x4 a, kiln_f32x4 b) { return vmulq_f32(a, b); }
 static inline kiln_f32x4 kiln_f32x4_max(kiln_f32x4 a, kiln_f32x4 b) { return vmaxq_f32(a, b); }
+static inline kiln_f32x4 kiln_f32x4_div(kiln_f32x4 a, kiln_f32x4 b) { return vdivq_f32(a, b); }
+static inline kiln_f32x4 kiln_f32x4_sqrt(kiln_f32x4 a) { return vsqrtq_f32(a); }
 /* a * b + c, one rounding (vfmaq_f32 takes the addend first). */
 static inline kiln_f32x4 kiln_f32x4_fma(kiln_f32x4 a, kiln_f32x4 b, kiln_f32x4 c)
 {
@@ -198,6 +202,7 @@ static inline kiln_f32x4 kiln_f32x4_fma(kiln_f32x4 a, kiln_f32x4 b, kiln_f32x4 c
 static inline float kiln_f32x4_hsum(kiln_f32x4 v) { return vaddvq_f32(v); }
 #else
 #define KILN_SIMD_F32X4 "scalar"
+#include <math.h>
 typedef struct kiln_f32x4 {
     float f[4];
 } kiln_f32x4;
@@ -246,6 +251,18 @@ static inline kiln_f32x4 kiln_f32x4_fma(kiln_f32x4 a, kiln_f32x4 b, kiln_f32x4 c
     for (int i = 0; i < 4; i++)
         c.f[i] += a.f[i] * b.f[i];
     return c;
+}
+static inline kiln_f32x4 kiln_f32x4_div(kiln_f32x4 a, kiln_f32x4 b)
+{
+    for (int i = 0; i < 4; i++)
+        a.f[i] /= b.f[i];
+    return a;
+}
+static inline kiln_f32x4 kiln_f32x4_sqrt(kiln_f32x4 a)
+{
+    for (int i = 0; i < 4; i++)
+        a.f[i] = sqrtf(a.f[i]);
+    return a;
 }
 static inline float kiln_f32x4_hsum(kiln_f32x4 v)
 {

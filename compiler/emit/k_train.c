@@ -461,6 +461,20 @@ bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
         emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1.0 - pow(%.17g, (double)step));", t, t,
                   ir_attr_float(n, "beta2", 0.999));
     }
+    if (dt == DT_F32 && (!strcmp(kind, "adam") || adamw) && l1 == 0 && l2 == 0) {
+        /* the same update on 4-lane vectors (templates/kiln_optim.h) */
+        double b1 = ir_attr_float(n, "beta1", 0.9), b2 = ir_attr_float(n, "beta2", 0.999);
+        emit_prelude_once(e, "kiln_optim.h", "#include \"kiln_optim.h\"\n\n");
+        if (wd != 0 && adamw)
+            emit_line(e, "const float p_scale = %s - lr * %s;", emit_flit(e, 1, dt), emit_flit(e, wd, dt));
+        emit_line(e, "kiln_adam_f32(%lld, x0, x1, x4, x5, y0, y1, y2,", (long long)shape_numel(&p->shape));
+        emit_line(e, "              %s, %s, %s, %s, %s,", emit_flit(e, b1, dt), emit_flit(e, 1 - b1, dt),
+                  emit_flit(e, b2, dt), emit_flit(e, 1 - b2, dt),
+                  emit_flit(e, ir_attr_float(n, "eps", 1e-8), dt));
+        emit_line(e, "              step_size, bc2_sqrt, %s, %s);", wd != 0 && adamw ? "p_scale" : "1.0f",
+                  wd != 0 && !adamw ? emit_flit(e, wd, dt) : "0.0f");
+        return true;
+    }
     emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&p->shape));
     emit_line(e, "%s p = x0[i], g = x1[i];", t);
     if (l2 != 0)
