@@ -16,6 +16,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kiln_simd.h"
+
 /* What a micro-kernel does with its tile t = A * B (over one k block):
  *   first k block:  c = alpha * t + beta * bias   (bias NULL: no term)
  *   later blocks:   c = alpha * t + c
@@ -174,6 +176,30 @@ static inline void kiln_sgemm_pack_b_conv(int nr, int kc, int nc, int k0, int j0
                 d[j] = 0.0f;
         }
     }
+}
+
+/* Row i of a tile nv * 4 wide on 4-lane vectors (the SSE2 and NEON
+ * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU in registers, the other
+ * activations on the row just stored. */
+static inline void kiln_sgemm_f32x4_row(float *c, kiln_f32x4 *v, int nv, const kiln_sgemm_epi *ep,
+                                        const float *bias, int flags)
+{
+    const kiln_f32x4 alpha = kiln_f32x4_set1(ep->alpha), beta = kiln_f32x4_set1(ep->beta);
+    for (int j = 0; j < nv; j++) {
+        if (ep->alpha != 1.0f)
+            v[j] = kiln_f32x4_mul(v[j], alpha);
+        if (!(flags & KILN_SGEMM_FIRST))
+            v[j] = kiln_f32x4_add(v[j], kiln_f32x4_load(c + 4 * j));
+        else if (bias)
+            v[j] = kiln_f32x4_fma(beta, ep->bias_cs ? kiln_f32x4_load(bias + 4 * j)
+                                                    : kiln_f32x4_bcast(bias), v[j]);
+        if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_RELU)
+            v[j] = kiln_f32x4_max(kiln_f32x4_zero(), v[j]);
+        kiln_f32x4_store(c + 4 * j, v[j]);
+    }
+    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
+        for (int j = 0; j < 4 * nv; j++)
+            c[j] = kiln_sgemm_act(c[j], ep);
 }
 
 #endif

@@ -23,22 +23,7 @@ static inline void kiln_sgemm_sse2_row(float *c, kiln_f32x4 v0, kiln_f32x4 v1,
                                        const kiln_sgemm_epi *ep, const float *bias, int flags)
 {
     kiln_f32x4 v[2] = {v0, v1};
-    const kiln_f32x4 alpha = kiln_f32x4_set1(ep->alpha), beta = kiln_f32x4_set1(ep->beta);
-    for (int j = 0; j < 2; j++) {
-        if (ep->alpha != 1.0f)
-            v[j] = kiln_f32x4_mul(v[j], alpha);
-        if (!(flags & KILN_SGEMM_FIRST))
-            v[j] = kiln_f32x4_add(v[j], kiln_f32x4_load(c + 4 * j));
-        else if (bias)
-            v[j] = kiln_f32x4_fma(beta, ep->bias_cs ? kiln_f32x4_load(bias + 4 * j)
-                                                    : kiln_f32x4_bcast(bias), v[j]);
-        if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_RELU)
-            v[j] = kiln_f32x4_max(kiln_f32x4_zero(), v[j]);
-        kiln_f32x4_store(c + 4 * j, v[j]);
-    }
-    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
-        for (int j = 0; j < 8; j++) /* the other activations on the row just stored */
-            c[j] = kiln_sgemm_act(c[j], ep);
+    kiln_sgemm_f32x4_row(c, v, 2, ep, bias, flags);
 }
 
 /* c[mr x nr] (row stride ldc) gets the epilogue of a[6 x kc] * b[kc x 8]
