@@ -11,6 +11,7 @@ why"), reasons/*.txt the real limit behind each case kiln can't pass
 ("case: reason"); one file per op family. With --update it rewrites expected_pass.txt and STATUS.md.
 
   /usr/bin/python3 tests/conformance/run.py --kiln build/kiln [--update] [-j 2] [-k REGEX]
+      [--target T]
 """
 import argparse
 import concurrent.futures
@@ -49,9 +50,12 @@ def ops_of(model_path):
         return ["?"]
 
 
-def run_case(kiln, case_dir, rtol, atol):
+def run_case(kiln, case_dir, rtol, atol, target):
+    cmd = [kiln, "verify", case_dir, "--rtol", rtol, "--atol", atol]
+    if target:
+        cmd += ["--target", target]
     try:
-        p = subprocess.run([kiln, "verify", case_dir, "--rtol", rtol, "--atol", atol],
+        p = subprocess.run(cmd,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=TIMEOUT,
                            text=True, errors="replace")
     except subprocess.TimeoutExpired:
@@ -76,7 +80,11 @@ def main():
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("-k", "--filter", default="")
     ap.add_argument("--update", action="store_true", help="rewrite expected_pass.txt and STATUS.md")
+    ap.add_argument("--target", default="", help="kiln verify's --target (default: kiln's, host)")
     args = ap.parse_args()
+    if args.update and args.target:
+        print("conformance: --update records the default target's results; drop --target")
+        return 1
     if not os.path.isdir(args.data):
         print("conformance: %s is missing (install Debian's libonnx-testdata)" % args.data)
         return 1
@@ -99,7 +107,8 @@ def main():
         for key in cases:
             tol = tolerances.get(key, "")
             rtol, atol = (tol.split()[:2] if tol else ["1e-3", "1e-5"])
-            futs[pool.submit(run_case, args.kiln, os.path.join(args.data, key), rtol, atol)] = key
+            futs[pool.submit(run_case, args.kiln, os.path.join(args.data, key), rtol, atol,
+                               args.target)] = key
         for f in concurrent.futures.as_completed(futs):
             results[futs[f]] = f.result()
     counts = collections.Counter(r[0] for r in results.values())
