@@ -42,7 +42,13 @@ extern "C" {
 #include "gemm_mlp64_sse2.h"
 #include "gemm_mlp64_v4.h"
 #include "lenet_conv1.h"
+#include "lenet_conv1_generic.h"
+#include "lenet_conv1_sse2.h"
+#include "lenet_conv1_v4.h"
 #include "lenet_conv2.h"
+#include "lenet_conv2_generic.h"
+#include "lenet_conv2_sse2.h"
+#include "lenet_conv2_v4.h"
 }
 #include "conv_libs.h"
 #include "probes.h"
@@ -209,6 +215,15 @@ struct KilnModel {
 #define KILN_TARGETS(P) {KILN_MODEL(P), KILN_MODEL(P##_v4), KILN_MODEL(P##_sse2), KILN_MODEL(P##_generic)}
 const char *const kiln_impls[] = {"kiln", "kiln_v4", "kiln_sse2", "kiln_generic"};
 
+// Registers layer/IMPL for each target's model; x_elems / y_elems as BM_kiln.
+void register_kiln(const std::string &layer, Shape s, const KilnModel (&m)[4], size_t x_elems,
+                   size_t y_elems)
+{
+    for (int i = 0; i < 4; i++)
+        benchmark::RegisterBenchmark((layer + "/" + kiln_impls[i]).c_str(), BM_kiln, s, m[i].run,
+                                     m[i].ws, m[i].init, x_elems, y_elems);
+}
+
 // A library's convolution (conv_libs.cc): set up once (weights packed into
 // its preferred layout, as kiln's are at compile time), then only run.
 void BM_conv_lib(benchmark::State &st, ConvShape c, ConvLib lib)
@@ -235,11 +250,11 @@ void register_convs()
     struct {
         const char *name;
         ConvShape c;
-        KilnModel m;
+        KilnModel m[4];
     } convs[] = {
-        {"conv3x3_64x56x56_b1", {1, 64, 56, 56, 64, 3, 1}, KILN_MODEL(conv3x3_64)},
-        {"lenet_conv1_b64", {64, 1, 28, 28, 6, 5, 2}, KILN_MODEL(lenet_conv1)},
-        {"lenet_conv2_b64", {64, 6, 14, 14, 16, 5, 0}, KILN_MODEL(lenet_conv2)},
+        {"conv3x3_64x56x56_b1", {1, 64, 56, 56, 64, 3, 1}, KILN_TARGETS(conv3x3_64)},
+        {"lenet_conv1_b64", {64, 1, 28, 28, 6, 5, 2}, KILN_TARGETS(lenet_conv1)},
+        {"lenet_conv2_b64", {64, 6, 14, 14, 16, 5, 0}, KILN_TARGETS(lenet_conv2)},
     };
     for (auto &v : convs) {
         std::string n = v.name;
@@ -248,8 +263,7 @@ void register_convs()
         const int oh = c.h + 2 * c.pad - c.k + 1, ow = c.w + 2 * c.pad - c.k + 1;
         const Shape g = {c.m, c.n * oh * ow, c.c * c.k * c.k, false};
         if (n != "conv3x3_64x56x56_b1") // registered with the GEMMs above
-            benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_kiln, g, v.m.run, v.m.ws, v.m.init,
-                                         size_t(c.n) * c.c * c.h * c.w, size_t(c.n) * c.m * oh * ow);
+            register_kiln(n, g, v.m, size_t(c.n) * c.c * c.h * c.w, size_t(c.n) * c.m * oh * ow);
         for (ConvLib lib : {CONV_ONEDNN, CONV_XNNPACK})
             if (conv_lib_available(lib))
                 benchmark::RegisterBenchmark((n + "/" + conv_lib_name(lib)).c_str(), BM_conv_lib,
@@ -258,15 +272,6 @@ void register_convs()
 }
 
 Blas openblas, blis;
-
-// Registers layer/IMPL for each target's model; x_elems / y_elems as BM_kiln.
-void register_kiln(const std::string &layer, Shape s, const KilnModel (&m)[4], size_t x_elems,
-                   size_t y_elems)
-{
-    for (int i = 0; i < 4; i++)
-        benchmark::RegisterBenchmark((layer + "/" + kiln_impls[i]).c_str(), BM_kiln, s, m[i].run,
-                                     m[i].ws, m[i].init, x_elems, y_elems);
-}
 
 void register_all()
 {

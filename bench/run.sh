@@ -4,7 +4,11 @@
 # OpenBLAS and BLIS, convolutions against oneDNN and XNNPACK (kiln_bench,
 # two passes of the same binary, each with interleaved repetitions, medians
 # reported), then whole models and training steps against PyTorch and
-# onnxruntime (bench/whole.py). The kiln_bench passes:
+# onnxruntime (bench/whole.py), then the profiles behind the missed targets:
+# `kiln bench` per-layer times of those models, and the instructions of the
+# benchmarked layers split by where they go (bench/profile_layers.py,
+# callgrind); bench/limits.md says, by hand, what limits each missed target.
+# The kiln_bench passes:
 #   best:  each library picks its own kernels for this CPU (AVX-512 where the
 #          CPU has it); this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 #          pins are dropped for this command only, and BLIS, whose Debian
@@ -16,7 +20,7 @@
 # kiln_sse2 = x86-64, kiln_generic); kiln_v4 compares with pass 1.
 # Needs libbenchmark-dev, libopenblas-dev, libblis-dev, libdnnl-dev,
 # libxnnpack-dev, libpthreadpool-dev, python3-torch, python3-onnx,
-# gnuplot-nox, and onnxruntime-node in build/ort (scripts/setup.sh installs
+# gnuplot-nox, valgrind, and onnxruntime-node in build/ort (scripts/setup.sh installs
 # them all). Usage:
 #   bench/run.sh   (REPS=15 MIN_TIME=0.1 BUILD=build/bench-release
 #                   RESULTS=bench by default; a quick smoke run that leaves
@@ -39,19 +43,31 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # BLIS_ARCH_TYPE takes BLIS's arch id: 0 skx (AVX-512), 6 zen3 (AVX2)
 BEST_BLIS=6
 grep -q avx512f /proc/cpuinfo && BEST_BLIS=0
-echo "bench: pass 1/3 (libraries' own kernels)"
+echo "bench: pass 1/4 (libraries' own kernels)"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE BLIS_ARCH_TYPE=$BEST_BLIS \
   "$BENCH" $FLAGS --benchmark_out="$OUT/best.json" >/dev/null
-echo "bench: pass 2/3 (AVX2 kernels)"
+echo "bench: pass 2/4 (AVX2 kernels)"
 OPENBLAS_CORETYPE=Haswell BLIS_ARCH_TYPE=6 ONEDNN_MAX_CPU_ISA=AVX2 \
   "$BENCH" $FLAGS --benchmark_out="$OUT/avx2.json" >/dev/null
-echo "bench: pass 3/3 (whole models and training steps vs PyTorch and onnxruntime)"
+echo "bench: pass 3/4 (whole models and training steps vs PyTorch and onnxruntime)"
 # the models are exported from torch into the build folder, never committed
 /usr/bin/python3 "$ROOT/bench/whole.py" --kiln "$BUILD/kiln" --out "$OUT/whole" \
   --ort "$ROOT/build/ort" --reps "$REPS" --min-time "$(echo "$MIN_TIME" | awk '{print $1 / 4}')"
+echo "bench: pass 4/4 (kiln bench: per-layer profiles of the same models)"
+mkdir -p "$OUT/profile"
+for m in mlp_b1 mlp_b64 lenet5_b1 lenet5_b64 lstm_b1 lstm_b64; do
+  "$BUILD/kiln" bench "$OUT/whole/$m.onnx" --reps "$((REPS * 2))" --quiet > "$OUT/profile/$m.txt"
+done
+for m in mlp lenet5; do
+  "$BUILD/kiln" bench "$OUT/whole/${m}_train_b64.onnx" --train --loss sparse_softmax_ce \
+    --loss-on logits --optimizer adam --reps "$((REPS * 2))" --quiet > "$OUT/profile/${m}_train_b64.txt"
+done
+/usr/bin/python3 "$ROOT/bench/profile_layers.py" --kiln "$BUILD/kiln" --out "$OUT/profile/layers.json" \
+  --work "$OUT/profile/layers" >/dev/null
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 /usr/bin/python3 "$ROOT/bench/report.py" --best "$OUT/best.json" --avx2 "$OUT/avx2.json" \
-  --whole "$OUT/whole/whole.json" --chart-data "$OUT/ratios.dat" \
+  --whole "$OUT/whole/whole.json" --profiles "$OUT/profile" --limits "$ROOT/bench/limits.md" \
+  --chart-data "$OUT/ratios.dat" \
   --load "$LOAD_BEFORE" "$LOAD_AFTER" --cc "$(cc --version | head -1)" \
   --reps "$REPS" > "$OUT/RESULTS.md"
 gnuplot -e "data='$OUT/ratios.dat'; out='$OUT/ratios.png'" "$ROOT/bench/ratios.gp"
