@@ -134,9 +134,12 @@ bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
     const int64_t limit = (int64_t)1 << 30; /* keeps every index in an int */
     if (M * K >= limit || K * N >= limit || M * N >= limit)
         return false;
-    /* a product of a few thousand FMAs, or a B narrower than half a panel,
-     * is faster without packing */
-    return M * N * K >= 4096 && N * 2 >= gemm_isa(e)->nr && K >= 4;
+    /* a product of a few thousand FMAs, or a B narrower than half a panel
+     * (at most 8 columns), is faster without packing: the plain loops run
+     * at a few GFLOPS, so even a mostly empty 32-wide AVX-512 panel wins
+     * (the MLP's 64x10x128 output layer: 21.6 us in plain loops, kiln bench) */
+    const int nr = gemm_isa(e)->nr;
+    return M * N * K >= 4096 && N * 2 >= (nr < 16 ? nr : 16) && K >= 4;
 }
 
 /* One float of packed data as a C literal, exact (%.9g round-trips f32). */
