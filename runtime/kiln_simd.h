@@ -141,6 +141,14 @@ static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_fma(kiln_f32x16 a, kiln
 {
     return _mm512_fmadd_ps(a, b, c);
 }
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_div(kiln_f32x16 a, kiln_f32x16 b)
+{
+    return _mm512_div_ps(a, b);
+}
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_sqrt(kiln_f32x16 a)
+{
+    return _mm512_sqrt_ps(a);
+}
 static inline KILN_TARGET_AVX512 float kiln_f32x16_hsum(kiln_f32x16 v)
 {
     return _mm512_reduce_add_ps(v);

@@ -467,7 +467,10 @@ bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
         emit_prelude_once(e, "kiln_optim.h", "#include \"kiln_optim.h\"\n\n");
         if (wd != 0 && adamw)
             emit_line(e, "const float p_scale = %s - lr * %s;", emit_flit(e, 1, dt), emit_flit(e, wd, dt));
-        emit_line(e, "kiln_adam_f32(%lld, x0, x1, x4, x5, y0, y1, y2,", (long long)shape_numel(&p->shape));
+        bool v4 = e->target == TARGET_X86_64_V4; /* 16 lanes; P_init checks the CPU */
+        e->needs_avx512 |= v4;
+        emit_line(e, "kiln_adam_f32%s(%lld, x0, x1, x4, x5, y0, y1, y2,", v4 ? "_avx512" : "",
+                  (long long)shape_numel(&p->shape));
         emit_line(e, "              %s, %s, %s, %s, %s,", emit_flit(e, b1, dt), emit_flit(e, 1 - b1, dt),
                   emit_flit(e, b2, dt), emit_flit(e, 1 - b2, dt),
                   emit_flit(e, ir_attr_float(n, "eps", 1e-8), dt));
