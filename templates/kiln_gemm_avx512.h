@@ -203,7 +203,21 @@ kiln_sgemm_avx512_8x32_a(int kc, const float *restrict a, ptrdiff_t ars, ptrdiff
     kiln_f32x16 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00;
     kiln_f32x16 c61 = c00, c70 = c00, c71 = c00;
     ptrdiff_t ka = 0;
-    for (int k = 0; k < kc; k++, ka += acs) {
+    for (int k = 0; k < kc && nr <= 16; k++, ka += acs) {
+        /* a tile at most 16 wide (the MLP's 10 logits): the left half
+         * alone, 8 accumulators still cover the FMA latency */
+        const kiln_f32x16 b0 = kiln_f32x16_load(b);
+        c00 = kiln_f32x16_fma(kiln_f32x16_bcast(a0 + ka), b0, c00);
+        c10 = kiln_f32x16_fma(kiln_f32x16_bcast(a1 + ka), b0, c10);
+        c20 = kiln_f32x16_fma(kiln_f32x16_bcast(a2 + ka), b0, c20);
+        c30 = kiln_f32x16_fma(kiln_f32x16_bcast(a3 + ka), b0, c30);
+        c40 = kiln_f32x16_fma(kiln_f32x16_bcast(a4 + ka), b0, c40);
+        c50 = kiln_f32x16_fma(kiln_f32x16_bcast(a5 + ka), b0, c50);
+        c60 = kiln_f32x16_fma(kiln_f32x16_bcast(a6 + ka), b0, c60);
+        c70 = kiln_f32x16_fma(kiln_f32x16_bcast(a7 + ka), b0, c70);
+        b += 32;
+    }
+    for (int k = 0; k < kc && nr > 16; k++, ka += acs) {
         const kiln_f32x16 b0 = kiln_f32x16_load(b), b1 = kiln_f32x16_load(b + 16);
         kiln_f32x16 ai = kiln_f32x16_bcast(a0 + ka);
         c00 = kiln_f32x16_fma(ai, b0, c00);
