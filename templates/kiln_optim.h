@@ -7,6 +7,8 @@
 #ifndef KILN_OPTIM_H
 #define KILN_OPTIM_H
 
+#include <math.h>
+
 #include "kiln_simd.h"
 
 /* One Adam step (torch.optim semantics) over n floats: p, g, m, v in; the
