@@ -2,8 +2,10 @@
  * (target x86-64-v4): an 8x32 register-blocked kernel (16 accumulators of 16
  * lanes, two B vectors, a broadcast) on packed panels, a 1x32 kernel for
  * single rows (batch-1 layers), and the block routine that walks a packed
- * block in tiles. The generated code prints the cache-blocked loops around
- * kiln_sgemm_avx512_block. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
+ * block in tiles; then the same 8x32 kernel reading a runtime A in place
+ * (kiln_sgemm_avx512_block_a: no A packing) and a transposing pack for a B
+ * stored [N, K]. The generated code prints the cache-blocked loops around
+ * the block routines. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
  * (bench/RESULTS.md's machine) at 256x256x256 and 64x128x784: 16
  * accumulators already cover the FMA latency, and 8 rows divide the batch
  * sizes models use, where 14 left a mostly empty last tile. */
