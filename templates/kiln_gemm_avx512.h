@@ -12,6 +12,8 @@
 #ifndef KILN_GEMM_AVX512_H
 #define KILN_GEMM_AVX512_H
 
+#include <string.h>
+
 #include "kiln_gemm.h"
 #include "kiln_simd.h"
 
@@ -301,9 +303,12 @@ static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_pack_bt(int kc, int nc,
         float *restrict p = pb + (ptrdiff_t)(j0 / 32) * kc * 32 + j0 % 32;
         const float *restrict src = b + j0 * ldb;
         if (nc - j0 < 8) { /* the last columns, then zeros to the panel's end */
-            for (int k = 0; k < kc; k++)
-                for (int j = 0; j < 32 - j0 % 32; j++)
-                    p[k * 32 + j] = j0 + j < nc ? src[j * ldb + k] : 0.0f;
+            const int cols = nc - j0, pad = 32 - j0 % 32 - cols;
+            for (int k = 0; k < kc; k++) {
+                for (int j = 0; j < cols; j++)
+                    p[k * 32 + j] = src[j * ldb + k];
+                memset(p + k * 32 + cols, 0, (size_t)pad * sizeof(float));
+            }
             break;
         }
         for (int k = 0; k < k8; k += 8) {
@@ -338,8 +343,7 @@ static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_pack_bt(int kc, int nc,
                 p[k * 32 + j] = src[j * ldb + k];
         if (j0 + 8 >= nc && (j0 + 8) % 32 != 0) /* zeros to the last panel's end */
             for (int k = 0; k < kc; k++)
-                for (int j = 8; j < 32 - j0 % 32; j++)
-                    p[k * 32 + j] = 0.0f;
+                memset(p + k * 32 + 8, 0, (size_t)(24 - j0 % 32) * sizeof(float));
     }
 }
 
