@@ -108,6 +108,12 @@ static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_load(const float *p)
 {
     return _mm512_loadu_ps(p);
 }
+/* Lanes [0, n) from p (0 <= n <= 16), zeros in the rest; nothing past
+ * p + n is read (a masked load does not fault on the lanes it leaves out). */
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_load_first(const float *p, int n)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u), p);
+}
 static inline KILN_TARGET_AVX512 void kiln_f32x16_store(float *p, kiln_f32x16 v)
 {
     _mm512_storeu_ps(p, v);

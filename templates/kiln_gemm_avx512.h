@@ -286,6 +286,25 @@ kiln_sgemm_avx512_block_a(int mc, int nc, int kc, const float *a, ptrdiff_t ars,
     }
 }
 
+/* kiln_sgemm_pack_b for a row-major B (element (k, j) at b[k * ldb + j])
+ * into panels of 32 columns: two vector copies per row of a panel, the
+ * last panel's missing columns masked off and stored as zeros. */
+static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_pack_b(int kc, int nc,
+                                                               const float *restrict b,
+                                                               ptrdiff_t ldb,
+                                                               float *restrict pb)
+{
+    for (int j0 = 0; j0 < nc; j0 += 32) {
+        const int cols = nc - j0 < 32 ? nc - j0 : 32, hi = cols > 16 ? cols - 16 : 0;
+        float *restrict p = pb + (ptrdiff_t)j0 * kc;
+        const float *restrict row = b + j0;
+        for (int k = 0; k < kc; k++, row += ldb, p += 32) {
+            kiln_f32x16_store(p, kiln_f32x16_load_first(row, cols));
+            kiln_f32x16_store(p + 16, kiln_f32x16_load_first(row + 16, hi));
+        }
+    }
+}
+
 /* Packs rows [0, kc) and columns [0, nc) of a B stored transposed, element
  * (k, j) at b[j * ldb + k] (a weight [N, K] as Gemm's transB reads it),
  * into panels of 32 columns (panel stride kc * 32), as kiln_sgemm_pack_b

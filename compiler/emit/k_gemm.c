@@ -466,6 +466,9 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     if (p->b.src == GEMM_RUNTIME && isa == &isa_avx512 && p->b.rs == 1 && p->b.cs != 1)
         emit_line(e, "kiln_sgemm_avx512_pack_bt(kc, nc, %s, %lld, pb); /* B stored transposed */",
                   offset_expr(e, p->b.expr, "pc", 1, "jc", p->b.cs), (long long)p->b.cs);
+    else if (p->b.src == GEMM_RUNTIME && isa == &isa_avx512 && p->b.cs == 1)
+        emit_line(e, "kiln_sgemm_avx512_pack_b(kc, nc, %s, %lld, pb);",
+                  offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", 1), (long long)p->b.rs);
     else if (p->b.src == GEMM_RUNTIME)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,

@@ -35,7 +35,7 @@ typedef struct Isa {
     const char *name;
     int mr, nr;
     BlockFn block;
-    int direct; /* AVX-512's in-place A (block_a) and transposed-B pack (pack_bt) */
+    int direct; /* AVX-512's in-place A (block_a) and its B packs (pack_b, pack_bt) */
 } Isa;
 
 /* One problem: c[M,N] = act(alpha * op(A) * op(B) + beta * bias). */
@@ -110,6 +110,8 @@ static void blocked(const Isa *isa, const Case *t, const float *a, const float *
 #ifdef KILN_SIMD_HAS_AVX512
             if (isa->direct && t->tb)
                 kiln_sgemm_avx512_pack_bt(kc, nc, b + pc * b_rs + jc * b_cs, b_cs, pb);
+            else if (isa->direct)
+                kiln_sgemm_avx512_pack_b(kc, nc, b + pc * b_rs + jc * b_cs, b_rs, pb);
             else
 #endif
                 kiln_sgemm_pack_b(isa->nr, kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
@@ -315,7 +317,7 @@ int main(void)
         const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
                             kiln_sgemm_avx512_block, 0};
         failed += run_isa(&avx512);
-        const Isa avx512_direct = {"avx512 8x32 A in place, B^T pack", KILN_SGEMM_AVX512_MR,
+        const Isa avx512_direct = {"avx512 8x32 A in place, AVX-512 B packs", KILN_SGEMM_AVX512_MR,
                                    KILN_SGEMM_AVX512_NR, kiln_sgemm_avx512_block, 1};
         failed += run_isa(&avx512_direct);
     } else {
