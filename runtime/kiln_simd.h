@@ -108,6 +108,12 @@ static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_load(const float *p)
 {
     return _mm512_loadu_ps(p);
 }
+/* Lanes [0, n) from p (0 <= n <= 16), zeros in the rest; nothing past
+ * p + n is read (a masked load does not fault on the lanes it leaves out). */
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_load_first(const float *p, int n)
+{
+    return _mm512_maskz_loadu_ps((__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u), p);
+}
 static inline KILN_TARGET_AVX512 void kiln_f32x16_store(float *p, kiln_f32x16 v)
 {
     _mm512_storeu_ps(p, v);
@@ -140,6 +146,14 @@ static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_fma(kiln_f32x16 a, kiln
                                                              kiln_f32x16 c)
 {
     return _mm512_fmadd_ps(a, b, c);
+}
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_div(kiln_f32x16 a, kiln_f32x16 b)
+{
+    return _mm512_div_ps(a, b);
+}
+static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_f32x16_sqrt(kiln_f32x16 a)
+{
+    return _mm512_sqrt_ps(a);
 }
 static inline KILN_TARGET_AVX512 float kiln_f32x16_hsum(kiln_f32x16 v)
 {

@@ -2,13 +2,17 @@
  * (target x86-64-v4): an 8x32 register-blocked kernel (16 accumulators of 16
  * lanes, two B vectors, a broadcast) on packed panels, a 1x32 kernel for
  * single rows (batch-1 layers), and the block routine that walks a packed
- * block in tiles. The generated code prints the cache-blocked loops around
- * kiln_sgemm_avx512_block. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
+ * block in tiles; then the same 8x32 kernel reading a runtime A in place
+ * (kiln_sgemm_avx512_block_a: no A packing) and a transposing pack for a B
+ * stored [N, K]. The generated code prints the cache-blocked loops around
+ * the block routines. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
  * (bench/RESULTS.md's machine) at 256x256x256 and 64x128x784: 16
  * accumulators already cover the FMA latency, and 8 rows divide the batch
  * sizes models use, where 14 left a mostly empty last tile. */
 #ifndef KILN_GEMM_AVX512_H
 #define KILN_GEMM_AVX512_H
+
+#include <string.h>
 
 #include "kiln_gemm.h"
 #include "kiln_simd.h"
@@ -181,6 +185,184 @@ kiln_sgemm_avx512_block(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps
             else
                 kiln_sgemm_avx512_8x32(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
         }
+    }
+}
+
+/* c[mr x nr] (row stride ldc) gets the epilogue of A[mr x kc] * b[kc x 32]
+ * with A read in place, unpacked: element (i, k) at a[i * ars + k * acs]
+ * (row-major A: ars = lda, acs = 1; transposed: ars = 1, acs = lda), and b
+ * a packed panel. Rows past mr repeat row mr - 1, so nothing outside A is
+ * read; their results are dropped. Skipping A's packing pays where A is
+ * used by few column panels (the MLP's 64x128x784: 4 of them). */
+static inline KILN_TARGET_AVX512 void
+kiln_sgemm_avx512_8x32_a(int kc, const float *restrict a, ptrdiff_t ars, ptrdiff_t acs,
+                         const float *restrict b, float *restrict c, ptrdiff_t ldc, int mr,
+                         int nr, const kiln_sgemm_epi *ep, const float *bias, int flags)
+{
+    const float *a0 = a, *a1 = a + (mr > 1 ? 1 : 0) * ars, *a2 = a + (mr > 2 ? 2 : mr - 1) * ars;
+    const float *a3 = a + (mr > 3 ? 3 : mr - 1) * ars, *a4 = a + (mr > 4 ? 4 : mr - 1) * ars;
+    const float *a5 = a + (mr > 5 ? 5 : mr - 1) * ars, *a6 = a + (mr > 6 ? 6 : mr - 1) * ars;
+    const float *a7 = a + (mr > 7 ? 7 : mr - 1) * ars;
+    kiln_f32x16 c00 = kiln_f32x16_zero(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    kiln_f32x16 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00;
+    kiln_f32x16 c61 = c00, c70 = c00, c71 = c00;
+    ptrdiff_t ka = 0;
+    for (int k = 0; k < kc && nr <= 16; k++, ka += acs) {
+        /* a tile at most 16 wide (the MLP's 10 logits): the left half
+         * alone, 8 accumulators still cover the FMA latency */
+        const kiln_f32x16 b0 = kiln_f32x16_load(b);
+        c00 = kiln_f32x16_fma(kiln_f32x16_bcast(a0 + ka), b0, c00);
+        c10 = kiln_f32x16_fma(kiln_f32x16_bcast(a1 + ka), b0, c10);
+        c20 = kiln_f32x16_fma(kiln_f32x16_bcast(a2 + ka), b0, c20);
+        c30 = kiln_f32x16_fma(kiln_f32x16_bcast(a3 + ka), b0, c30);
+        c40 = kiln_f32x16_fma(kiln_f32x16_bcast(a4 + ka), b0, c40);
+        c50 = kiln_f32x16_fma(kiln_f32x16_bcast(a5 + ka), b0, c50);
+        c60 = kiln_f32x16_fma(kiln_f32x16_bcast(a6 + ka), b0, c60);
+        c70 = kiln_f32x16_fma(kiln_f32x16_bcast(a7 + ka), b0, c70);
+        b += 32;
+    }
+    for (int k = 0; k < kc && nr > 16; k++, ka += acs) {
+        const kiln_f32x16 b0 = kiln_f32x16_load(b), b1 = kiln_f32x16_load(b + 16);
+        kiln_f32x16 ai = kiln_f32x16_bcast(a0 + ka);
+        c00 = kiln_f32x16_fma(ai, b0, c00);
+        c01 = kiln_f32x16_fma(ai, b1, c01);
+        ai = kiln_f32x16_bcast(a1 + ka);
+        c10 = kiln_f32x16_fma(ai, b0, c10);
+        c11 = kiln_f32x16_fma(ai, b1, c11);
+        ai = kiln_f32x16_bcast(a2 + ka);
+        c20 = kiln_f32x16_fma(ai, b0, c20);
+        c21 = kiln_f32x16_fma(ai, b1, c21);
+        ai = kiln_f32x16_bcast(a3 + ka);
+        c30 = kiln_f32x16_fma(ai, b0, c30);
+        c31 = kiln_f32x16_fma(ai, b1, c31);
+        ai = kiln_f32x16_bcast(a4 + ka);
+        c40 = kiln_f32x16_fma(ai, b0, c40);
+        c41 = kiln_f32x16_fma(ai, b1, c41);
+        ai = kiln_f32x16_bcast(a5 + ka);
+        c50 = kiln_f32x16_fma(ai, b0, c50);
+        c51 = kiln_f32x16_fma(ai, b1, c51);
+        ai = kiln_f32x16_bcast(a6 + ka);
+        c60 = kiln_f32x16_fma(ai, b0, c60);
+        c61 = kiln_f32x16_fma(ai, b1, c61);
+        ai = kiln_f32x16_bcast(a7 + ka);
+        c70 = kiln_f32x16_fma(ai, b0, c70);
+        c71 = kiln_f32x16_fma(ai, b1, c71);
+        b += 32;
+    }
+    const kiln_f32x16 v[2 * 8] = {c00, c01, c10, c11, c20, c21, c30, c31,
+                                  c40, c41, c50, c51, c60, c61, c70, c71};
+    if (nr == 32) {
+        for (int i = 0; i < mr; i++)
+            kiln_sgemm_avx512_row(c + i * ldc, v[2 * i], v[2 * i + 1], ep,
+                                  bias ? bias + i * ep->bias_rs : bias, flags);
+        return;
+    }
+    float t[8 * 32];
+    for (int i = 0; i < 8; i++) {
+        kiln_f32x16_store(t + i * 32, v[2 * i]);
+        kiln_f32x16_store(t + i * 32 + 16, v[2 * i + 1]);
+    }
+    kiln_sgemm_store_edge(t, 32, c, ldc, mr, nr, ep, bias, flags);
+}
+
+/* kiln_sgemm_avx512_block with A unpacked: c[mc x nc] from A's element
+ * (i, k) at a[i * ars + k * acs] (one of ars, acs is 1) and the packed B
+ * panels at pb (panel stride pb_ps), over kc. */
+static inline KILN_TARGET_AVX512 void
+kiln_sgemm_avx512_block_a(int mc, int nc, int kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                          const float *pb, ptrdiff_t pb_ps, float *c, ptrdiff_t ldc,
+                          const kiln_sgemm_epi *ep, int flags)
+{
+    const int MR = KILN_SGEMM_AVX512_MR, NR = KILN_SGEMM_AVX512_NR;
+    for (int j = 0; j < nc; j += NR) {
+        const int nr = nc - j < NR ? nc - j : NR;
+        const float *b = pb + (j / NR) * pb_ps;
+        for (int i = 0; i < mc; i += MR) {
+            const int mr = mc - i < MR ? mc - i : MR;
+            const float *bias = ep->bias ? ep->bias + i * ep->bias_rs + j * ep->bias_cs : NULL;
+            kiln_sgemm_avx512_8x32_a(kc, a + i * ars, ars, acs, b, c + i * ldc + j, ldc, mr, nr,
+                                     ep, bias, flags);
+        }
+    }
+}
+
+/* kiln_sgemm_pack_b for a row-major B (element (k, j) at b[k * ldb + j])
+ * into panels of 32 columns: two vector copies per row of a panel, the
+ * last panel's missing columns masked off and stored as zeros. */
+static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_pack_b(int kc, int nc,
+                                                               const float *restrict b,
+                                                               ptrdiff_t ldb,
+                                                               float *restrict pb)
+{
+    for (int j0 = 0; j0 < nc; j0 += 32) {
+        const int cols = nc - j0 < 32 ? nc - j0 : 32, hi = cols > 16 ? cols - 16 : 0;
+        float *restrict p = pb + (ptrdiff_t)j0 * kc;
+        const float *restrict row = b + j0;
+        for (int k = 0; k < kc; k++, row += ldb, p += 32) {
+            kiln_f32x16_store(p, kiln_f32x16_load_first(row, cols));
+            kiln_f32x16_store(p + 16, kiln_f32x16_load_first(row + 16, hi));
+        }
+    }
+}
+
+/* Packs rows [0, kc) and columns [0, nc) of a B stored transposed, element
+ * (k, j) at b[j * ldb + k] (a weight [N, K] as Gemm's transB reads it),
+ * into panels of 32 columns (panel stride kc * 32), as kiln_sgemm_pack_b
+ * does, but 8x8 blocks at a time: 8 contiguous loads along k, transposed
+ * in registers, 8 stores along j. The scalar pack's strided loads made the
+ * MLP's 64x128x784 training layer pay 45 us for it. AVX-512F implies AVX2
+ * (gcc, clang), whose 8-lane shuffles are used. */
+static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_pack_bt(int kc, int nc,
+                                                                const float *restrict b,
+                                                                ptrdiff_t ldb,
+                                                                float *restrict pb)
+{
+    const int k8 = kc / 8 * 8;
+    for (int j0 = 0; j0 < nc; j0 += 8) {
+        float *restrict p = pb + (ptrdiff_t)(j0 / 32) * kc * 32 + j0 % 32;
+        const float *restrict src = b + j0 * ldb;
+        if (nc - j0 < 8) { /* the last columns, then zeros to the panel's end */
+            const int cols = nc - j0, pad = 32 - j0 % 32 - cols;
+            for (int k = 0; k < kc; k++) {
+                for (int j = 0; j < cols; j++)
+                    p[k * 32 + j] = src[j * ldb + k];
+                memset(p + k * 32 + cols, 0, (size_t)pad * sizeof(float));
+            }
+            break;
+        }
+        for (int k = 0; k < k8; k += 8) {
+            const __m256 r0 = _mm256_loadu_ps(src + k), r1 = _mm256_loadu_ps(src + ldb + k);
+            const __m256 r2 = _mm256_loadu_ps(src + 2 * ldb + k);
+            const __m256 r3 = _mm256_loadu_ps(src + 3 * ldb + k);
+            const __m256 r4 = _mm256_loadu_ps(src + 4 * ldb + k);
+            const __m256 r5 = _mm256_loadu_ps(src + 5 * ldb + k);
+            const __m256 r6 = _mm256_loadu_ps(src + 6 * ldb + k);
+            const __m256 r7 = _mm256_loadu_ps(src + 7 * ldb + k);
+            /* pairs of rows interleaved, then quads, then the 128-bit halves */
+            const __m256 u0 = _mm256_unpacklo_ps(r0, r1), u1 = _mm256_unpackhi_ps(r0, r1);
+            const __m256 u2 = _mm256_unpacklo_ps(r2, r3), u3 = _mm256_unpackhi_ps(r2, r3);
+            const __m256 u4 = _mm256_unpacklo_ps(r4, r5), u5 = _mm256_unpackhi_ps(r4, r5);
+            const __m256 u6 = _mm256_unpacklo_ps(r6, r7), u7 = _mm256_unpackhi_ps(r6, r7);
+            const __m256 q0 = _mm256_shuffle_ps(u0, u2, 0x44), q1 = _mm256_shuffle_ps(u0, u2, 0xee);
+            const __m256 q2 = _mm256_shuffle_ps(u1, u3, 0x44), q3 = _mm256_shuffle_ps(u1, u3, 0xee);
+            const __m256 q4 = _mm256_shuffle_ps(u4, u6, 0x44), q5 = _mm256_shuffle_ps(u4, u6, 0xee);
+            const __m256 q6 = _mm256_shuffle_ps(u5, u7, 0x44), q7 = _mm256_shuffle_ps(u5, u7, 0xee);
+            float *restrict d = p + k * 32;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(q0, q4, 0x20));
+            _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(q1, q5, 0x20));
+            _mm256_storeu_ps(d + 64, _mm256_permute2f128_ps(q2, q6, 0x20));
+            _mm256_storeu_ps(d + 96, _mm256_permute2f128_ps(q3, q7, 0x20));
+            _mm256_storeu_ps(d + 128, _mm256_permute2f128_ps(q0, q4, 0x31));
+            _mm256_storeu_ps(d + 160, _mm256_permute2f128_ps(q1, q5, 0x31));
+            _mm256_storeu_ps(d + 192, _mm256_permute2f128_ps(q2, q6, 0x31));
+            _mm256_storeu_ps(d + 224, _mm256_permute2f128_ps(q3, q7, 0x31));
+        }
+        for (int k = k8; k < kc; k++)
+            for (int j = 0; j < 8; j++)
+                p[k * 32 + j] = src[j * ldb + k];
+        if (j0 + 8 >= nc && (j0 + 8) % 32 != 0) /* zeros to the last panel's end */
+            for (int k = 0; k < kc; k++)
+                memset(p + k * 32 + 8, 0, (size_t)(24 - j0 % 32) * sizeof(float));
     }
 }
 

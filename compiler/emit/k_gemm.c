@@ -134,9 +134,12 @@ bool gemm_blocked_pays(const Emitter *e, int64_t M, int64_t N, int64_t K)
     const int64_t limit = (int64_t)1 << 30; /* keeps every index in an int */
     if (M * K >= limit || K * N >= limit || M * N >= limit)
         return false;
-    /* a product of a few thousand FMAs, or a B narrower than half a panel,
-     * is faster without packing */
-    return M * N * K >= 4096 && N * 2 >= gemm_isa(e)->nr && K >= 4;
+    /* a product of a few thousand FMAs, or a B narrower than half a panel
+     * (at most 8 columns), is faster without packing: the plain loops run
+     * at a few GFLOPS, so even a mostly empty 32-wide AVX-512 panel wins
+     * (the MLP's 64x10x128 output layer: 21.6 us in plain loops, kiln bench) */
+    const int nr = gemm_isa(e)->nr;
+    return M * N * K >= 4096 && N * 2 >= (nr < 16 ? nr : 16) && K >= 4;
 }
 
 /* One float of packed data as a C literal, exact (%.9g round-trips f32). */
@@ -243,7 +246,8 @@ static void emit_block_loop(Emitter *e, const char *v, const char *ext, int64_t 
 
 /* The comment above the loop nest: shape, kernel, blocks, packing. */
 static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa *isa,
-                                 const GemmTiles *t, const char *pa, const char *pb)
+                                 const GemmTiles *t, const char *pa, const char *pb,
+                                 bool a_direct)
 {
     emit_line(e, "/* %lldx%lldx%lld (M x N x K) on the %dx%d %s micro-kernel;", (long long)p->M,
               (long long)p->N, (long long)p->K, isa->mr, isa->nr, isa->desc);
@@ -256,7 +260,8 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
                   (long long)(sched_cache_default.l1d / 1024),
                   (long long)(sched_cache_default.l2 / 1024));
     emit_line(e, " * A: %s; B: %s. */",
-              pa ? arena_printf(e->arena, "pre-packed (%s)", pa) : "packed per block",
+              pa ? arena_printf(e->arena, "pre-packed (%s)", pa)
+                 : a_direct ? "read in place" : "packed per block",
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
                  : (p->b.src == GEMM_CONV_B    ? "gathered from the image per block"
                     : p->b.src == GEMM_CONV_BT ? "im2col^T gathered from the image per block"
@@ -419,8 +424,19 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_gemv(e, p, isa);
         return;
     }
+    /* AVX-512 reads a runtime A with unit row or column stride in place
+     * (kiln_sgemm_avx512_block_a), unless it has fewer rows than a tile */
+    bool a_direct = isa == &isa_avx512 && p->a.src == GEMM_RUNTIME && p->M >= isa->mr &&
+                    (p->a.cs == 1 || p->a.rs == 1);
     GemmTiles t;
     sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    /* then a B stored transposed is packed one panel at a time, used from
+     * L1 right after its transposition, when A (read again for every panel)
+     * stays in L2: the MLP's 64x128x784 training layer, 59.8-60.3 -> 58.2-58.7
+     * us (kiln bench, three runs alternated) */
+    if (a_direct && p->b.src == GEMM_RUNTIME && p->b.rs == 1 && p->b.cs != 1 &&
+        p->M * p->K * (int64_t)sizeof(float) <= sched_cache_default.l2 / 2)
+        t.nc = isa->nr;
     if (e->tuning && p->node)
         tune_apply(e, p, isa, &t);
     if (e->tuning && e->tuning->collect && p->node)
@@ -435,11 +451,11 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr, 0) : NULL;
     const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr, 0) : NULL;
     /* scratch past the caller's: the A block, then the B block, each 64-byte aligned */
-    int64_t a_bytes = pa ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
+    int64_t a_bytes = pa || a_direct ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
     bool split_n, split_m;
-    emit_blocked_comment(e, p, isa, &t, pa, pb);
-    emit_scratch(e, p->scratch_off, pa != NULL, pb != NULL, a_bytes, b_bytes);
+    emit_blocked_comment(e, p, isa, &t, pa, pb, a_direct);
+    emit_scratch(e, p->scratch_off, pa || a_direct, pb != NULL, a_bytes, b_bytes);
     emit_split(e, p, isa, &split_n, &split_m);
     emit_epilogue(e, p, NULL, false);
     if (split_n)
@@ -454,7 +470,13 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_line(e, "const int flags = (pc == 0%s%s ? KILN_SGEMM_FIRST : 0) | (pc + kc == %lld ? "
                      "KILN_SGEMM_LAST : 0);", p->fresh ? " && " : "", p->fresh ? p->fresh : "",
                   (long long)p->K);
-    if (p->b.src == GEMM_RUNTIME)
+    if (p->b.src == GEMM_RUNTIME && isa == &isa_avx512 && p->b.rs == 1 && p->b.cs != 1)
+        emit_line(e, "kiln_sgemm_avx512_pack_bt(kc, nc, %s, %lld, pb); /* B stored transposed */",
+                  offset_expr(e, p->b.expr, "pc", 1, "jc", p->b.cs), (long long)p->b.cs);
+    else if (p->b.src == GEMM_RUNTIME && isa == &isa_avx512 && p->b.cs == 1)
+        emit_line(e, "kiln_sgemm_avx512_pack_b(kc, nc, %s, %lld, pb);",
+                  offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", 1), (long long)p->b.rs);
+    else if (p->b.src == GEMM_RUNTIME)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
                   (long long)p->b.cs);
@@ -465,7 +487,7 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_part_loop(e, "ic", "mc", t.mc);
     else
         emit_block_loop(e, "ic", "mc", p->M, t.mc);
-    if (!pa)
+    if (!pa && !a_direct)
         emit_line(e, "kiln_sgemm_pack_a(%d, mc, kc, %s, %lld, %lld, pa);", isa->mr,
                   offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs), (long long)p->a.rs,
                   (long long)p->a.cs);
@@ -474,8 +496,14 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     const char *ap, *aps, *bp, *bps;
     operand_panels(e, pa, "pa", isa->mr, p->K, "ic", &ap, &aps);
     operand_panels(e, pb, "pb", isa->nr, p->K, "jc", &bp, &bps);
-    emit_line(e, "%s(mc, nc, kc, %s, %s, %s, %s, %s, %lld, &ep, flags);", isa->block, ap, aps, bp,
-              bps, offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
+    if (a_direct)
+        emit_line(e, "kiln_sgemm_avx512_block_a(mc, nc, kc, %s, %lld, %lld, %s, %s, %s, %lld, &ep, "
+                     "flags);", offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs),
+                  (long long)p->a.rs, (long long)p->a.cs, bp, bps,
+                  offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
+    else
+        emit_line(e, "%s(mc, nc, kc, %s, %s, %s, %s, %s, %lld, &ep, flags);", isa->block, ap, aps,
+                  bp, bps, offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
     emit_close(e);
     emit_close(e);
     emit_close(e);

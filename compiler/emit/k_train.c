@@ -223,12 +223,25 @@ bool k_sce_grad(Emitter *e, const Graph *g, const Node *n)
         emit_open(e, "for (int c = 1; c < %lld; c++)", (long long)C);
         emit_line(e, "max = x[c * %lld] > max ? x[c * %lld] : max;", (long long)D, (long long)D);
         emit_close(e);
+        /* f32/f64: each exp once, kept in dx until the sum is known (the
+         * same values as computing it twice: half the exp calls) */
+        bool keep = dt == DT_F32 || dt == DT_F64;
         emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-        emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
+        if (keep) {
+            emit_line(e, "const %s ex = %s(x[c * %lld] - max);", t, emit_math(e, dt, "exp"),
+                      (long long)D);
+            emit_line(e, "dx[c * %lld] = ex;", (long long)D);
+            emit_line(e, "sum += ex;");
+        } else {
+            emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
+        }
         emit_close(e);
         emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-        emit_line(e, "const %s prob = %s(x[c * %lld] - max) / sum;", t, emit_math(e, dt, "exp"),
-                  (long long)D);
+        if (keep)
+            emit_line(e, "const %s prob = dx[c * %lld] / sum;", t, (long long)D);
+        else
+            emit_line(e, "const %s prob = %s(x[c * %lld] - max) / sum;", t,
+                      emit_math(e, dt, "exp"), (long long)D);
         emit_line(e, "dx[c * %lld] = (prob - (c == l ? %s : %s)) * scale;", (long long)D,
                   emit_flit(e, 1, dt), emit_flit(e, 0, dt));
     } else {
@@ -467,7 +480,10 @@ bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
         emit_prelude_once(e, "kiln_optim.h", "#include \"kiln_optim.h\"\n\n");
         if (wd != 0 && adamw)
             emit_line(e, "const float p_scale = %s - lr * %s;", emit_flit(e, 1, dt), emit_flit(e, wd, dt));
-        emit_line(e, "kiln_adam_f32(%lld, x0, x1, x4, x5, y0, y1, y2,", (long long)shape_numel(&p->shape));
+        bool v4 = e->target == TARGET_X86_64_V4; /* 16 lanes; P_init checks the CPU */
+        e->needs_avx512 |= v4;
+        emit_line(e, "kiln_adam_f32%s(%lld, x0, x1, x4, x5, y0, y1, y2,", v4 ? "_avx512" : "",
+                  (long long)shape_numel(&p->shape));
         emit_line(e, "              %s, %s, %s, %s, %s,", emit_flit(e, b1, dt), emit_flit(e, 1 - b1, dt),
                   emit_flit(e, b2, dt), emit_flit(e, 1 - b2, dt),
                   emit_flit(e, ir_attr_float(n, "eps", 1e-8), dt));

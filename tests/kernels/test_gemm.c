@@ -35,6 +35,7 @@ typedef struct Isa {
     const char *name;
     int mr, nr;
     BlockFn block;
+    int direct; /* AVX-512's in-place A (block_a) and its B packs (pack_b, pack_bt) */
 } Isa;
 
 /* One problem: c[M,N] = act(alpha * op(A) * op(B) + beta * bias). */
@@ -106,11 +107,26 @@ static void blocked(const Isa *isa, const Case *t, const float *a, const float *
         for (int pc = 0; pc < t->K; pc += t->kc) {
             int kc = t->K - pc < t->kc ? t->K - pc : t->kc;
             int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == t->K ? KILN_SGEMM_LAST : 0);
-            kiln_sgemm_pack_b(isa->nr, kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
+#ifdef KILN_SIMD_HAS_AVX512
+            if (isa->direct && t->tb)
+                kiln_sgemm_avx512_pack_bt(kc, nc, b + pc * b_rs + jc * b_cs, b_cs, pb);
+            else if (isa->direct)
+                kiln_sgemm_avx512_pack_b(kc, nc, b + pc * b_rs + jc * b_cs, b_rs, pb);
+            else
+#endif
+                kiln_sgemm_pack_b(isa->nr, kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
             for (int ic = 0; ic < t->M; ic += t->mc) {
                 int mc = t->M - ic < t->mc ? t->M - ic : t->mc;
-                kiln_sgemm_pack_a(isa->mr, mc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs, pa);
                 ep.bias = t->bias ? bias + ic * ep.bias_rs + jc * ep.bias_cs : NULL;
+#ifdef KILN_SIMD_HAS_AVX512
+                if (isa->direct) {
+                    kiln_sgemm_avx512_block_a(mc, nc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs,
+                                              pb, (ptrdiff_t)kc * isa->nr, c + ic * t->N + jc,
+                                              t->N, &ep, flags);
+                    continue;
+                }
+#endif
+                kiln_sgemm_pack_a(isa->mr, mc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs, pa);
                 isa->block(mc, nc, kc, pa, (ptrdiff_t)kc * isa->mr, pb, (ptrdiff_t)kc * isa->nr,
                            c + ic * t->N + jc, t->N, &ep, flags);
             }
@@ -277,20 +293,20 @@ int main(void)
 {
     int failed = 0;
     const Isa generic = {"generic 6x4", KILN_SGEMM_GENERIC_MR, KILN_SGEMM_GENERIC_NR,
-                         kiln_sgemm_generic_block};
+                         kiln_sgemm_generic_block, 0};
     failed += run_isa(&generic);
 #ifdef KILN_SIMD_X86
-    const Isa sse2 = {"sse2 6x8", KILN_SGEMM_SSE2_MR, KILN_SGEMM_SSE2_NR, kiln_sgemm_sse2_block};
+    const Isa sse2 = {"sse2 6x8", KILN_SGEMM_SSE2_MR, KILN_SGEMM_SSE2_NR, kiln_sgemm_sse2_block, 0};
     failed += run_isa(&sse2);
 #endif
 #ifdef KILN_SIMD_NEON
-    const Isa neon = {"neon 8x12", KILN_SGEMM_NEON_MR, KILN_SGEMM_NEON_NR, kiln_sgemm_neon_block};
+    const Isa neon = {"neon 8x12", KILN_SGEMM_NEON_MR, KILN_SGEMM_NEON_NR, kiln_sgemm_neon_block, 0};
     failed += run_isa(&neon);
 #endif
 #ifdef KILN_SIMD_HAS_AVX2
     if (kiln_cpu_has_avx2_fma()) {
         const Isa avx2 = {"avx2 6x16", KILN_SGEMM_AVX2_MR, KILN_SGEMM_AVX2_NR,
-                          kiln_sgemm_avx2_block};
+                          kiln_sgemm_avx2_block, 0};
         failed += run_isa(&avx2);
     } else {
         printf("avx2 6x16: skipped, this CPU lacks AVX2+FMA\n");
@@ -299,8 +315,11 @@ int main(void)
 #ifdef KILN_SIMD_HAS_AVX512
     if (kiln_cpu_has_avx512f()) {
         const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
-                            kiln_sgemm_avx512_block};
+                            kiln_sgemm_avx512_block, 0};
         failed += run_isa(&avx512);
+        const Isa avx512_direct = {"avx512 8x32 A in place, AVX-512 B packs", KILN_SGEMM_AVX512_MR,
+                                   KILN_SGEMM_AVX512_NR, kiln_sgemm_avx512_block, 1};
+        failed += run_isa(&avx512_direct);
     } else {
         printf("avx512 8x32: skipped, this CPU lacks AVX-512F\n");
     }

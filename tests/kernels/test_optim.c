@@ -1,4 +1,5 @@
-/* test_optim.c — kiln_adam_f32 (templates/kiln_optim.h) against the scalar
+/* test_optim.c — kiln_adam_f32 and, where the CPU has AVX-512F,
+ * kiln_adam_f32_avx512 (templates/kiln_optim.h) against the scalar
  * loop k_train.c prints for Adam / AdamW, element by element: the update
  * must be the same to the bit (same operations in the same order), for every
  * length around the vector width, with and without weight decay, in place
@@ -64,6 +65,23 @@ int main(void)
                     failed++;
                     printf("FAIL: n %d, decay %d, in place %d\n", n, d, inplace);
                 }
+#ifdef KILN_SIMD_HAS_AVX512
+                if (!kiln_cpu_has_avx512f())
+                    continue;
+                memcpy(kp, p, sizeof p), memcpy(km, m, sizeof m), memcpy(kv, v, sizeof v);
+                if (inplace)
+                    kiln_adam_f32_avx512(n, kp, g, km, kv, kp, km, kv, 0.9f, 0.1f, 0.999f, 0.001f,
+                                         1e-8f, 0.0123f, 0.0447f, decay[d][0], decay[d][1]);
+                else
+                    kiln_adam_f32_avx512(n, p, g, m, v, kp, km, kv, 0.9f, 0.1f, 0.999f, 0.001f,
+                                         1e-8f, 0.0123f, 0.0447f, decay[d][0], decay[d][1]);
+                cases++;
+                if (n && (memcmp(kp, rp, (size_t)n * sizeof *kp) || memcmp(km, rm, (size_t)n * sizeof *km) ||
+                          memcmp(kv, rv, (size_t)n * sizeof *kv))) {
+                    failed++;
+                    printf("FAIL (avx512): n %d, decay %d, in place %d\n", n, d, inplace);
+                }
+#endif
             }
     printf("adam (%s): %d cases, %d failed\n", KILN_SIMD_F32X4, cases, failed);
     return failed != 0;
