@@ -454,6 +454,8 @@ static bool rows_node(Rows *r, Node *n)
         return rows_matmul(r, n) && unzero(r, n);
     case OP_FusedConv:
         return rows_per_sample(r, n, 0, true) && unzero(r, n);
+    case OP_FusedElementwise: /* rows line up as in its steps; padding, not zero */
+        return rows_elementwise(r, n);
     case OP_MaxPool:
     case OP_AveragePool:
     case OP_LpPool:
