@@ -33,7 +33,7 @@ extern const struct kiln_embedded_file kiln_bench_files[];    /* kiln bench's ha
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
                                          "dce", "fuse_batchnorm", "fuse_matmul_add",
                                          "fuse_transpose", "fuse_activation",
-                                         "fuse_elementwise", NULL};
+                                         "fuse_grad_mask", "fuse_elementwise", NULL};
 
 /* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
 
@@ -283,6 +283,7 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
          !step(g, "fuse_matmul_add", pass_fuse_matmul_add, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_grad_mask", pass_fuse_grad_mask, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_elementwise", pass_fuse_elementwise, true, o, dump, &dumped, &live, d)))
         return false;
     /* last: its per-node and per-value tables must see the final graph */

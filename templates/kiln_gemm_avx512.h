@@ -180,6 +180,8 @@ kiln_sgemm_avx512_block(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps
                 kiln_sgemm_avx512_1x32(kc, a, b, c + i * ldc + j, nr, ep, bias, flags);
             else
                 kiln_sgemm_avx512_8x32(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }

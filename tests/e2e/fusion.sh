@@ -87,3 +87,14 @@ msg=$("$kiln" compile "$tmp/bad.kir" -o "$tmp/badout" 2>&1) && fail "a bad Fused
 grep -q "step 1: 'Gemm' is not an elementwise op FusedElementwise takes" <<<"$msg" ||
   fail "bad FusedElementwise op: $msg"
 echo "ok: a bad FusedElementwise program is refused"
+
+# fuse_grad_mask: in the MLP's training step (examples/mnist_mlp) the Relu's
+# gradient becomes the epilogue of the Gemm computing dY (a FusedGemm with the
+# Relu's input as its fourth input); training.mlp_* check the step against torch
+tr=$("$kiln" ir "$src/examples/mnist_mlp/model.kir" --batch 8 --train --loss softmax_ce \
+     --loss-on logits --dump-after fuse_grad_mask | grep '^node')
+expect_count "Relu gradient fused into its Gemm" 1 '= kiln::FusedGemm\(%[^,]+, %[^,]+, _, %[^)]+\)$' "$tr"
+expect_count "no Relu gradient left" 0 '= kiln::UnaryGrad\(' "$tr"
+tru=$("$kiln" ir "$src/examples/mnist_mlp/model.kir" --batch 8 --train --loss softmax_ce \
+      --loss-on logits --dump-after dce --no-fuse | grep '^node')
+expect_count "--no-fuse: the Relu gradient stays" 1 '= kiln::UnaryGrad\(' "$tru"
