@@ -135,9 +135,20 @@ static inline void kiln_sgemm_mask_tile(float *c, ptrdiff_t ldc, int mr, int nr,
                                         const kiln_sgemm_epi *ep, int i, int j)
 {
     const float *m = ep->mask + i * ep->mask_rs + j;
-    for (int r = 0; r < mr; r++)
-        for (int q = 0; q < nr; q++)
-            c[r * ldc + q] = m[r * ep->mask_rs + q] > 0.0f ? c[r * ldc + q] : 0.0f;
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        const float *restrict mr_ = m + r * ep->mask_rs;
+        int q = 0;
+        for (; q + 4 <= nr; q += 4) /* groups of 4 gcc -O2 vectorizes (compare, and) */
+            for (int l = 0; l < 4; l++) {
+                const float v = cr[q + l];
+                cr[q + l] = mr_[q + l] > 0.0f ? v : 0.0f;
+            }
+        for (; q < nr; q++) {
+            const float v = cr[q];
+            cr[q] = mr_[q] > 0.0f ? v : 0.0f;
+        }
+    }
 }
 
 /* A 2-D convolution's geometry (1-D: h = kh = 1): input [c, h, w], kernel
