@@ -54,7 +54,8 @@ static const char usage[] =
     "  --stats                 also print per layer: op, output, FLOPs, parameters, workspace\n"
     "                          and scratch bytes; the workspace next to its liveness lower bound\n"
     "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
-    "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"
+    "                          Transpose into GEMM, activations in GEMM/conv epilogues, Relu\n"
+    "                          gradients in GEMM epilogues, elementwise chains in one loop)\n"
     "\n"
     "bench options (and the compile options --target, --threads, --tuning, --batch, --train...):\n"
     "  --reps R                timed calls per layer (default 50); medians are reported\n"
@@ -76,7 +77,8 @@ static const char usage[] =
     "\n"
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce,\n"
-    "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation\n"
+    "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation,\n"
+    "                          fuse_grad_mask, fuse_elementwise\n"
     "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
     "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
     "\n"
@@ -183,7 +185,8 @@ static const struct HelpRow {
      "                          build with -pthread (default 1: single-threaded, no pthreads)\n"},
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
              "                          training (with --train), dce, fuse_batchnorm,\n"
-             "                          fuse_matmul_add, fuse_transpose or fuse_activation\n"
+             "                          fuse_matmul_add, fuse_transpose, fuse_activation,\n"
+             "                          fuse_grad_mask or fuse_elementwise\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
     {CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH,
@@ -200,7 +203,8 @@ static const struct HelpRow {
                   "                          at one step of the schedule)\n"},
     {CMD_COMPILE | CMD_IR | CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --no-fuse               skip the fusion passes (BatchNormalization folding, MatMul+Add,\n"
-     "                          Transpose into GEMM, activations in GEMM/conv epilogues)\n"},
+     "                          Transpose into GEMM, activations in GEMM/conv epilogues, Relu\n"
+     "                          gradients in GEMM epilogues, elementwise chains in one loop)\n"},
     {CMD_RUN | CMD_VERIFY | CMD_TUNE | CMD_BENCH,
      "  --cc CC                 the C compiler to build with (default: $KILN_CC or cc)\n"},
     {CMD_RUN | CMD_VERIFY,

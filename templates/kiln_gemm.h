@@ -22,15 +22,20 @@
  *   first k block:  c = alpha * t + beta * bias   (bias NULL: no term)
  *   later blocks:   c = alpha * t + c
  *   last k block:   then c = act(c), one of the ONNX activations below
- *                   with act_alpha / act_beta as their attributes.
+ *                   with act_alpha / act_beta as their attributes; then,
+ *                   when mask is set, c = mask > 0 ? c : 0 (a Relu's
+ *                   gradient, mask its input; kiln_sgemm_mask_tile)
  * bias is at the block's origin; bias[i * bias_rs + j * bias_cs] is its
- * value for row i, column j (strides 0 broadcast; bias_cs is 0 or 1). */
+ * value for row i, column j (strides 0 broadcast; bias_cs is 0 or 1); the
+ * same for mask, with mask[i * mask_rs + j]. */
 typedef struct kiln_sgemm_epi {
     float alpha, beta;
     const float *bias;
     ptrdiff_t bias_rs, bias_cs;
     int act;                   /* KILN_ACT_* */
     float act_alpha, act_beta; /* LeakyRelu: alpha; Clip: min, max */
+    const float *mask;         /* NULL: none */
+    ptrdiff_t mask_rs;
 } kiln_sgemm_epi;
 
 /* The activations a GEMM's epilogue applies (the ONNX ops of those names;
@@ -121,6 +126,29 @@ static inline void kiln_sgemm_store_edge(const float *t, int ldt, float *c, ptrd
                 v = kiln_sgemm_act(v, ep);
             c[i * ldc + j] = v;
         }
+}
+
+/* The mask of the mr x nr tile at row i, column j of the block, on c just
+ * stored (still in L1): c = mask > 0 ? c : 0, as Relu's gradient (PyTorch's
+ * convention: 0 at 0; NaN in the mask gives 0). */
+static inline void kiln_sgemm_mask_tile(float *c, ptrdiff_t ldc, int mr, int nr,
+                                        const kiln_sgemm_epi *ep, int i, int j)
+{
+    const float *m = ep->mask + i * ep->mask_rs + j;
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        const float *restrict mr_ = m + r * ep->mask_rs;
+        int q = 0;
+        for (; q + 4 <= nr; q += 4) /* groups of 4 gcc -O2 vectorizes (compare, and) */
+            for (int l = 0; l < 4; l++) {
+                const float v = cr[q + l];
+                cr[q + l] = mr_[q + l] > 0.0f ? v : 0.0f;
+            }
+        for (; q < nr; q++) {
+            const float v = cr[q];
+            cr[q] = mr_[q] > 0.0f ? v : 0.0f;
+        }
+    }
 }
 
 /* A 2-D convolution's geometry (1-D: h = kh = 1): input [c, h, w], kernel

@@ -172,6 +172,8 @@ static inline KILN_TARGET_AVX2 void kiln_sgemm_avx2_block(int mc, int nc, int kc
                 kiln_sgemm_avx2_1x16(kc, a, b, c + i * ldc + j, nr, ep, bias, flags);
             else
                 kiln_sgemm_avx2_6x16(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }

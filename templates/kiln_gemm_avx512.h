@@ -184,6 +184,8 @@ kiln_sgemm_avx512_block(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps
                 kiln_sgemm_avx512_1x32(kc, a, b, c + i * ldc + j, nr, ep, bias, flags);
             else
                 kiln_sgemm_avx512_8x32(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }
@@ -282,6 +284,8 @@ kiln_sgemm_avx512_block_a(int mc, int nc, int kc, const float *a, ptrdiff_t ars,
             const float *bias = ep->bias ? ep->bias + i * ep->bias_rs + j * ep->bias_cs : NULL;
             kiln_sgemm_avx512_8x32_a(kc, a + i * ars, ars, acs, b, c + i * ldc + j, ldc, mr, nr,
                                      ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }

@@ -61,6 +61,8 @@ static inline void kiln_sgemm_generic_block(int mc, int nc, int kc, const float 
             const float *bias = ep->bias ? ep->bias + i * ep->bias_rs + j * ep->bias_cs : NULL;
             kiln_sgemm_generic_6x4(kc, pa + (i / 6) * pa_ps, b, c + i * ldc + j, ldc, mr, nr, ep,
                                    bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }

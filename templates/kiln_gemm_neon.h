@@ -166,6 +166,8 @@ static inline void kiln_sgemm_neon_block(int mc, int nc, int kc, const float *pa
                 kiln_sgemm_neon_1x12(kc, a, b, c + i * ldc + j, nr, ep, bias, flags);
             else
                 kiln_sgemm_neon_8x12(kc, a, b, c + i * ldc + j, ldc, mr, nr, ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
 }

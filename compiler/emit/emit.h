@@ -134,6 +134,14 @@ int emit_parts(const Emitter *e, int64_t units);
  * times scale. */
 void emit_bcast_strides(const Shape *out, const Shape *in, int64_t scale, int64_t *strides);
 
+/* Elementwise formulas (k_elementwise.c), shared with k_fused_elementwise.c:
+ * the float expression of a unary op n on operand x, and of a binary op on
+ * operands a, b (dtype dt; Pow's exponent et); statements a formula needs
+ * are printed first. NULL when the op has no such formula. */
+const char *emit_unary_float_expr(Emitter *e, const Node *n, DType dt, const char *x);
+const char *emit_binary_expr(Emitter *e, const Node *n, DType dt, DType et, const char *a,
+                             const char *b);
+
 /* The kernels, named in ops.def. Each prints the body of
  *   static void NAME(const T *restrict x0, …, T *restrict y0, …)
  * where e->in_name / e->out_name give the parameter names; returns false

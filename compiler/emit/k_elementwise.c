@@ -73,8 +73,10 @@ static void emit_load(Emitter *e, const Value *v, const char *name, const char *
 
 /* ---- one tensor ---- */
 
-/* The float expression of y from x (float dtype dt). */
-static const char *unary_float_expr(Emitter *e, const Node *n, DType dt)
+/* The float expression of y from the operand x (a C expression, usually a
+ * local's name; float dtype dt). Also the unary steps of FusedElementwise
+ * (k_fused_elementwise.c), with the step's attributes on n. */
+const char *emit_unary_float_expr(Emitter *e, const Node *n, DType dt, const char *x)
 {
 #define F(fn) emit_math(e, dt, fn)
 #define L(v) emit_flit(e, v, dt)
@@ -84,9 +86,9 @@ static const char *unary_float_expr(Emitter *e, const Node *n, DType dt)
                                                     : n->op == OP_HardSigmoid ? 0.2
                                                     : n->op == OP_Selu ? 1.67326319217681884765625 : 1.0));
     switch (n->op) {
-    case OP_Abs: return P("%s(x)", F("fabs"));
-    case OP_Neg: return "-x";
-    case OP_Sign: return P("x > %s ? %s : x < %s ? %s : x", zero, one, zero, L(-1));
+    case OP_Abs: return P("%s(%s)", F("fabs"), x);
+    case OP_Neg: return P("-%s", x);
+    case OP_Sign: return P("%s > %s ? %s : %s < %s ? %s : %s", x, zero, one, x, zero, L(-1), x);
     case OP_Exp: case OP_Log: case OP_Sqrt: case OP_Floor: case OP_Ceil: case OP_Erf:
     case OP_Sin: case OP_Cos: case OP_Tan: case OP_Asin: case OP_Acos: case OP_Atan:
     case OP_Sinh: case OP_Cosh: case OP_Asinh: case OP_Acosh: case OP_Atanh: case OP_Tanh: {
@@ -96,36 +98,38 @@ static const char *unary_float_expr(Emitter *e, const Node *n, DType dt)
             [OP_Tan] = "tan", [OP_Asin] = "asin", [OP_Acos] = "acos", [OP_Atan] = "atan",
             [OP_Sinh] = "sinh", [OP_Cosh] = "cosh", [OP_Asinh] = "asinh", [OP_Acosh] = "acosh",
             [OP_Atanh] = "atanh", [OP_Tanh] = "tanh"};
-        return P("%s(x)", F(fn[n->op]));
+        return P("%s(%s)", F(fn[n->op]), x);
     }
-    case OP_Reciprocal: return P("%s / x", one);
-    case OP_Round: return P("%s(x)", F("nearbyint")); /* half to even in the default mode */
-    case OP_Relu: return P("x > %s ? x : %s", zero, zero);
-    case OP_LeakyRelu: return P("x >= %s ? x : %s * x", zero, alpha);
-    case OP_Elu: return P("x >= %s ? x : %s * %s(x)", zero, alpha, F("expm1"));
+    case OP_Reciprocal: return P("%s / %s", one, x);
+    case OP_Round: return P("%s(%s)", F("nearbyint"), x); /* half to even in the default mode */
+    case OP_Relu: return P("%s > %s ? %s : %s", x, zero, x, zero);
+    case OP_LeakyRelu: return P("%s >= %s ? %s : %s * %s", x, zero, x, alpha, x);
+    case OP_Elu: return P("%s >= %s ? %s : %s * %s(%s)", x, zero, x, alpha, F("expm1"), x);
     case OP_Selu: {
         const char *gamma = L(ir_attr_float(n, "gamma", 1.05070102214813232421875));
-        return P("x > %s ? %s * x : %s * (%s * %s(x))", zero, gamma, gamma, alpha, F("expm1"));
+        return P("%s > %s ? %s * %s : %s * (%s * %s(%s))", x, zero, gamma, x, gamma, alpha,
+                 F("expm1"), x);
     }
-    case OP_Celu: return P("x > %s ? x : %s * %s(x / %s)", zero, alpha, F("expm1"), alpha);
+    case OP_Celu: return P("%s > %s ? %s : %s * %s(%s / %s)", x, zero, x, alpha, F("expm1"), x, alpha);
     case OP_Sigmoid: /* no overflow of exp for large |x| */
-        return P("x >= %s ? %s / (%s + %s(-x)) : %s(x) / (%s + %s(x))", zero, one, one, F("exp"),
-                 F("exp"), one, F("exp"));
+        return P("%s >= %s ? %s / (%s + %s(-%s)) : %s(%s) / (%s + %s(%s))", x, zero, one, one,
+                 F("exp"), x, F("exp"), x, one, F("exp"), x);
     case OP_HardSigmoid:
-        return P("%s(%s, %s(%s, %s * x + %s))", F("fmax"), zero, F("fmin"), one, alpha,
+        return P("%s(%s, %s(%s, %s * %s + %s))", F("fmax"), zero, F("fmin"), one, alpha, x,
                  L(ir_attr_float(n, "beta", 0.5)));
     case OP_HardSwish:
-        return P("x * %s(%s, %s(%s, x * %s + %s))", F("fmax"), zero, F("fmin"), one, L(1.0 / 6),
-                 L(0.5));
+        return P("%s * %s(%s, %s(%s, %s * %s + %s))", x, F("fmax"), zero, F("fmin"), one, x,
+                 L(1.0 / 6), L(0.5));
     case OP_Softplus: /* log(1 + exp(x)) without overflow */
-        return P("x > %s ? x + %s(%s(-x)) : %s(%s(x))", zero, F("log1p"), F("exp"), F("log1p"),
-                 F("exp"));
-    case OP_Softsign: return P("x / (%s + %s(x))", one, F("fabs"));
-    case OP_ThresholdedRelu: return P("x > %s ? x : %s", alpha, zero);
-    case OP_IsNaN: return "(uint8_t)(isnan(x) != 0)";
+        return P("%s > %s ? %s + %s(%s(-%s)) : %s(%s(%s))", x, zero, x, F("log1p"), F("exp"), x,
+                 F("log1p"), F("exp"), x);
+    case OP_Softsign: return P("%s / (%s + %s(%s))", x, one, F("fabs"), x);
+    case OP_ThresholdedRelu: return P("%s > %s ? %s : %s", x, alpha, x, zero);
+    case OP_IsNaN: return P("(uint8_t)(isnan(%s) != 0)", x);
     case OP_IsInf: {
         bool pos = ir_attr_int(n, "detect_positive", 1), neg = ir_attr_int(n, "detect_negative", 1);
-        return P("(uint8_t)(isinf(x) && %s)", pos && neg ? "1" : pos ? "x > 0" : neg ? "x < 0" : "0");
+        return P("(uint8_t)(isinf(%s) && %s)", x,
+                 pos && neg ? "1" : pos ? P("%s > 0", x) : neg ? P("%s < 0", x) : "0");
     }
     default: return NULL;
     }
@@ -263,7 +267,7 @@ bool k_unary(Emitter *e, const Graph *g, const Node *n)
     else if (n->op == OP_Shrink)
         expr = shrink_expr(e, n, dt);
     else
-        expr = dtype_is_float(dt) ? unary_float_expr(e, n, dt) : unary_int_expr(e, n, dt);
+        expr = dtype_is_float(dt) ? emit_unary_float_expr(e, n, dt, "x") : unary_int_expr(e, n, dt);
     KILN_ASSERT(expr != NULL); /* shape_unary let a dtype through without a formula */
     EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
                    .split = true};
@@ -377,8 +381,9 @@ static const char *pow_expr(Emitter *e, DType bt, DType et, const char *a, const
 
 /* The expression of two operands a and b (names of locals) of dtype dt
  * (input 0's; Pow's exponent has et). Multi-statement formulas print
- * their statements first. */
-static const char *binary_expr(Emitter *e, const Node *n, DType dt, DType et, const char *a,
+ * their statements first. Also the binary steps of FusedElementwise
+ * (k_fused_elementwise.c). */
+const char *emit_binary_expr(Emitter *e, const Node *n, DType dt, DType et, const char *a,
                                const char *b)
 {
 #define P(...) arena_printf(e->arena, __VA_ARGS__)
@@ -445,13 +450,13 @@ static void emit_element(Emitter *e, const Graph *g, const Node *n, const char *
     } else if (n->n_in == 1) {
         emit_line(e, "%s[%s] = %s;", ys, yidx, store_expr(e, y->dtype, names[0]));
     } else if (!variadic || (n->n_in == 2 && n->op != OP_Mean)) {
-        const char *expr = binary_expr(e, n, dt, et, names[0], names[1]);
+        const char *expr = emit_binary_expr(e, n, dt, et, names[0], names[1]);
         KILN_ASSERT(expr != NULL); /* shape_broadcast let an op through without a formula */
         emit_line(e, "%s[%s] = %s;", ys, yidx, store_expr(e, y->dtype, expr));
     } else { /* left to right, as fold_binary */
         emit_line(e, "%s r = %s;", dtype_ctype(dt), names[0]);
         for (int i = 1; i < n->n_in; i++)
-            emit_line(e, "r = %s;", binary_expr(e, n, dt, dt, "r", names[i]));
+            emit_line(e, "r = %s;", emit_binary_expr(e, n, dt, dt, "r", names[i]));
         if (n->op == OP_Mean)
             emit_line(e, "%s[%s] = r / %s;", ys, yidx, emit_flit(e, n->n_in, y->dtype));
         else

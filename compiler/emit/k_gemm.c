@@ -297,12 +297,13 @@ static const char *const act_name[] = {"KILN_ACT_NONE", "KILN_ACT_RELU", "KILN_A
 /* Declares ep, p's epilogue (bias: the C expression of its origin). */
 static void emit_epilogue(Emitter *e, const BlockedGemm *p, const char *bias, bool is_const)
 {
-    emit_line(e, "%skiln_sgemm_epi ep = {%s, %s, %s, %lld, %lld, %s, %s, %s};",
+    emit_line(e, "%skiln_sgemm_epi ep = {%s, %s, %s, %lld, %lld, %s, %s, %s, NULL, %lld};",
               is_const ? "const " : "", emit_flit(e, p->alpha, DT_F32),
               emit_flit(e, p->beta, DT_F32), bias ? bias : "NULL", (long long)p->bias_rs,
               (long long)p->bias_cs, act_name[p->act.code],
               emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.alpha, DT_F32),
-              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.beta, DT_F32));
+              emit_flit(e, p->act.code == GEMM_ACT_NONE ? 0 : p->act.beta, DT_F32),
+              (long long)p->mask_rs);
 }
 
 /* GEMM_SPLIT: splits the output over the pool's parts by columns (or,
@@ -420,7 +421,7 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
 {
     const GemmIsa *isa = gemm_isa(e);
     if (isa->gemv && p->M == 1 && p->a.src == GEMM_RUNTIME && p->a.cs == 1 && p->b.src == GEMM_CONST &&
-        !p->fresh && !p->accumulate) { /* no cache blocks to tune */
+        !p->fresh && !p->accumulate && !p->mask) { /* no cache blocks to tune */
         emit_gemv(e, p, isa);
         return;
     }
@@ -493,6 +494,8 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
                   (long long)p->a.cs);
     if (p->bias)
         emit_line(e, "ep.bias = %s;", offset_expr(e, p->bias, "ic", p->bias_rs, "jc", p->bias_cs));
+    if (p->mask)
+        emit_line(e, "ep.mask = %s;", offset_expr(e, p->mask, "ic", p->mask_rs, "jc", 1));
     const char *ap, *aps, *bp, *bps;
     operand_panels(e, pa, "pa", isa->mr, p->K, "ic", &ap, &aps);
     operand_panels(e, pb, "pb", isa->nr, p->K, "jc", &bp, &bps);
@@ -580,7 +583,9 @@ static bool gemv_pays(const Emitter *e, const Graph *g, const Node *n, int64_t M
 
 /* Gemm (opset 1–13): Y [M,N] = alpha * A' * B' + beta * C with A [M,K] or
  * [K,M] (transA), B [K,N] or [N,K] (transB), C broadcast to [M,N] (dropped
- * by the shape rule when beta is 0). FusedGemm: then its activation. */
+ * by the shape rule when beta is 0). FusedGemm: then its activation, or
+ * with a fourth input X [M,N] (pass/fuse_grad_mask.c) Relu's gradient:
+ * Y = X > 0 ? Y : 0. */
 bool k_gemm(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *a = ir_in(g, n, 0), *c = ir_in(g, n, 2), *y = ir_out(g, n, 0);
@@ -599,6 +604,8 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
             emit_bcast_strides(&y->shape, &c->shape, 1, st);
             p.bias = e->in_name[2], p.bias_rs = st[0], p.bias_cs = st[1];
         }
+        if (n->n_in > 3 && n->in[3] >= 0)
+            p.mask = e->in_name[3], p.mask_rs = N;
         emit_gemm_blocked(e, &p);
         return true;
     }
@@ -621,6 +628,13 @@ bool k_gemm(Emitter *e, const Graph *g, const Node *n)
     emit_matmul_block(e, dt, M, N, K, ta, tb, e->in_name[0], e->in_name[1], e->out_name[0], al);
     GemmAct act = gemm_act_of(n);
     emit_act_loop(e, &act, dt, e->out_name[0], M * N);
+    if (n->n_in > 3 && n->in[3] >= 0) {
+        emit_line(e, "/* the fused Relu gradient: zero where the Relu's input was not positive */");
+        emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)(M * N));
+        emit_line(e, "%s[i] = %s[i] > %s ? %s[i] : %s;", e->out_name[0], e->in_name[3],
+                  emit_lit(e, 0, dt), e->out_name[0], emit_lit(e, 0, dt));
+        emit_close(e);
+    }
     return true;
 }
 

@@ -63,6 +63,9 @@ typedef struct BlockedGemm {
                           * from the bias; otherwise the product adds to y */
     bool accumulate;     /* y += A * B always (bias and fresh unused) */
     int64_t scratch_off; /* bytes of scratch (a multiple of 64) the caller keeps */
+    const char *mask;    /* NULL, or [M,N] (row stride mask_rs): y = mask > 0 ? y : 0
+                          * after the epilogue (FusedGemm's Relu-gradient input) */
+    int64_t mask_rs;
 } BlockedGemm;
 
 /* Whether an f32 GEMM of this size goes through the blocked path (packing

@@ -448,12 +448,15 @@ static bool rows_node(Rows *r, Node *n)
     case OP_Conv:
     case OP_ConvTranspose:
         return rows_per_sample(r, n, 0, true);
-    case OP_FusedGemm: /* an activation on the op's rows: padding stays padding, not zero */
-        return rows_gemm(r, n) && unzero(r, n);
+    case OP_FusedGemm: /* an activation on the op's rows: padding stays padding, not zero;
+                          a Relu-gradient mask (input 3) keeps zero rows zero */
+        return rows_gemm(r, n) && (ir_attr(n, "activation") ? unzero(r, n) : true);
     case OP_FusedMatMul:
         return rows_matmul(r, n) && unzero(r, n);
     case OP_FusedConv:
         return rows_per_sample(r, n, 0, true) && unzero(r, n);
+    case OP_FusedElementwise: /* rows line up as in its steps; padding, not zero */
+        return rows_elementwise(r, n);
     case OP_MaxPool:
     case OP_AveragePool:
     case OP_LpPool:

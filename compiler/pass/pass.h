@@ -48,6 +48,15 @@ bool pass_fuse_batchnorm(Graph *g, Diag *d);   /* fuse_batchnorm.c */
 bool pass_fuse_matmul_add(Graph *g, Diag *d);  /* fuse_matmul_add.c */
 bool pass_fuse_transpose(Graph *g, Diag *d);   /* fuse_transpose.c */
 bool pass_fuse_activation(Graph *g, Diag *d);  /* fuse_activation.c */
+bool pass_fuse_elementwise(Graph *g, Diag *d); /* fuse_elementwise.c */
+bool pass_fuse_grad_mask(Graph *g, Diag *d);   /* fuse_grad_mask.c */
+/* FusedElementwise's steps (fuse_elementwise.c): the arity of op as a step
+ * (1 or 2), 0 when it can't be one. Keep in step with the formulas of
+ * emit/k_elementwise.c (emit_unary_float_expr, emit_binary_expr). */
+int fuse_elementwise_arity(OpKind op);
+/* The most inputs a FusedElementwise takes: EMIT_MAX_OPERANDS - 1 (emit.h)
+ * and its row in ir/ops_fused.def; keep the three in step. */
+#define FUSE_MAX_INPUTS 7
 /* helpers (fuse_util.c) */
 /* Per value id: how many live node inputs read it, plus one for each graph
  * output, the training loss and each state update it is. */

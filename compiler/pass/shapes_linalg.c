@@ -51,6 +51,12 @@ bool shape_gemm(Graph *g, Node *n, Diag *d)
         if (ir_attr_float(n, "beta", 1.0) == 0)
             n->in[2] = -1;
     }
+    const Value *mask = n->n_in > 3 ? ir_in(g, n, 3) : NULL; /* FusedGemm's Relu-gradient mask */
+    if (mask && (mask->dtype != DT_F32 || a->dtype != DT_F32 || !shape_equal(&mask->shape, &y))) {
+        ir_node_error(d, n, "the mask (input 3) must be f32 of the output's shape %lldx%lld",
+                      (long long)m, (long long)nn);
+        return false;
+    }
     rule_set_out(g, n, 0, a->dtype, &y);
     return true;
 }

@@ -57,7 +57,7 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
         x[i] = frand();
     for (int i = 0; i < images * M * K; i++)
         dy[i] = frand();
-    kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f};
+    kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f, NULL, 0};
     for (int n = 0; n < images; n++)
         for (int jc = 0; jc < N; jc += ncb) {
             int nc = N - jc < ncb ? N - jc : ncb;

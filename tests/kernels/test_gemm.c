@@ -1,6 +1,7 @@
 /* test_gemm.c — the GEMM micro-kernel templates (templates/kiln_gemm_*.h)
  * against a naive triple loop: every edge-tile shape, transposed operands,
- * every bias broadcast, alpha/beta, every epilogue activation and several k
+ * every bias broadcast, alpha/beta, every epilogue activation, the Relu-gradient
+ * mask (ep.mask, kiln_sgemm_mask_tile) and several k
  * blocks, driven by the
  * same cache-blocked loops and packing k_gemm.c prints; and convolutions as
  * implicit GEMM (kiln_sgemm_pack_b_conv) against the direct loops. Built with the plain
@@ -44,7 +45,7 @@ typedef struct Case {
     int ta, tb;   /* A stored [K,M], B stored [N,K] */
     int bias;     /* 0 none, 1 [N], 2 [M,1], 3 scalar, 4 [M,N] */
     float alpha, beta;
-    int act;      /* KILN_ACT_* */
+    int act;      /* KILN_ACT_*, or ACT_MASK: none, then the mask */
     int mc, nc, kc; /* cache blocks */
 } Case;
 
@@ -59,6 +60,9 @@ static float frand(void)
  * alpha and Clip's bounds are ACT_ALPHA / ACT_BETA. */
 #define ACT_ALPHA 0.125f
 #define ACT_BETA 0.375f
+/* Not an activation: c = mask > 0 ? c : 0 with a random mask [M,N] (a
+ * Relu's gradient, pass/fuse_grad_mask.c). */
+#define ACT_MASK 7
 static double act_ref(int act, double v)
 {
     switch (act) {
@@ -79,7 +83,8 @@ static void bias_strides(const Case *t, ptrdiff_t *rs, ptrdiff_t *cs)
     *cs = s[t->bias];
 }
 
-static void naive(const Case *t, const float *a, const float *b, const float *bias, float *c)
+static void naive(const Case *t, const float *a, const float *b, const float *bias,
+                  const float *mask, float *c)
 {
     ptrdiff_t brs, bcs;
     bias_strides(t, &brs, &bcs);
@@ -90,15 +95,18 @@ static void naive(const Case *t, const float *a, const float *b, const float *bi
                 s += (double)(t->ta ? a[k * t->M + i] : a[i * t->K + k]) *
                      (double)(t->tb ? b[j * t->K + k] : b[k * t->N + j]);
             double v = t->alpha * s + (t->bias ? t->beta * (double)bias[i * brs + j * bcs] : 0.0);
-            c[i * t->N + j] = (float)act_ref(t->act, v);
+            c[i * t->N + j] = t->act != ACT_MASK ? (float)act_ref(t->act, v)
+                              : mask[i * t->N + j] > 0 ? (float)v : 0.0f;
         }
 }
 
 /* The loop nest k_gemm.c prints: jc, pc (pack B), ic (pack A), block. */
 static void blocked(const Isa *isa, const Case *t, const float *a, const float *b,
-                    const float *bias, float *c, float *pa, float *pb)
+                    const float *bias, const float *mask, float *c, float *pa, float *pb)
 {
-    kiln_sgemm_epi ep = {t->alpha, t->beta, NULL, 0, 0, t->act, ACT_ALPHA, ACT_BETA};
+    kiln_sgemm_epi ep = {t->alpha, t->beta, NULL, 0, 0, t->act, ACT_ALPHA, ACT_BETA, NULL, t->N};
+    if (t->act == ACT_MASK)
+        ep.act = KILN_ACT_NONE;
     bias_strides(t, &ep.bias_rs, &ep.bias_cs);
     ptrdiff_t a_rs = t->ta ? 1 : t->K, a_cs = t->ta ? t->M : 1;
     ptrdiff_t b_rs = t->tb ? 1 : t->N, b_cs = t->tb ? t->K : 1;
@@ -118,6 +126,7 @@ static void blocked(const Isa *isa, const Case *t, const float *a, const float *
             for (int ic = 0; ic < t->M; ic += t->mc) {
                 int mc = t->M - ic < t->mc ? t->M - ic : t->mc;
                 ep.bias = t->bias ? bias + ic * ep.bias_rs + jc * ep.bias_cs : NULL;
+                ep.mask = t->act == ACT_MASK ? mask + ic * t->N + jc : NULL;
 #ifdef KILN_SIMD_HAS_AVX512
                 if (isa->direct) {
                     kiln_sgemm_avx512_block_a(mc, nc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs,
@@ -140,16 +149,16 @@ static int run_case(const Isa *isa, const Case *t)
     size_t M = (size_t)t->M, N = (size_t)t->N, K = (size_t)t->K;
     float *a = malloc(M * K * sizeof *a), *b = malloc(K * N * sizeof *b);
     float *bias = malloc(M * N * sizeof *bias), *want = malloc(M * N * sizeof *want);
-    float *got = malloc(M * N * sizeof *got);
+    float *got = malloc(M * N * sizeof *got), *mask = malloc(M * N * sizeof *mask);
     float *pa = malloc((M + 16) * K * sizeof *pa), *pb = malloc((N + 32) * K * sizeof *pb);
     for (size_t i = 0; i < M * K; i++)
         a[i] = frand();
     for (size_t i = 0; i < K * N; i++)
         b[i] = frand();
     for (size_t i = 0; i < M * N; i++)
-        bias[i] = frand(), got[i] = NAN;
-    naive(t, a, b, bias, want);
-    blocked(isa, t, a, b, bias, got, pa, pb);
+        bias[i] = frand(), mask[i] = frand(), got[i] = NAN;
+    naive(t, a, b, bias, mask, want);
+    blocked(isa, t, a, b, bias, mask, got, pa, pb);
     int ok = 1;
     for (size_t i = 0; i < M * N && ok; i++)
         if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
@@ -159,7 +168,7 @@ static int run_case(const Isa *isa, const Case *t)
                    t->kc, i, got[i], want[i]);
             ok = 0;
         }
-    free(a), free(b), free(bias), free(want), free(got), free(pa), free(pb);
+    free(a), free(b), free(bias), free(want), free(got), free(mask), free(pa), free(pb);
     return ok;
 }
 
@@ -195,7 +204,7 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
                 want[(m * g.oh + oy) * g.ow + ox] = (float)acc;
             }
     kiln_sgemm_pack_a(isa->mr, M, K, w, K, 1, pa); /* whole W, panel stride K * mr */
-    kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, KILN_ACT_NONE, 0.0f, 0.0f};
+    kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, KILN_ACT_NONE, 0.0f, 0.0f, NULL, 0};
     for (int jc = 0; jc < N; jc += nc_block) {
         int nc = N - jc < nc_block ? N - jc : nc_block;
         for (int pc = 0; pc < K; pc += kc_block) {
@@ -261,7 +270,7 @@ static int run_isa(const Isa *isa)
         for (int N = 1; N <= 2 * isa->nr + 1; N += (N < isa->nr - 1 ? 3 : 1))
             for (int K = 1; K <= 9; K += 4) {
                 Case t = {M, N, K, (M + K) % 2, (N + K) % 3 == 0, (M + N + K) % 5,
-                          (M % 3) ? 1.0f : 0.5f, (N % 2) ? 1.0f : -2.0f, (M + N + K) % 7,
+                          (M % 3) ? 1.0f : 0.5f, (N % 2) ? 1.0f : -2.0f, (M + N + K) % 8,
                           isa->mr, isa->nr, 4};
                 cases++;
                 failed += !run_case(isa, &t);
@@ -277,6 +286,8 @@ static int run_isa(const Isa *isa)
         {37, 75, 301, 1, 1, 2, 1.0f, 1.0f, KILN_ACT_SIGMOID, 12, 32, 100},
         {13, 40, 64, 0, 1, 1, 1.0f, 1.0f, KILN_ACT_TANH, 12, 32, 32},
         {13, 40, 64, 0, 1, 1, 1.0f, 1.0f, KILN_ACT_LEAKY, 12, 32, 32},
+        {64, 128, 784, 0, 1, 0, 1.0f, 1.0f, ACT_MASK, 126, 128, 196},
+        {37, 75, 301, 1, 1, 2, 1.0f, 1.0f, ACT_MASK, 12, 32, 100},
     };
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         Case t = big[i];

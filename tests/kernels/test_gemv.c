@@ -74,7 +74,7 @@ static int run_case(const Isa *isa, int N, int K, int bias, int tb, float alpha,
     got[N] = 12345.0f; /* a guard: nothing past y[N-1] is written */
     ptrdiff_t rs = tb ? 1 : N, cs = tb ? K : 1;
     pack(isa, K, N, b, rs, cs, pb);
-    kiln_sgemm_epi ep = {alpha, beta, bias ? bv : NULL, 0, bias == 1, act, ACT_ALPHA, ACT_BETA};
+    kiln_sgemm_epi ep = {alpha, beta, bias ? bv : NULL, 0, bias == 1, act, ACT_ALPHA, ACT_BETA, NULL, 0};
     isa->gemv(N, K, x, pb, got, &ep);
     int ok = got[N] == 12345.0f;
     for (int j = 0; j < N && ok; j++) {
