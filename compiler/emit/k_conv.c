@@ -239,6 +239,96 @@ static void emit_geom_decl(Emitter *e, int64_t c, const Geom *gm)
               (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
 }
 
+/* Whether a Conv-style gm (windows at the output positions) takes the
+ * wide implicit GEMM (emit_conv_wide): stride 1 in every dim, and the
+ * discarded columns of the wide output rows at most half of them. */
+static bool conv_wide_pays(const Geom *gm)
+{
+    int j = gm->nsp - 1; /* the width dim */
+    for (int i = 0; i < gm->nsp; i++)
+        if (gm->s[i] != 1)
+            return false;
+    return gm->pos[j] * 2 >= gm->pos[j] + gm->d[j] * (gm->k[j] - 1);
+}
+
+/* A dense stride-1 f32 convolution (gm: Conv-style windows over c input
+ * channels, m outputs) as implicit GEMM on "wide" output rows: per image
+ * (the loop the caller opened, x and y its pointers), the image is copied
+ * into xp with its padding made explicit, [c, hp, wp]; then
+ *   yw [m, oh * wp] = A [m, c*K] x B + bias,  B(k, j) = xp[off(k) + j]
+ * (kiln_sgemm_pack_b_conv_wide: each B row is one contiguous copy, where
+ * the gathering packer walks short runs), and yw's first ow columns of each
+ * wp-wide row are the output. xp, yw: scratch past the caller's first off
+ * bytes, xp's padding zeroed once before the images (zero_xp, emitted by
+ * the caller before its image loop through emit_conv_wide_begin). */
+typedef struct ConvWide {
+    int64_t hp, wp, xp_bytes, yw_off, gemm_off;
+} ConvWide;
+
+static ConvWide conv_wide_plan(const Geom *gm, int64_t c, int64_t m, int64_t off)
+{
+    int j = gm->nsp - 1;
+    ConvWide w;
+    w.wp = gm->pos[j] + gm->d[j] * (gm->k[j] - 1);
+    w.hp = gm->nsp == 2 ? gm->pos[0] + gm->d[0] * (gm->k[0] - 1) : 1;
+    /* the packer reads up to (kw - 1) * dw floats past the image */
+    w.xp_bytes = ((c * w.hp * w.wp + gm->d[j] * (gm->k[j] - 1)) * 4 + 63) / 64 * 64;
+    w.yw_off = off + w.xp_bytes;
+    w.gemm_off = w.yw_off + (m * (gm->nsp == 2 ? gm->pos[0] : 1) * w.wp * 4 + 63) / 64 * 64;
+    return w;
+}
+
+/* Declares xp, yw and geom (the padded image's) and zeroes xp. */
+static void emit_conv_wide_begin(Emitter *e, const Geom *gm, int64_t c, int64_t off,
+                                 const ConvWide *w)
+{
+    int j = gm->nsp - 1;
+    emit_line(e, "/* stride 1 on wide rows: xp the image padded to [%lld, %lld, %lld], yw the "
+                 "output at every column of xp's rows */",
+              (long long)c, (long long)w->hp, (long long)w->wp);
+    emit_line(e, "float *xp = (float *)((unsigned char *)scratch + %lld);", (long long)off);
+    emit_line(e, "float *yw = (float *)((unsigned char *)scratch + %lld);", (long long)w->yw_off);
+    emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, 1, 1, %lld, %lld, 0, "
+                 "0, %lld, %lld};",
+              (long long)c, (long long)w->hp, (long long)w->wp,
+              (long long)(gm->nsp == 2 ? gm->k[0] : 1), (long long)gm->k[j],
+              (long long)(gm->nsp == 2 ? gm->d[0] : 1), (long long)gm->d[j],
+              (long long)(gm->nsp == 2 ? gm->pos[0] : 1), (long long)w->wp);
+    emit_line(e, "memset(xp, 0, %lld); /* the padding; the image's part is copied per image */",
+              (long long)w->xp_bytes);
+}
+
+/* Inside the image loop: copies image x into xp, runs the GEMM p (its b,
+ * y, ldy, N and scratch filled in here) into yw and copies the output
+ * columns of yw to y. */
+static void emit_conv_wide_image(Emitter *e, const Geom *gm, int64_t c, int64_t m,
+                                 const ConvWide *w, BlockedGemm *p)
+{
+    int j = gm->nsp - 1;
+    int64_t ih = gm->nsp == 2 ? gm->ext[0] : 1, iw = gm->ext[j];
+    int64_t pt = gm->nsp == 2 ? gm->pb[0] : 0, pl = gm->pb[j];
+    int64_t oh = gm->nsp == 2 ? gm->pos[0] : 1, ow = gm->pos[j];
+    /* rows and columns of x inside xp (a ConvTranspose's end padding may cut some) */
+    int64_t rows = ih < w->hp - pt ? ih : w->hp - pt, cols = iw < w->wp - pl ? iw : w->wp - pl;
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of x */", (long long)(c * rows));
+    emit_line(e, "memcpy(xp + (r / %lld * %lld + r %% %lld + %lld) * %lld + %lld, x + (r / %lld * "
+                 "%lld + r %% %lld) * %lld, %lld * sizeof(float));",
+              (long long)rows, (long long)w->hp, (long long)rows, (long long)pt, (long long)w->wp,
+              (long long)pl, (long long)rows, (long long)ih, (long long)rows, (long long)iw,
+              (long long)cols);
+    emit_close(e);
+    p->N = oh * w->wp;
+    p->b = (GemmOperand){.src = GEMM_CONV_WIDE, .expr = "xp", .geom = "geom"};
+    p->y = "yw";
+    p->ldy = p->N;
+    p->scratch_off = w->gemm_off;
+    emit_gemm_blocked(e, p);
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of y */", (long long)(m * oh));
+    emit_line(e, "memcpy(y + r * %lld, yw + r * %lld, %lld * sizeof(float));", (long long)ow,
+              (long long)w->wp, (long long)ow);
+    emit_close(e);
+}
+
 /* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
  * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
  * gathered straight from the image into the micro-kernel's panels
@@ -253,19 +343,26 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     bool pointwise = true; /* a 1x1 conv of stride 1 without padding: a plain GEMM on NCHW */
     for (int j = 0; j < gm->nsp; j++)
         pointwise &= gm->k[j] == 1 && gm->s[j] == 1 && gm->pb[j] == 0 && gm->pe[j] == 0;
-    if (!pointwise)
-        emit_geom_decl(e, c, gm);
     /* --threads: whole images per part when there are enough of them, else
-     * each image's output split over the parts */
+     * each image's output split over the parts (then not on wide rows,
+     * whose copies are per image) */
     int64_t batch = x->shape.dims[0];
     GemmThreads th = gemm_threads(e, batch * m * outsz * k);
+    bool wide = !pointwise && conv_wide_pays(gm) && (th != GEMM_SPLIT || batch >= e->threads);
+    ConvWide cw = conv_wide_plan(gm, c, m, 0);
+    if (!pointwise && !wide)
+        emit_geom_decl(e, c, gm);
     if (th == GEMM_SPLIT && batch >= e->threads) {
         th = GEMM_IN_PART;
         e->parts = emit_parts(e, batch);
         emit_line(e, "int n_lo, n_hi; /* this part's images */");
         emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
+        if (wide)
+            emit_conv_wide_begin(e, gm, c, 0, &cw);
         emit_open(e, "for (int n = n_lo; n < n_hi; n++)");
     } else {
+        if (wide)
+            emit_conv_wide_begin(e, gm, c, 0, &cw);
         emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)batch);
     }
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
@@ -280,7 +377,10 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
         p.b = (GemmOperand){.src = GEMM_RUNTIME, .expr = "x", .rs = insz, .cs = 1};
     if (e->in_name[2])
         p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
-    emit_gemm_blocked(e, &p);
+    if (wide)
+        emit_conv_wide_image(e, gm, c, m, &cw, &p);
+    else
+        emit_gemm_blocked(e, &p);
     emit_close(e);
 }
 
@@ -416,17 +516,26 @@ static void emit_conv_transpose_blocked(Emitter *e, const Graph *g, const Node *
               (long long)c, (long long)ksz, e->in_name[1], (long long)m, (long long)ksz,
               (long long)(ksz - 1));
     emit_close_n(e, 3);
-    emit_geom_decl(e, c, &conv);
+    int64_t wf_bytes = (m * c * ksz * 4 + 63) / 64 * 64;
+    bool wide = conv_wide_pays(&conv);
+    ConvWide cw = conv_wide_plan(&conv, c, m, wf_bytes);
+    if (wide)
+        emit_conv_wide_begin(e, &conv, c, wf_bytes, &cw);
+    else
+        emit_geom_decl(e, c, &conv);
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
     BlockedGemm p = {.M = m, .N = outsz, .K = c * ksz, .y = "y", .ldy = outsz, .alpha = 1,
-                     .beta = 1, .scratch_off = (m * c * ksz * 4 + 63) / 64 * 64};
+                     .beta = 1, .scratch_off = wf_bytes};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = "wf", .rs = c * ksz, .cs = 1};
     p.b = (GemmOperand){.src = GEMM_CONV_B, .expr = "x", .geom = "geom"};
     if (e->in_name[2])
         p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
-    emit_gemm_blocked(e, &p);
+    if (wide)
+        emit_conv_wide_image(e, &conv, c, m, &cw, &p);
+    else
+        emit_gemm_blocked(e, &p);
     emit_close(e);
 }
 
