@@ -44,9 +44,47 @@ static float frand(void)
     return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/* dW [M, c*kh*kw] = the sum over images of dY_n [M, oh*ow] x the taps'
+ * runs of x_n on wide rows (stride 1), by kiln_conv_wgrad_wide (avx2: its
+ * AVX2 variant), each image padded into xp and dY_n into ap as
+ * k_train_conv.c prints it. */
+static void wgrad_wide(int avx2, int images, int M, const kiln_conv_geom *g, const float *x,
+                       const float *dy, float *got)
+{
+    const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1);
+    const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
+    float *xp = calloc((size_t)(g->c * hp * wp + wp), sizeof(float));
+    float *ap = calloc((size_t)(M * g->oh * wp), sizeof(float));
+    for (int i = 0; i < M * g->c * g->kh * g->kw; i++)
+        got[i] = 0.0f;
+    for (int n = 0; n < images; n++) {
+        for (int c = 0; c < g->c; c++)
+            for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
+                for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
+                    xp[(c * hp + iy + g->ph) * wp + ix + g->pw] =
+                        x[((n * g->c + c) * g->h + iy) * g->w + ix];
+        for (int m = 0; m < M; m++)
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++)
+                    ap[(m * g->oh + oy) * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
+#ifdef KILN_SIMD_HAS_AVX2
+        if (avx2) {
+            kiln_conv_wgrad_wide_avx2(M, g->oh * wp, ap, xp, &gw, got);
+            continue;
+        }
+#endif
+        (void)avx2;
+        kiln_conv_wgrad_wide(M, g->oh * wp, ap, xp, &gw, got);
+    }
+    free(xp), free(ap);
+}
+
 /* dW [M, c*kh*kw] = sum over images of dY_n [M, oh*ow] x im2col(x_n)^T, by
- * the blocked loops with blocks mcb / ncb / kcb; against the direct sum. */
-static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb)
+ * the blocked loops with blocks mcb / ncb / kcb (wide: by wgrad_wide
+ * instead, its AVX2 variant for the avx2 and avx512 isas); against the
+ * direct sum. */
+static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb,
+                    int wide)
 {
     const int K = g.oh * g.ow, N = g.c * g.kh * g.kw, xsz = g.c * g.h * g.w;
     const size_t f = sizeof(float);
@@ -58,7 +96,9 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
     for (int i = 0; i < images * M * K; i++)
         dy[i] = frand();
     kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f};
-    for (int n = 0; n < images; n++)
+    if (wide)
+        wgrad_wide(isa->name[0] == 'a', images, M, &g, x, dy, got);
+    for (int n = 0; n < images && !wide; n++)
         for (int jc = 0; jc < N; jc += ncb) {
             int nc = N - jc < ncb ? N - jc : ncb;
             for (int pc = 0; pc < K; pc += kcb) {
@@ -88,9 +128,9 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
                                     x[n * xsz + (ci * g.h + iy) * g.w + ix];
                     }
             if (!(fabs(got[m * N + j] - want) <= 1e-4 + 1e-4 * fabs(want))) {
-                printf("FAIL %s dW M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d blocks "
+                printf("FAIL %s%s dW M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d blocks "
                        "%d/%d/%d: dw[%d][%d] = %g, want %g\n",
-                       isa->name, M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph,
+                       isa->name, wide ? " (wide)" : "", M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph,
                        g.pw, mcb, ncb, kcb, m, j, got[m * N + j], want);
                 ok = 0;
             }
@@ -120,8 +160,27 @@ static int run_all(const Isa *isa)
                             continue;
                         cases++;
                         failed += !run_case(isa, 1 + p, 3 + w % 7, g, isa->mr * (1 + s % 2),
-                                            isa->nr, 5 + 11 * (kh - 1));
+                                            isa->nr, 5 + 11 * (kh - 1), 0);
+
                     }
+    /* stride 1 on wide rows: dilations in both dims, 1-D, padding cut at the end */
+    for (int kh = 1; kh <= 5; kh += 2)
+        for (int d = 1; d <= 2; d++)
+            for (int p = 0; p <= 2; p++)
+                for (int w = 6; w <= 20; w += 7) {
+                    const int one_d = w % 5 == 1;
+                    kiln_conv_geom g = {1 + w % 3, one_d ? 1 : 9, w, one_d ? 1 : kh, kh, 1, 1,
+                                        one_d ? 1 : d, 3 - d, one_d ? 0 : p, p / 2, 0, 0};
+                    g.oh = conv_out(g.h, g.kh, 1, g.dh, g.ph, g.ph);
+                    g.ow = conv_out(g.w, g.kw, 1, g.dw, g.pw, p % 2);
+                    if (g.oh <= 0 || g.ow <= 0)
+                        continue;
+                    cases++;
+                    failed += !run_case(isa, 1 + p, 3 + w % 7, g, 0, 0, 0, 1);
+                }
+    kiln_conv_geom lenet1 = {1, 28, 28, 5, 5, 1, 1, 1, 1, 2, 2, 28, 28}; /* LeNet's conv1 */
+    cases++;
+    failed += !run_case(isa, 3, 6, lenet1, 0, 0, 0, 1);
     printf("%s: %d weight-gradient cases, %d failed\n", isa->name, cases, failed);
     return failed;
 }
