@@ -186,9 +186,10 @@ static inline void kiln_sgemm_pack_b_conv(int nr, int kc, int nc, int k0, int j0
  * (ci, r, s) of B is contiguous in xp:
  *   B(k, j) = xp[ci*h*w + r*dh*w + s*dw + j]
  * so each panel row is one copy of nr floats. Packs rows [k0, k0 + kc)
- * and columns [j0, j0 + nc) (nc <= oh * w) into panels of nr columns,
- * zeros past column nc. Reads up to (kw - 1) * dw floats past the image
- * (only into discarded outputs): the caller keeps them allocated. */
+ * and columns [j0, j0 + nc) into panels of nr columns, zeros past column
+ * nc. Reads up to (kw - 1) * dw floats past the image, more when the
+ * caller asks for columns past oh * w (only into discarded outputs): the
+ * caller keeps them allocated. */
 static inline void kiln_sgemm_pack_b_conv_wide(int nr, int kc, int nc, int k0, int j0,
                                                const float *restrict xp, const kiln_conv_geom *g,
                                                float *restrict pb)
@@ -211,6 +212,17 @@ static inline void kiln_sgemm_pack_b_conv_wide(int nr, int kc, int nc, int k0, i
                 dl[j] = 0.0f;
         }
     }
+}
+
+/* d[0..n) += s[0..n) on 4-lane vectors (ConvTranspose's col2im adds each
+ * tap's products into the output this way; compiler/emit/k_conv.c). */
+static inline void kiln_add_run(int n, float *restrict d, const float *restrict s)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        kiln_f32x4_store(d + i, kiln_f32x4_add(kiln_f32x4_load(d + i), kiln_f32x4_load(s + i)));
+    for (; i < n; i++)
+        d[i] += s[i];
 }
 
 /* Row i of a tile nv * 4 wide on 4-lane vectors (the SSE2 and NEON
