@@ -180,7 +180,7 @@ static inline KILN_TARGET_AVX2 void kiln_wgrad_block2x4_avx2(int p, const float 
 }
 
 /* kiln_conv_wgrad_wide with the 2x4 blocks on 8-lane vectors (target
- * x86-64-v3, and v4). */
+ * x86-64-v3). */
 static inline KILN_TARGET_AVX2 void kiln_conv_wgrad_wide_avx2(int na, int p,
                                                               const float *restrict dy,
                                                               const float *restrict xp,
@@ -196,6 +196,68 @@ static inline KILN_TARGET_AVX2 void kiln_conv_wgrad_wide_avx2(int na, int p,
         int a = 0;
         for (; tn == 4 && a + 2 <= na; a += 2)
             kiln_wgrad_block2x4_avx2(p, dy + (ptrdiff_t)a * p, dy + (ptrdiff_t)(a + 1) * p,
+                                     x[0], x[1], x[2], x[3], dw + (ptrdiff_t)a * nt + t, dw + (ptrdiff_t)(a + 1) * nt + t);
+        for (; a < na; a++)
+            for (int q = 0; q < tn; q++)
+                dw[(ptrdiff_t)a * nt + t + q] += kiln_wgrad_dot(p, dy + (ptrdiff_t)a * p, x[q]);
+    }
+}
+#endif
+
+#ifdef KILN_SIMD_HAS_AVX512
+/* kiln_wgrad_block2x4 on 16-lane vectors. */
+static inline KILN_TARGET_AVX512 void kiln_wgrad_block2x4_avx512(int p, const float *restrict d0,
+                                                             const float *restrict d1,
+                                                             const float *x0, const float *x1,
+                                                             const float *x2, const float *x3,
+                                                             float *restrict w0,
+                                                             float *restrict w1)
+{
+    kiln_f32x16 c00 = kiln_f32x16_zero(), c01 = c00, c02 = c00, c03 = c00;
+    kiln_f32x16 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    int j = 0;
+    for (; j + 16 <= p; j += 16) {
+        const kiln_f32x16 a0 = kiln_f32x16_load(d0 + j), a1 = kiln_f32x16_load(d1 + j);
+        kiln_f32x16 v = kiln_f32x16_load(x0 + j);
+        c00 = kiln_f32x16_fma(a0, v, c00);
+        c10 = kiln_f32x16_fma(a1, v, c10);
+        v = kiln_f32x16_load(x1 + j);
+        c01 = kiln_f32x16_fma(a0, v, c01);
+        c11 = kiln_f32x16_fma(a1, v, c11);
+        v = kiln_f32x16_load(x2 + j);
+        c02 = kiln_f32x16_fma(a0, v, c02);
+        c12 = kiln_f32x16_fma(a1, v, c12);
+        v = kiln_f32x16_load(x3 + j);
+        c03 = kiln_f32x16_fma(a0, v, c03);
+        c13 = kiln_f32x16_fma(a1, v, c13);
+    }
+    w0[0] += kiln_f32x16_hsum(c00) + kiln_wgrad_dot(p - j, d0 + j, x0 + j);
+    w0[1] += kiln_f32x16_hsum(c01) + kiln_wgrad_dot(p - j, d0 + j, x1 + j);
+    w0[2] += kiln_f32x16_hsum(c02) + kiln_wgrad_dot(p - j, d0 + j, x2 + j);
+    w0[3] += kiln_f32x16_hsum(c03) + kiln_wgrad_dot(p - j, d0 + j, x3 + j);
+    w1[0] += kiln_f32x16_hsum(c10) + kiln_wgrad_dot(p - j, d1 + j, x0 + j);
+    w1[1] += kiln_f32x16_hsum(c11) + kiln_wgrad_dot(p - j, d1 + j, x1 + j);
+    w1[2] += kiln_f32x16_hsum(c12) + kiln_wgrad_dot(p - j, d1 + j, x2 + j);
+    w1[3] += kiln_f32x16_hsum(c13) + kiln_wgrad_dot(p - j, d1 + j, x3 + j);
+}
+
+/* kiln_conv_wgrad_wide with the 2x4 blocks on 16-lane vectors (target
+ * x86-64-v4). */
+static inline KILN_TARGET_AVX512 void kiln_conv_wgrad_wide_avx512(int na, int p,
+                                                              const float *restrict dy,
+                                                              const float *restrict xp,
+                                                              const kiln_conv_geom *g,
+                                                              float *restrict dw)
+{
+    const int nt = g->c * g->kh * g->kw;
+    for (int t = 0; t < nt; t += 4) {
+        const float *x[4];
+        const int tn = nt - t < 4 ? nt - t : 4;
+        for (int q = 0; q < tn; q++)
+            x[q] = xp + kiln_wgrad_off(g, t + q);
+        int a = 0;
+        for (; tn == 4 && a + 2 <= na; a += 2)
+            kiln_wgrad_block2x4_avx512(p, dy + (ptrdiff_t)a * p, dy + (ptrdiff_t)(a + 1) * p,
                                      x[0], x[1], x[2], x[3], dw + (ptrdiff_t)a * nt + t, dw + (ptrdiff_t)(a + 1) * nt + t);
         for (; a < na; a++)
             for (int q = 0; q < tn; q++)

@@ -234,11 +234,11 @@ static void emit_conv_weight_grad_blocked(Emitter *e, const Graph *g, const Node
 }
 
 /* Whether ConvWeightGrad windows w take emit_conv_weight_grad_wide:
- * stride 1, the wide rows at most twice the real ones, and at least 256
- * positions a dot product, which the blocks' reductions need to pay off
- * (measured with kiln bench on LeNet's training step, AVX-512 machine:
- * conv1's, 896 wide positions, 682 -> 306 us; conv2's, 140, 574 -> 760 us,
- * so it stays on the GEMM). */
+ * stride 1, the wide rows at most twice the real ones, and at least 64
+ * positions a dot product, for the blocks' reductions to pay off
+ * (kiln bench, LeNet's training step at batch 64, medians of 30: conv1's
+ * 896 positions 270 -> 205 us on x86-64-v4, 278 -> 284 us on v3; conv2's
+ * 140 (144 in whole vectors) 590 -> 527 us on v4, 772 -> 714 us on v3). */
 static bool weight_grad_wide_pays(const Win *w)
 {
     int j = w->nsp - 1;
@@ -246,29 +246,30 @@ static bool weight_grad_wide_pays(const Win *w)
         if (w->s[i] != 1)
             return false;
     int64_t wp = w->pos[j] + w->d[j] * (w->k[j] - 1);
-    return w->pos[j] * 2 >= wp && prod(w->pos, w->nsp - 1) * wp >= 256;
+    return w->pos[j] * 2 >= wp && prod(w->pos, w->nsp - 1) * wp >= 64;
 }
 
-/* Copies, for image n, the [c, h, w] planes of src (rows of w) into the
- * [c, hp, wp] planes of dst at row/column offset (pt, pl), as many rows
- * and columns as fit. */
+/* Copies, for image n, the [c, h, w] planes of src (rows of w) into
+ * dst's planes of plane floats apart, each [hp, wp], at row/column offset
+ * (pt, pl): as many rows and columns as fit. */
 static void emit_copy_into_wide(Emitter *e, const char *dst, const char *src, int64_t c,
                                 int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t pt,
-                                int64_t pl)
+                                int64_t pl, int64_t plane)
 {
     int64_t rows = h < hp - pt ? h : hp - pt, cols = w < wp - pl ? w : wp - pl;
     emit_open(e, "for (int r = 0; r < %lld; r++)", (long long)(c * rows));
-    emit_line(e, "memcpy(%s + (r / %lld * %lld + r %% %lld + %lld) * %lld + %lld, %s + n * %lld + "
+    emit_line(e, "memcpy(%s + r / %lld * %lld + (r %% %lld + %lld) * %lld + %lld, %s + n * %lld + "
                  "(r / %lld * %lld + r %% %lld) * %lld, %lld * sizeof(float));",
-              dst, (long long)rows, (long long)hp, (long long)rows, (long long)pt, (long long)wp,
-              (long long)pl, src, (long long)(c * h * w), (long long)rows, (long long)h,
-              (long long)rows, (long long)w, (long long)cols);
+              dst, (long long)rows, (long long)plane, (long long)rows, (long long)pt,
+              (long long)wp, (long long)pl, src, (long long)(c * h * w), (long long)rows,
+              (long long)h, (long long)rows, (long long)w, (long long)cols);
     emit_close(e);
 }
 
 /* ConvWeightGrad of group 1 and stride 1 in 1-D/2-D f32 on wide rows:
- * per image, B_n padded into xp [Cb, hp, wp] and A_n into ap [Ca, oh, wp]
- * (zeros past the ow real columns), then
+ * per image, B_n padded into xp [Cb, hp, wp] and A_n into ap [Ca, P] with
+ * P = oh * wp rounded up to whole vectors (zeros past the ow real columns
+ * of each row and past oh * wp), then
  *   dW [Ca, Cb*K] += ap x (the taps' runs of xp)^T
  * by kiln_conv_wgrad_wide (templates/kiln_conv_grad.h), whose dot
  * products run along contiguous rows with no im2col gathered at all. */
@@ -280,12 +281,19 @@ static void emit_conv_weight_grad_wide(Emitter *e, const Graph *g, const Node *n
     bool two = w->nsp == 2;
     int64_t wp = w->pos[j] + w->d[j] * (w->k[j] - 1);
     int64_t oh = two ? w->pos[0] : 1, hp = two ? w->pos[0] + w->d[0] * (w->k[0] - 1) : 1;
-    int64_t xp_bytes = ((cb * hp * wp + w->d[j] * (w->k[j] - 1)) * 4 + 63) / 64 * 64;
-    int64_t ap_bytes = (ca * oh * wp * 4 + 63) / 64 * 64;
-    bool avx2 = e->target == TARGET_X86_64_V3 || e->target == TARGET_X86_64_V4;
+    /* the dot products run over oh * wp positions rounded up to whole
+     * vectors (zeros in ap, the reads of xp past it in its slack) */
+    int lanes = e->target == TARGET_X86_64_V4 ? 16 : e->target == TARGET_X86_64_V3 ? 8 : 4;
+    const char *isa = e->target == TARGET_X86_64_V4 ? "_avx512"
+                      : e->target == TARGET_X86_64_V3 ? "_avx2" : "";
+    int64_t p = (oh * wp + lanes - 1) / lanes * lanes;
+    int64_t xp_bytes = ((cb * hp * wp + w->d[j] * (w->k[j] - 1) + p - oh * wp) * 4 + 63) / 64 * 64;
+    int64_t ap_bytes = (ca * p * 4 + 63) / 64 * 64;
     if (xp_bytes + ap_bytes > e->scratch)
         e->scratch = xp_bytes + ap_bytes;
-    if (avx2)
+    if (e->target == TARGET_X86_64_V4)
+        e->needs_avx512 = true;
+    else if (e->target == TARGET_X86_64_V3)
         e->needs_avx2 = true;
     emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
     emit_line(e, "/* stride 1 on wide rows: xp the image padded to [%lld, %lld, %lld], ap dY on "
@@ -302,10 +310,10 @@ static void emit_conv_weight_grad_wide(Emitter *e, const Graph *g, const Node *n
     emit_line(e, "memset(%s, 0, %lld * sizeof(float));", e->out_name[0], (long long)(ca * cb * ksz));
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)a->shape.dims[0]);
     emit_copy_into_wide(e, "xp", e->in_name[1], cb, two ? w->ext[0] : 1, w->ext[j], hp, wp,
-                        two ? w->pb[0] : 0, w->pb[j]);
-    emit_copy_into_wide(e, "ap", e->in_name[0], ca, oh, w->pos[j], oh, wp, 0, 0);
-    emit_line(e, "kiln_conv_wgrad_wide%s(%lld, %lld, ap, xp, &geom, %s);", avx2 ? "_avx2" : "",
-              (long long)ca, (long long)(oh * wp), e->out_name[0]);
+                        two ? w->pb[0] : 0, w->pb[j], hp * wp);
+    emit_copy_into_wide(e, "ap", e->in_name[0], ca, oh, w->pos[j], oh, wp, 0, 0, p);
+    emit_line(e, "kiln_conv_wgrad_wide%s(%lld, %lld, ap, xp, &geom, %s);", isa, (long long)ca,
+              (long long)p, e->out_name[0]);
     emit_close(e);
 }
 

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kiln_conv_grad.h"
 #include "kiln_gemm_generic.h"
@@ -45,16 +46,18 @@ static float frand(void)
 }
 
 /* dW [M, c*kh*kw] = the sum over images of dY_n [M, oh*ow] x the taps'
- * runs of x_n on wide rows (stride 1), by kiln_conv_wgrad_wide (avx2: its
- * AVX2 variant), each image padded into xp and dY_n into ap as
+ * runs of x_n on wide rows (stride 1), by kiln_conv_wgrad_wide on lanes
+ * 4, 8 (its AVX2 variant) or 16 (AVX-512), each image padded into xp and
+ * dY_n into ap with the rows' length rounded up to whole vectors, as
  * k_train_conv.c prints it. */
-static void wgrad_wide(int avx2, int images, int M, const kiln_conv_geom *g, const float *x,
+static void wgrad_wide(int lanes, int images, int M, const kiln_conv_geom *g, const float *x,
                        const float *dy, float *got)
 {
     const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1);
+    const int p = (g->oh * wp + lanes - 1) / lanes * lanes;
     const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
-    float *xp = calloc((size_t)(g->c * hp * wp + wp), sizeof(float));
-    float *ap = calloc((size_t)(M * g->oh * wp), sizeof(float));
+    float *xp = calloc((size_t)(g->c * hp * wp + wp + p), sizeof(float));
+    float *ap = calloc((size_t)(M * p), sizeof(float));
     for (int i = 0; i < M * g->c * g->kh * g->kw; i++)
         got[i] = 0.0f;
     for (int n = 0; n < images; n++) {
@@ -66,23 +69,27 @@ static void wgrad_wide(int avx2, int images, int M, const kiln_conv_geom *g, con
         for (int m = 0; m < M; m++)
             for (int oy = 0; oy < g->oh; oy++)
                 for (int ox = 0; ox < g->ow; ox++)
-                    ap[(m * g->oh + oy) * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
-#ifdef KILN_SIMD_HAS_AVX2
-        if (avx2) {
-            kiln_conv_wgrad_wide_avx2(M, g->oh * wp, ap, xp, &gw, got);
+                    ap[m * p + oy * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
+#ifdef KILN_SIMD_HAS_AVX512
+        if (lanes == 16) {
+            kiln_conv_wgrad_wide_avx512(M, p, ap, xp, &gw, got);
             continue;
         }
 #endif
-        (void)avx2;
-        kiln_conv_wgrad_wide(M, g->oh * wp, ap, xp, &gw, got);
+#ifdef KILN_SIMD_HAS_AVX2
+        if (lanes == 8) {
+            kiln_conv_wgrad_wide_avx2(M, p, ap, xp, &gw, got);
+            continue;
+        }
+#endif
+        kiln_conv_wgrad_wide(M, p, ap, xp, &gw, got);
     }
     free(xp), free(ap);
 }
 
 /* dW [M, c*kh*kw] = sum over images of dY_n [M, oh*ow] x im2col(x_n)^T, by
  * the blocked loops with blocks mcb / ncb / kcb (wide: by wgrad_wide
- * instead, its AVX2 variant for the avx2 and avx512 isas); against the
- * direct sum. */
+ * instead, the variant of the isa's target); against the direct sum. */
 static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb,
                     int wide)
 {
@@ -96,8 +103,9 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
     for (int i = 0; i < images * M * K; i++)
         dy[i] = frand();
     kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f};
-    if (wide)
-        wgrad_wide(isa->name[0] == 'a', images, M, &g, x, dy, got);
+    if (wide) /* the variant the emitter picks for the isa's target */
+        wgrad_wide(strcmp(isa->name, "avx512") == 0 ? 16 : strcmp(isa->name, "avx2") == 0 ? 8 : 4,
+                   images, M, &g, x, dy, got);
     for (int n = 0; n < images && !wide; n++)
         for (int jc = 0; jc < N; jc += ncb) {
             int nc = N - jc < ncb ? N - jc : ncb;
