@@ -266,17 +266,18 @@ static void emit_copy_into_wide(Emitter *e, const char *dst, const char *src, in
     emit_close(e);
 }
 
-/* ConvWeightGrad of group 1 and stride 1 in 1-D/2-D f32 on wide rows:
- * per image, B_n padded into xp [Cb, hp, wp] and A_n into ap [Ca, P] with
- * P = oh * wp rounded up to whole vectors (zeros past the ow real columns
- * of each row and past oh * wp), then
- *   dW [Ca, Cb*K] += ap x (the taps' runs of xp)^T
+/* ConvWeightGrad of group 1 and stride 1 in 1-D/2-D f32 on wide rows: a
+ * few images at a time, each B_n padded into xp [Cb, hp, wp] and A_n laid
+ * into ap [Ca, P], P = oh * wp rounded up to whole vectors (zeros past
+ * the ow real columns of each row and past oh * wp), then
+ *   dW [Ca, Cb*K] += the images' ap x (the taps' runs of xp)^T
  * by kiln_conv_wgrad_wide (templates/kiln_conv_grad.h), whose dot
  * products run along contiguous rows with no im2col gathered at all. */
 static void emit_conv_weight_grad_wide(Emitter *e, const Graph *g, const Node *n, const Win *w)
 {
     const Value *a = ir_in(g, n, 0), *b = ir_in(g, n, 1);
     int64_t ca = a->shape.dims[1], cb = b->shape.dims[1], ksz = prod(w->k, w->nsp);
+    int64_t batch = a->shape.dims[0];
     int j = w->nsp - 1;
     bool two = w->nsp == 2;
     int64_t wp = w->pos[j] + w->d[j] * (w->k[j] - 1);
@@ -289,31 +290,45 @@ static void emit_conv_weight_grad_wide(Emitter *e, const Graph *g, const Node *n
     int64_t p = (oh * wp + lanes - 1) / lanes * lanes;
     int64_t xp_bytes = ((cb * hp * wp + w->d[j] * (w->k[j] - 1) + p - oh * wp) * 4 + 63) / 64 * 64;
     int64_t ap_bytes = (ca * p * 4 + 63) / 64 * 64;
-    if (xp_bytes + ap_bytes > e->scratch)
-        e->scratch = xp_bytes + ap_bytes;
+    /* images per call: as many as keep their xp and ap within 32 KiB (the
+     * L1 the blocks reread), at most 4, so that one reduction of the
+     * accumulators serves them all */
+    int64_t group = 32768 / (xp_bytes + ap_bytes);
+    group = group < 1 ? 1 : group > 4 ? 4 : group > batch ? batch : group;
+    if (group * (xp_bytes + ap_bytes) > e->scratch)
+        e->scratch = group * (xp_bytes + ap_bytes);
     if (e->target == TARGET_X86_64_V4)
         e->needs_avx512 = true;
     else if (e->target == TARGET_X86_64_V3)
         e->needs_avx2 = true;
     emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
-    emit_line(e, "/* stride 1 on wide rows: xp the image padded to [%lld, %lld, %lld], ap dY on "
-                 "its rows (zeros past column %lld) */",
-              (long long)cb, (long long)hp, (long long)wp, (long long)w->pos[j]);
+    emit_line(e, "/* stride 1 on wide rows, %lld images at a time: xp each image padded to "
+                 "[%lld, %lld, %lld], ap its dY on those rows (zeros past column %lld) */",
+              (long long)group, (long long)cb, (long long)hp, (long long)wp, (long long)w->pos[j]);
     emit_line(e, "float *xp = (float *)scratch;");
-    emit_line(e, "float *ap = (float *)((unsigned char *)scratch + %lld);", (long long)xp_bytes);
+    emit_line(e, "float *ap = (float *)((unsigned char *)scratch + %lld);",
+              (long long)(group * xp_bytes));
     emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, 1, 1, %lld, %lld, 0, "
                  "0, %lld, %lld};",
               (long long)cb, (long long)hp, (long long)wp, (long long)(two ? w->k[0] : 1),
               (long long)w->k[j], (long long)(two ? w->d[0] : 1), (long long)w->d[j],
               (long long)oh, (long long)wp);
-    emit_line(e, "memset(xp, 0, %lld);", (long long)(xp_bytes + ap_bytes));
+    emit_line(e, "memset(xp, 0, %lld);", (long long)(group * (xp_bytes + ap_bytes)));
     emit_line(e, "memset(%s, 0, %lld * sizeof(float));", e->out_name[0], (long long)(ca * cb * ksz));
-    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)a->shape.dims[0]);
-    emit_copy_into_wide(e, "xp", e->in_name[1], cb, two ? w->ext[0] : 1, w->ext[j], hp, wp,
+    emit_open(e, "for (int n0 = 0; n0 < %lld; n0 += %lld)", (long long)batch, (long long)group);
+    emit_line(e, "const int images = %lld - n0 < %lld ? %lld - n0 : %lld;", (long long)batch,
+              (long long)group, (long long)batch, (long long)group);
+    emit_open(e, "for (int i = 0; i < images; i++)");
+    emit_line(e, "const int n = n0 + i;");
+    emit_line(e, "float *xpi = xp + i * %lld, *api = ap + i * %lld;", (long long)(xp_bytes / 4),
+              (long long)(ap_bytes / 4));
+    emit_copy_into_wide(e, "xpi", e->in_name[1], cb, two ? w->ext[0] : 1, w->ext[j], hp, wp,
                         two ? w->pb[0] : 0, w->pb[j], hp * wp);
-    emit_copy_into_wide(e, "ap", e->in_name[0], ca, oh, w->pos[j], oh, wp, 0, 0, p);
-    emit_line(e, "kiln_conv_wgrad_wide%s(%lld, %lld, ap, xp, &geom, %s);", isa, (long long)ca,
-              (long long)p, e->out_name[0]);
+    emit_copy_into_wide(e, "api", e->in_name[0], ca, oh, w->pos[j], oh, wp, 0, 0, p);
+    emit_close(e);
+    emit_line(e, "kiln_conv_wgrad_wide%s(%lld, %lld, images, %lld, %lld, ap, xp, &geom, %s);", isa,
+              (long long)ca, (long long)p, (long long)(ap_bytes / 4), (long long)(xp_bytes / 4),
+              e->out_name[0]);
     emit_close(e);
 }
 

@@ -55,34 +55,40 @@ static void wgrad_wide(int lanes, int images, int M, const kiln_conv_geom *g, co
 {
     const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1);
     const int p = (g->oh * wp + lanes - 1) / lanes * lanes;
+    const int xs = g->c * hp * wp + wp + p, ds = M * p; /* one image's xp and ap */
     const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
-    float *xp = calloc((size_t)(g->c * hp * wp + wp + p), sizeof(float));
-    float *ap = calloc((size_t)(M * p), sizeof(float));
+    float *xp = calloc((size_t)(images * xs), sizeof(float));
+    float *ap = calloc((size_t)(images * ds), sizeof(float));
     for (int i = 0; i < M * g->c * g->kh * g->kw; i++)
         got[i] = 0.0f;
     for (int n = 0; n < images; n++) {
         for (int c = 0; c < g->c; c++)
             for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
                 for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
-                    xp[(c * hp + iy + g->ph) * wp + ix + g->pw] =
+                    xp[n * xs + (c * hp + iy + g->ph) * wp + ix + g->pw] =
                         x[((n * g->c + c) * g->h + iy) * g->w + ix];
         for (int m = 0; m < M; m++)
             for (int oy = 0; oy < g->oh; oy++)
                 for (int ox = 0; ox < g->ow; ox++)
-                    ap[m * p + oy * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
+                    ap[n * ds + m * p + oy * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
+    }
+    /* the first image alone, then the rest in one call */
+    for (int n0 = 0; n0 < images; n0 = n0 ? images : 1) {
+        const int count = n0 ? images - n0 : 1;
+        const float *a = ap + n0 * ds, *b = xp + n0 * xs;
 #ifdef KILN_SIMD_HAS_AVX512
         if (lanes == 16) {
-            kiln_conv_wgrad_wide_avx512(M, p, ap, xp, &gw, got);
+            kiln_conv_wgrad_wide_avx512(M, p, count, ds, xs, a, b, &gw, got);
             continue;
         }
 #endif
 #ifdef KILN_SIMD_HAS_AVX2
         if (lanes == 8) {
-            kiln_conv_wgrad_wide_avx2(M, p, ap, xp, &gw, got);
+            kiln_conv_wgrad_wide_avx2(M, p, count, ds, xs, a, b, &gw, got);
             continue;
         }
 #endif
-        kiln_conv_wgrad_wide(M, p, ap, xp, &gw, got);
+        kiln_conv_wgrad_wide(M, p, count, ds, xs, a, b, &gw, got);
     }
     free(xp), free(ap);
 }
