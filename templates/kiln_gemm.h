@@ -206,6 +206,53 @@ static inline void kiln_sgemm_pack_b_conv(int nr, int kc, int nc, int k0, int j0
     }
 }
 
+/* Implicit GEMM of a stride-1 convolution on a padded image ("wide"
+ * output rows): xp is the image with its padding made explicit, [c, h, w]
+ * with g->h, g->w the padded sizes, and the output is computed at every
+ * j = oy * w + ox for ox < w, of which the ox < w - (kw - 1) * dw are the
+ * convolution's and the rest are discarded by the caller. Then row k =
+ * (ci, r, s) of B is contiguous in xp:
+ *   B(k, j) = xp[ci*h*w + r*dh*w + s*dw + j]
+ * so each panel row is one copy of nr floats. Packs rows [k0, k0 + kc)
+ * and columns [j0, j0 + nc) into panels of nr columns, zeros past column
+ * nc. Reads up to (kw - 1) * dw floats past the image, more when the
+ * caller asks for columns past oh * w (only into discarded outputs): the
+ * caller keeps them allocated. */
+static inline void kiln_sgemm_pack_b_conv_wide(int nr, int kc, int nc, int k0, int j0,
+                                               const float *restrict xp, const kiln_conv_geom *g,
+                                               float *restrict pb)
+{
+    const int ksz = g->kh * g->kw;
+    for (int kk = 0; kk < kc; kk++) {
+        const int k = k0 + kk, r = (k / g->kw) % g->kh, s = k % g->kw;
+        const float *restrict row =
+            xp + (ptrdiff_t)(k / ksz) * g->h * g->w + r * g->dh * g->w + s * g->dw + j0;
+        float *restrict d = pb + (ptrdiff_t)kk * nr;
+        int p0 = 0;
+        for (; p0 + nr <= nc; p0 += nr) /* whole panels: one contiguous copy each */
+            for (int j = 0; j < nr; j++)
+                d[(ptrdiff_t)p0 * kc + j] = row[p0 + j];
+        if (p0 < nc) {
+            float *restrict dl = d + (ptrdiff_t)p0 * kc;
+            for (int j = 0; j < nc - p0; j++)
+                dl[j] = row[p0 + j];
+            for (int j = nc - p0; j < nr; j++)
+                dl[j] = 0.0f;
+        }
+    }
+}
+
+/* d[0..n) += s[0..n) on 4-lane vectors (ConvTranspose's col2im adds each
+ * tap's products into the output this way; compiler/emit/k_conv.c). */
+static inline void kiln_add_run(int n, float *restrict d, const float *restrict s)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        kiln_f32x4_store(d + i, kiln_f32x4_add(kiln_f32x4_load(d + i), kiln_f32x4_load(s + i)));
+    for (; i < n; i++)
+        d[i] += s[i];
+}
+
 /* Row i of a tile nv * 4 wide on 4-lane vectors (the SSE2 and NEON
  * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU in registers, the other
  * activations on the row just stored. */

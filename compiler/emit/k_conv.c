@@ -239,6 +239,104 @@ static void emit_geom_decl(Emitter *e, int64_t c, const Geom *gm)
               (long long)(two ? gm->pos[0] : 1), (long long)gm->pos[j]);
 }
 
+/* Whether a Conv-style gm (windows at the output positions) takes the
+ * wide implicit GEMM (emit_conv_wide): stride 1 in every dim, and the
+ * discarded columns of the wide output rows at most half of them. */
+static bool conv_wide_pays(const Geom *gm)
+{
+    int j = gm->nsp - 1; /* the width dim */
+    for (int i = 0; i < gm->nsp; i++)
+        if (gm->s[i] != 1)
+            return false;
+    return gm->pos[j] * 2 >= gm->pos[j] + gm->d[j] * (gm->k[j] - 1);
+}
+
+/* A dense stride-1 f32 convolution (gm: Conv-style windows over c input
+ * channels, m outputs) as implicit GEMM on "wide" output rows: per image
+ * (the loop the caller opened, x and y its pointers), the image is copied
+ * into xp with its padding made explicit, [c, hp, wp]; then
+ *   yw [m, oh * wp] = A [m, c*K] x B + bias,  B(k, j) = xp[off(k) + j]
+ * (its columns rounded up to whole micro-tiles, the extra ones discarded)
+ * (kiln_sgemm_pack_b_conv_wide: each B row is one contiguous copy, where
+ * the gathering packer walks short runs), and yw's first ow columns of each
+ * wp-wide row are the output. xp, yw: scratch past the caller's first off
+ * bytes, xp's padding zeroed once before the images (zero_xp, emitted by
+ * the caller before its image loop through emit_conv_wide_begin). */
+typedef struct ConvWide {
+    int64_t hp, wp, nr_cols, xp_bytes, yw_off, gemm_off;
+} ConvWide;
+
+static ConvWide conv_wide_plan(const Emitter *e, const Geom *gm, int64_t c, int64_t m, int64_t off)
+{
+    int j = gm->nsp - 1, mr, nr;
+    ConvWide w;
+    w.wp = gm->pos[j] + gm->d[j] * (gm->k[j] - 1);
+    w.hp = gm->nsp == 2 ? gm->pos[0] + gm->d[0] * (gm->k[0] - 1) : 1;
+    /* the GEMM's columns: oh * wp rounded up to whole micro-tiles (no
+     * scalar edge tiles along them), all but the first oh * wp discarded */
+    gemm_micro_tile(e->target, &mr, &nr);
+    int64_t n = (gm->nsp == 2 ? gm->pos[0] : 1) * w.wp;
+    w.nr_cols = (n + nr - 1) / nr * nr;
+    /* the packer reads up to (kw - 1) * dw + nr_cols - n floats past the image */
+    w.xp_bytes = ((c * w.hp * w.wp + gm->d[j] * (gm->k[j] - 1) + w.nr_cols - n) * 4 + 63) / 64 * 64;
+    w.yw_off = off + w.xp_bytes;
+    w.gemm_off = w.yw_off + (m * w.nr_cols * 4 + 63) / 64 * 64;
+    return w;
+}
+
+/* Declares xp, yw and geom (the padded image's) and zeroes xp. */
+static void emit_conv_wide_begin(Emitter *e, const Geom *gm, int64_t c, int64_t off,
+                                 const ConvWide *w)
+{
+    int j = gm->nsp - 1;
+    emit_line(e, "/* stride 1 on wide rows: xp the image padded to [%lld, %lld, %lld], yw the "
+                 "output at every column of xp's rows */",
+              (long long)c, (long long)w->hp, (long long)w->wp);
+    emit_line(e, "float *xp = (float *)((unsigned char *)scratch + %lld);", (long long)off);
+    emit_line(e, "float *yw = (float *)((unsigned char *)scratch + %lld);", (long long)w->yw_off);
+    emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, 1, 1, %lld, %lld, 0, "
+                 "0, %lld, %lld};",
+              (long long)c, (long long)w->hp, (long long)w->wp,
+              (long long)(gm->nsp == 2 ? gm->k[0] : 1), (long long)gm->k[j],
+              (long long)(gm->nsp == 2 ? gm->d[0] : 1), (long long)gm->d[j],
+              (long long)(gm->nsp == 2 ? gm->pos[0] : 1), (long long)w->wp);
+    emit_line(e, "memset(xp, 0, %lld); /* the padding; the image's part is copied per image */",
+              (long long)w->xp_bytes);
+}
+
+/* Inside the image loop: copies image x into xp, runs the GEMM p (its b,
+ * y, ldy, N and scratch filled in here) into yw and copies the output
+ * columns of yw to y. */
+static void emit_conv_wide_image(Emitter *e, const Geom *gm, int64_t c, int64_t m,
+                                 const ConvWide *w, BlockedGemm *p)
+{
+    int j = gm->nsp - 1;
+    int64_t ih = gm->nsp == 2 ? gm->ext[0] : 1, iw = gm->ext[j];
+    int64_t pt = gm->nsp == 2 ? gm->pb[0] : 0, pl = gm->pb[j];
+    int64_t oh = gm->nsp == 2 ? gm->pos[0] : 1, ow = gm->pos[j];
+    /* rows and columns of x inside xp (a ConvTranspose's end padding may cut some) */
+    int64_t rows = ih < w->hp - pt ? ih : w->hp - pt, cols = iw < w->wp - pl ? iw : w->wp - pl;
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of x */", (long long)(c * rows));
+    emit_line(e, "memcpy(xp + (r / %lld * %lld + r %% %lld + %lld) * %lld + %lld, x + (r / %lld * "
+                 "%lld + r %% %lld) * %lld, %lld * sizeof(float));",
+              (long long)rows, (long long)w->hp, (long long)rows, (long long)pt, (long long)w->wp,
+              (long long)pl, (long long)rows, (long long)ih, (long long)rows, (long long)iw,
+              (long long)cols);
+    emit_close(e);
+    p->N = w->nr_cols;
+    p->b = (GemmOperand){.src = GEMM_CONV_WIDE, .expr = "xp", .geom = "geom"};
+    p->y = "yw";
+    p->ldy = p->N;
+    p->scratch_off = w->gemm_off;
+    emit_gemm_blocked(e, p);
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of y */", (long long)(m * oh));
+    emit_line(e, "memcpy(y + r * %lld, yw + r / %lld * %lld + r %% %lld * %lld, %lld * "
+                 "sizeof(float));",
+              (long long)ow, (long long)oh, (long long)w->nr_cols, (long long)oh,
+              (long long)w->wp, (long long)ow);
+    emit_close(e);
+}
+
 /* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
  * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
  * gathered straight from the image into the micro-kernel's panels
@@ -253,19 +351,26 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
     bool pointwise = true; /* a 1x1 conv of stride 1 without padding: a plain GEMM on NCHW */
     for (int j = 0; j < gm->nsp; j++)
         pointwise &= gm->k[j] == 1 && gm->s[j] == 1 && gm->pb[j] == 0 && gm->pe[j] == 0;
-    if (!pointwise)
-        emit_geom_decl(e, c, gm);
     /* --threads: whole images per part when there are enough of them, else
-     * each image's output split over the parts */
+     * each image's output split over the parts (then not on wide rows,
+     * whose copies are per image) */
     int64_t batch = x->shape.dims[0];
     GemmThreads th = gemm_threads(e, batch * m * outsz * k);
+    bool wide = !pointwise && conv_wide_pays(gm) && (th != GEMM_SPLIT || batch >= e->threads);
+    ConvWide cw = conv_wide_plan(e, gm, c, m, 0);
+    if (!pointwise && !wide)
+        emit_geom_decl(e, c, gm);
     if (th == GEMM_SPLIT && batch >= e->threads) {
         th = GEMM_IN_PART;
         e->parts = emit_parts(e, batch);
         emit_line(e, "int n_lo, n_hi; /* this part's images */");
         emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
+        if (wide)
+            emit_conv_wide_begin(e, gm, c, 0, &cw);
         emit_open(e, "for (int n = n_lo; n < n_hi; n++)");
     } else {
+        if (wide)
+            emit_conv_wide_begin(e, gm, c, 0, &cw);
         emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)batch);
     }
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
@@ -280,7 +385,10 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
         p.b = (GemmOperand){.src = GEMM_RUNTIME, .expr = "x", .rs = insz, .cs = 1};
     if (e->in_name[2])
         p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
-    emit_gemm_blocked(e, &p);
+    if (wide)
+        emit_conv_wide_image(e, gm, c, m, &cw, &p);
+    else
+        emit_gemm_blocked(e, &p);
     emit_close(e);
 }
 
@@ -416,17 +524,26 @@ static void emit_conv_transpose_blocked(Emitter *e, const Graph *g, const Node *
               (long long)c, (long long)ksz, e->in_name[1], (long long)m, (long long)ksz,
               (long long)(ksz - 1));
     emit_close_n(e, 3);
-    emit_geom_decl(e, c, &conv);
+    int64_t wf_bytes = (m * c * ksz * 4 + 63) / 64 * 64;
+    bool wide = conv_wide_pays(&conv);
+    ConvWide cw = conv_wide_plan(e, &conv, c, m, wf_bytes);
+    if (wide)
+        emit_conv_wide_begin(e, &conv, c, wf_bytes, &cw);
+    else
+        emit_geom_decl(e, c, &conv);
     emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
     emit_line(e, "const float *x = %s + n * %lld;", e->in_name[0], (long long)(c * insz));
     emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * outsz));
     BlockedGemm p = {.M = m, .N = outsz, .K = c * ksz, .y = "y", .ldy = outsz, .alpha = 1,
-                     .beta = 1, .scratch_off = (m * c * ksz * 4 + 63) / 64 * 64};
+                     .beta = 1, .scratch_off = wf_bytes};
     p.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = "wf", .rs = c * ksz, .cs = 1};
     p.b = (GemmOperand){.src = GEMM_CONV_B, .expr = "x", .geom = "geom"};
     if (e->in_name[2])
         p.bias = e->in_name[2], p.bias_rs = 1, p.bias_cs = 0;
-    emit_gemm_blocked(e, &p);
+    if (wide)
+        emit_conv_wide_image(e, &conv, c, m, &cw, &p);
+    else
+        emit_gemm_blocked(e, &p);
     emit_close(e);
 }
 
@@ -443,14 +560,104 @@ static bool conv_transpose_blocked(const Emitter *e, const Graph *g, const Node 
                              x->shape.dims[1] * prod(gm->k, gm->nsp));
 }
 
+/* The sizes of a stride-1 ConvTranspose (gm: positions X, extent Y) on
+ * wide rows: the whole, uncropped output is [hp, wp] = X + d (K - 1); X
+ * is laid on rows of wp (P = ih * wp positions). Returns false where that
+ * doesn't fit (group, stride, Y larger than the uncropped output) or the
+ * columns would take more than 1 MiB of scratch. */
+static bool conv_transpose_col2im_fits(const Emitter *e, const Graph *g, const Node *n,
+                                       const Geom *gm, int64_t *hp, int64_t *wp)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    if (y->dtype != DT_F32 || ir_attr_int(n, "group", 1) != 1 || gm->nsp < 1 || gm->nsp > 2)
+        return false;
+    int j = gm->nsp - 1;
+    *hp = gm->nsp == 2 ? gm->pos[0] + gm->d[0] * (gm->k[0] - 1) : 1;
+    *wp = gm->pos[j] + gm->d[j] * (gm->k[j] - 1);
+    for (int i = 0; i < gm->nsp; i++)
+        if (gm->s[i] != 1 || gm->pb[i] < 0 || gm->ext[i] + gm->pb[i] > (i == j ? *wp : *hp))
+            return false;
+    int64_t mk = y->shape.dims[1] * prod(gm->k, gm->nsp), p = (gm->nsp == 2 ? gm->pos[0] : 1) * *wp;
+    return mk * p * 4 <= ((int64_t)1 << 20) &&
+           gemm_blocked_pays(e, mk, p, x->shape.dims[1]);
+}
+
+/* A stride-1 ConvTranspose of group 1 in 1-D/2-D f32 as a GEMM and a
+ * col2im on wide rows: per image, X laid on rows of wp into xw [C, P]
+ * (P rounded up to whole micro-tiles, zeros past it),
+ *   col [M*K, P] = W^T [M*K, C] x xw            (blocked GEMM)
+ *   yp[m, r*dh*wp + s*dw + j] += col[(m, r, s), j]  (contiguous runs)
+ * and Y = yp cropped by the pads, + bias. Only the products of the
+ * convolution itself, where the equivalent Conv (emit_conv_transpose_
+ * blocked) also multiplies the zeros of its padding. */
+static void emit_conv_transpose_col2im(Emitter *e, const Graph *g, const Node *n, const Geom *gm,
+                                       int64_t hp, int64_t wp)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    int j = gm->nsp - 1;
+    bool two = gm->nsp == 2;
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1], ksz = prod(gm->k, gm->nsp);
+    int64_t ih = two ? gm->pos[0] : 1, iw = gm->pos[j], oh = two ? gm->ext[0] : 1, ow = gm->ext[j];
+    int64_t kw = gm->k[j], p = ih * wp, slack = gm->d[j] * (kw - 1);
+    /* the GEMM's columns rounded up to whole micro-tiles (zeros in xw): no
+     * scalar edge tiles along them */
+    int mr, nr;
+    gemm_micro_tile(e->target, &mr, &nr);
+    int64_t pr = (p + nr - 1) / nr * nr;
+    int64_t xw_bytes = (c * pr * 4 + 63) / 64 * 64, yp_bytes = ((m * hp * wp + slack) * 4 + 63) / 64 * 64;
+    int64_t col_bytes = (m * ksz * pr * 4 + 63) / 64 * 64;
+    emit_line(e, "/* X on rows of %lld (xw), the products of each tap (col), the uncropped "
+                 "output [%lld, %lld, %lld] (yp) */",
+              (long long)wp, (long long)m, (long long)hp, (long long)wp);
+    emit_line(e, "float *xw = (float *)scratch;");
+    emit_line(e, "float *yp = (float *)((unsigned char *)scratch + %lld);", (long long)xw_bytes);
+    emit_line(e, "float *col = (float *)((unsigned char *)scratch + %lld);",
+              (long long)(xw_bytes + yp_bytes));
+    emit_line(e, "memset(xw, 0, %lld);", (long long)xw_bytes);
+    emit_open(e, "for (int n = 0; n < %lld; n++)", (long long)x->shape.dims[0]);
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of x */", (long long)(c * ih));
+    emit_line(e, "memcpy(xw + r / %lld * %lld + r %% %lld * %lld, %s + (n * %lld + r) * %lld, %lld "
+                 "* sizeof(float));",
+              (long long)ih, (long long)pr, (long long)ih, (long long)wp, e->in_name[0],
+              (long long)(c * ih), (long long)iw, (long long)iw);
+    emit_close(e);
+    BlockedGemm q = {.M = m * ksz, .N = pr, .K = c, .y = "col", .ldy = pr, .alpha = 1, .beta = 1,
+                     .scratch_off = xw_bytes + yp_bytes + col_bytes};
+    q.a = (GemmOperand){.src = GEMM_RUNTIME, .expr = e->in_name[1], .rs = 1, .cs = m * ksz};
+    q.b = (GemmOperand){.src = GEMM_RUNTIME, .expr = "xw", .rs = pr, .cs = 1};
+    emit_gemm_blocked(e, &q);
+    emit_line(e, "memset(yp, 0, %lld);", (long long)yp_bytes);
+    emit_open(e, "for (int q = 0; q < %lld; q++) /* (channel, tap) of col */", (long long)(m * ksz));
+    emit_line(e, "const int t = q %% %lld;", (long long)ksz);
+    emit_line(e, "float *d = yp + q / %lld * %lld + t / %lld * %lld + t %% %lld * %lld;",
+              (long long)ksz, (long long)(hp * wp), (long long)kw,
+              (long long)((two ? gm->d[0] : 1) * wp), (long long)kw, (long long)gm->d[j]);
+    emit_line(e, "kiln_add_run(%lld, d, col + q * %lld);", (long long)p, (long long)pr);
+    emit_close(e);
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of y */", (long long)(m * oh));
+    emit_line(e, "const float *src = yp + (r / %lld * %lld + r %% %lld + %lld) * %lld + %lld;",
+              (long long)oh, (long long)hp, (long long)oh, (long long)(two ? gm->pb[0] : 0),
+              (long long)wp, (long long)gm->pb[j]);
+    emit_line(e, "float *dst = %s + (n * %lld + r) * %lld;", e->out_name[0], (long long)(m * oh),
+              (long long)ow);
+    emit_line(e, "const float b = %s;",
+              e->in_name[2] ? arena_printf(e->arena, "%s[r / %lld]", e->in_name[2], (long long)oh)
+                            : "0.0f");
+    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)ow);
+    emit_line(e, "dst[i] = src[i] + b;");
+    emit_close_n(e, 3);
+}
+
 /* ConvTranspose (opset 1, 11): X [N, C, D...], W [C, M/group, K...], B [M]
  * → Y [N, M, O...], the adjoint of Conv: y starts at the bias, then
  *   y[n, oc, i*s - pb + k*d] += x[n, c, i] * w[c, m, k]
  * over c in oc's group, taps outside y skipped (pads cut the output; a
  * negative end pad from output_shape leaves zeros). Dense stride-1 f32
- * ones big enough run as the equivalent Conv on the implicit-GEMM path
- * (emit_conv_transpose_blocked); the rest as loops n, g, m, c, i..., k...,
- * the inner tap loop walking y and w contiguously. */
+ * ones big enough run as a GEMM and a col2im on wide rows when their
+ * columns fit in 1 MiB (emit_conv_transpose_col2im), else as the
+ * equivalent Conv on the implicit-GEMM path (emit_conv_transpose_blocked);
+ * the rest as loops n, g, m, c, i..., k..., the inner tap loop walking y
+ * and w contiguously. */
 bool k_conv_transpose(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
@@ -459,6 +666,11 @@ bool k_conv_transpose(Emitter *e, const Graph *g, const Node *n)
     int64_t group = ir_attr_int(n, "group", 1), cg = x->shape.dims[1] / group;
     int64_t mg = y->shape.dims[1] / group;
     int64_t insz = prod(gm.pos, gm.nsp), outsz = prod(gm.ext, gm.nsp), ksz = prod(gm.k, gm.nsp);
+    int64_t hp, wp;
+    if (conv_transpose_col2im_fits(e, g, n, &gm, &hp, &wp)) {
+        emit_conv_transpose_col2im(e, g, n, &gm, hp, wp);
+        return true;
+    }
     if (conv_transpose_blocked(e, g, n, &gm)) {
         emit_conv_transpose_blocked(e, g, n, &gm);
         return true;

@@ -265,6 +265,7 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
                  : (p->b.src == GEMM_CONV_B    ? "gathered from the image per block"
                     : p->b.src == GEMM_CONV_BT ? "im2col^T gathered from the image per block"
+                    : p->b.src == GEMM_CONV_WIDE ? "rows of the padded image copied per block"
                                                : "packed per block"));
 }
 /* Where the micro-kernel finds an operand's panels for the block at (row
@@ -481,9 +482,10 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
                   (long long)p->b.cs);
-    else if (p->b.src == GEMM_CONV_B || p->b.src == GEMM_CONV_BT)
+    else if (p->b.src == GEMM_CONV_B || p->b.src == GEMM_CONV_BT || p->b.src == GEMM_CONV_WIDE)
         emit_line(e, "kiln_sgemm_pack_b_conv%s(%d, kc, nc, pc, jc, %s, &%s, pb);",
-                  p->b.src == GEMM_CONV_BT ? "_t" : "", isa->nr, p->b.expr, p->b.geom);
+                  p->b.src == GEMM_CONV_BT ? "_t" : p->b.src == GEMM_CONV_WIDE ? "_wide" : "",
+                  isa->nr, p->b.expr, p->b.geom);
     if (split_m)
         emit_part_loop(e, "ic", "mc", t.mc);
     else

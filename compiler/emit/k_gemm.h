@@ -16,6 +16,8 @@ typedef enum GemmSource {
     GEMM_CONST,       /* a constant: packed whole at compile time */
     GEMM_CONV_B,      /* B of a convolution: packed from the image by kiln_sgemm_pack_b_conv */
     GEMM_CONV_BT,     /* B = im2col(image)^T of a weight gradient: kiln_sgemm_pack_b_conv_t */
+    GEMM_CONV_WIDE,   /* B of a stride-1 convolution on a padded image, whole rows copied:
+                         kiln_sgemm_pack_b_conv_wide */
 } GemmSource;
 
 typedef struct GemmOperand {

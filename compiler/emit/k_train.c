@@ -103,10 +103,54 @@ bool k_unary_grad(Emitter *e, const Graph *g, const Node *n)
     return true;
 }
 
-/* SumToShape: y (shape s) = the sum of x over the dims x was broadcast along. */
+/* Whether f32 y is x summed over some leading and some trailing dims
+ * only (a bias gradient: [N, C, H, W] -> [1, C, 1, 1] or [C]): x viewed as
+ * [outer, mid, inner] with y [mid], inner long enough for vectors. */
+static bool sum_to_middle(const Value *x, const Value *y, int64_t *outer, int64_t *mid,
+                          int64_t *inner)
+{
+    int rx = x->shape.rank, off = rx - y->shape.rank, first = -1, last = -1;
+    if (x->dtype != DT_F32 || off < 0)
+        return false;
+    for (int i = 0; i < rx; i++) { /* the kept dims (of more than one element) */
+        int64_t yd = i < off ? 1 : y->shape.dims[i - off];
+        if (yd != 1 && yd != x->shape.dims[i])
+            return false;
+        if (yd != 1) {
+            first = first < 0 ? i : first;
+            last = i;
+        }
+    }
+    *outer = *mid = *inner = 1;
+    for (int i = 0; i < rx; i++) {
+        int64_t yd = i < off ? 1 : y->shape.dims[i - off];
+        if (i > first && i < last && yd == 1 && x->shape.dims[i] != 1)
+            return false; /* a summed dim between kept ones */
+        *(i < first ? outer : i > last ? inner : mid) *= x->shape.dims[i];
+    }
+    return first >= 0 && *inner >= 16 && *outer * *mid * *inner < ((int64_t)1 << 31);
+}
+
+/* SumToShape: y (shape s) = the sum of x over the dims x was broadcast
+ * along. A bias gradient (sum_to_middle) sums each contiguous inner run on
+ * 4-lane vectors (kiln_norm_sum, templates/kiln_norm_grad.h) and the runs
+ * in double; the rest as one loop nest adding into y. */
 bool k_sum_to(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    int64_t outer, mid, inner;
+    if (sum_to_middle(x, y, &outer, &mid, &inner)) {
+        emit_prelude_once(e, "kiln_norm_grad.h", "#include \"kiln_norm_grad.h\"\n\n");
+        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)mid);
+        emit_line(e, "double acc = 0.0;");
+        emit_open(e, "for (int o = 0; o < %lld; o++)", (long long)outer);
+        emit_line(e, "acc += kiln_norm_sum(%s + (o * %lld + c) * %lld, %lld);", e->in_name[0],
+                  (long long)mid, (long long)inner, (long long)inner);
+        emit_close(e);
+        emit_line(e, "%s[c] = (float)acc;", e->out_name[0]);
+        emit_close(e);
+        return true;
+    }
     emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
               (long long)shape_numel(&y->shape), dtype_ctype(y->dtype));
     EmitLoops l = {.rank = x->shape.rank, .n_ops = 2};

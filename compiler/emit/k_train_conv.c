@@ -233,6 +233,105 @@ static void emit_conv_weight_grad_blocked(Emitter *e, const Graph *g, const Node
     emit_close(e);
 }
 
+/* Whether ConvWeightGrad windows w take emit_conv_weight_grad_wide:
+ * stride 1, the wide rows at most twice the real ones, and at least 64
+ * positions a dot product, for the blocks' reductions to pay off
+ * (kiln bench, LeNet's training step at batch 64, medians of 30: conv1's
+ * 896 positions 270 -> 205 us on x86-64-v4, 278 -> 284 us on v3; conv2's
+ * 140 (144 in whole vectors) 590 -> 527 us on v4, 772 -> 714 us on v3). */
+static bool weight_grad_wide_pays(const Win *w)
+{
+    int j = w->nsp - 1;
+    for (int i = 0; i < w->nsp; i++)
+        if (w->s[i] != 1)
+            return false;
+    int64_t wp = w->pos[j] + w->d[j] * (w->k[j] - 1);
+    return w->pos[j] * 2 >= wp && prod(w->pos, w->nsp - 1) * wp >= 64;
+}
+
+/* Copies, for image n, the [c, h, w] planes of src (rows of w) into
+ * dst's planes of plane floats apart, each [hp, wp], at row/column offset
+ * (pt, pl): as many rows and columns as fit. */
+static void emit_copy_into_wide(Emitter *e, const char *dst, const char *src, int64_t c,
+                                int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t pt,
+                                int64_t pl, int64_t plane)
+{
+    int64_t rows = h < hp - pt ? h : hp - pt, cols = w < wp - pl ? w : wp - pl;
+    emit_open(e, "for (int r = 0; r < %lld; r++)", (long long)(c * rows));
+    emit_line(e, "memcpy(%s + r / %lld * %lld + (r %% %lld + %lld) * %lld + %lld, %s + n * %lld + "
+                 "(r / %lld * %lld + r %% %lld) * %lld, %lld * sizeof(float));",
+              dst, (long long)rows, (long long)plane, (long long)rows, (long long)pt,
+              (long long)wp, (long long)pl, src, (long long)(c * h * w), (long long)rows,
+              (long long)h, (long long)rows, (long long)w, (long long)cols);
+    emit_close(e);
+}
+
+/* ConvWeightGrad of group 1 and stride 1 in 1-D/2-D f32 on wide rows: a
+ * few images at a time, each B_n padded into xp [Cb, hp, wp] and A_n laid
+ * into ap [Ca, P], P = oh * wp rounded up to whole vectors (zeros past
+ * the ow real columns of each row and past oh * wp), then
+ *   dW [Ca, Cb*K] += the images' ap x (the taps' runs of xp)^T
+ * by kiln_conv_wgrad_wide (templates/kiln_conv_grad.h), whose dot
+ * products run along contiguous rows with no im2col gathered at all. */
+static void emit_conv_weight_grad_wide(Emitter *e, const Graph *g, const Node *n, const Win *w)
+{
+    const Value *a = ir_in(g, n, 0), *b = ir_in(g, n, 1);
+    int64_t ca = a->shape.dims[1], cb = b->shape.dims[1], ksz = prod(w->k, w->nsp);
+    int64_t batch = a->shape.dims[0];
+    int j = w->nsp - 1;
+    bool two = w->nsp == 2;
+    int64_t wp = w->pos[j] + w->d[j] * (w->k[j] - 1);
+    int64_t oh = two ? w->pos[0] : 1, hp = two ? w->pos[0] + w->d[0] * (w->k[0] - 1) : 1;
+    /* the dot products run over oh * wp positions rounded up to whole
+     * vectors (zeros in ap, the reads of xp past it in its slack) */
+    int lanes = e->target == TARGET_X86_64_V4 ? 16 : e->target == TARGET_X86_64_V3 ? 8 : 4;
+    const char *isa = e->target == TARGET_X86_64_V4 ? "_avx512"
+                      : e->target == TARGET_X86_64_V3 ? "_avx2" : "";
+    int64_t p = (oh * wp + lanes - 1) / lanes * lanes;
+    int64_t xp_bytes = ((cb * hp * wp + w->d[j] * (w->k[j] - 1) + p - oh * wp) * 4 + 63) / 64 * 64;
+    int64_t ap_bytes = (ca * p * 4 + 63) / 64 * 64;
+    /* images per call: as many as keep their xp and ap within 32 KiB (the
+     * L1 the blocks reread), at most 4, so that one reduction of the
+     * accumulators serves them all */
+    int64_t group = 32768 / (xp_bytes + ap_bytes);
+    group = group < 1 ? 1 : group > 4 ? 4 : group > batch ? batch : group;
+    if (group * (xp_bytes + ap_bytes) > e->scratch)
+        e->scratch = group * (xp_bytes + ap_bytes);
+    if (e->target == TARGET_X86_64_V4)
+        e->needs_avx512 = true;
+    else if (e->target == TARGET_X86_64_V3)
+        e->needs_avx2 = true;
+    emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
+    emit_line(e, "/* stride 1 on wide rows, %lld images at a time: xp each image padded to "
+                 "[%lld, %lld, %lld], ap its dY on those rows (zeros past column %lld) */",
+              (long long)group, (long long)cb, (long long)hp, (long long)wp, (long long)w->pos[j]);
+    emit_line(e, "float *xp = (float *)scratch;");
+    emit_line(e, "float *ap = (float *)((unsigned char *)scratch + %lld);",
+              (long long)(group * xp_bytes));
+    emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, 1, 1, %lld, %lld, 0, "
+                 "0, %lld, %lld};",
+              (long long)cb, (long long)hp, (long long)wp, (long long)(two ? w->k[0] : 1),
+              (long long)w->k[j], (long long)(two ? w->d[0] : 1), (long long)w->d[j],
+              (long long)oh, (long long)wp);
+    emit_line(e, "memset(xp, 0, %lld);", (long long)(group * (xp_bytes + ap_bytes)));
+    emit_line(e, "memset(%s, 0, %lld * sizeof(float));", e->out_name[0], (long long)(ca * cb * ksz));
+    emit_open(e, "for (int n0 = 0; n0 < %lld; n0 += %lld)", (long long)batch, (long long)group);
+    emit_line(e, "const int images = %lld - n0 < %lld ? %lld - n0 : %lld;", (long long)batch,
+              (long long)group, (long long)batch, (long long)group);
+    emit_open(e, "for (int i = 0; i < images; i++)");
+    emit_line(e, "const int n = n0 + i;");
+    emit_line(e, "float *xpi = xp + i * %lld, *api = ap + i * %lld;", (long long)(xp_bytes / 4),
+              (long long)(ap_bytes / 4));
+    emit_copy_into_wide(e, "xpi", e->in_name[1], cb, two ? w->ext[0] : 1, w->ext[j], hp, wp,
+                        two ? w->pb[0] : 0, w->pb[j], hp * wp);
+    emit_copy_into_wide(e, "api", e->in_name[0], ca, oh, w->pos[j], oh, wp, 0, 0, p);
+    emit_close(e);
+    emit_line(e, "kiln_conv_wgrad_wide%s(%lld, %lld, images, %lld, %lld, ap, xp, &geom, %s);", isa,
+              (long long)ca, (long long)p, (long long)(ap_bytes / 4), (long long)(xp_bytes / 4),
+              e->out_name[0]);
+    emit_close(e);
+}
+
 /* ConvWeightGrad: A = x0 [N, Ca, P...], B = x1 [N, Cb, E...] →
  * dW = y0 [Ca, Cb/group, K...],
  *   dW[ca, cb, k] = sum over n, p of A[n, ca, p] * B[n, g*Cb/group + cb, p*s - pb + k*d]
@@ -251,7 +350,10 @@ bool k_conv_weight_grad(Emitter *e, const Graph *g, const Node *n)
     int64_t psz = prod(w.pos, w.nsp), esz = prod(w.ext, w.nsp), ksz = prod(w.k, w.nsp);
     if (dw->dtype == DT_F32 && group == 1 && w.nsp <= 2 && w.nsp >= 1 &&
         gemm_blocked_pays(e, ca, cb * ksz, psz)) {
-        emit_conv_weight_grad_blocked(e, g, n, &w);
+        if (weight_grad_wide_pays(&w))
+            emit_conv_weight_grad_wide(e, g, n, &w);
+        else
+            emit_conv_weight_grad_blocked(e, g, n, &w);
         return true;
     }
     emit_open(e, "for (int ca = 0; ca < %lld; ca++)", (long long)ca);
@@ -348,6 +450,59 @@ static void emit_global_pool_grad(Emitter *e, const Graph *g, const Node *n, boo
     emit_close(e);
 }
 
+/* Whether pooling windows w are 2x2 of stride 2 that tile X exactly: each
+ * tap in exactly one window (LeNet's and most CNNs' max pools). */
+static bool pool_2x2_tiles(const Win *w)
+{
+    bool tiles = w->nsp == 2;
+    for (int j = 0; j < w->nsp && tiles; j++)
+        tiles = w->k[j] == 2 && w->s[j] == 2 && w->d[j] == 1 && w->pb[j] == 0 &&
+                w->pos[j] * 2 == w->ext[j];
+    return tiles;
+}
+
+static const char keep_if[] =
+    "/* g where keep is 1 and +0.0f where it is 0, selected on the bits: a\n"
+    " * branch on pooled data would mispredict half the time. */\n"
+    "static float kiln_keep_if(int keep, float g)\n"
+    "{\n"
+    "    uint32_t bits;\n"
+    "    memcpy(&bits, &g, sizeof bits);\n"
+    "    bits &= 0u - (uint32_t)keep;\n"
+    "    memcpy(&g, &bits, sizeof g);\n"
+    "    return g;\n"
+    "}\n\n";
+
+/* MaxPool's gradient over 2x2 windows of stride 2 tiling X (pool_2x2_tiles)
+ * without branches: each window's taps a, b, c, d (scan order) get dY at
+ * the first maximum, as the general loop picks it (a later tap wins only
+ * when greater than all before it; NaN never wins), and zeros elsewhere,
+ * every tap written once. */
+static void emit_max_pool_grad_2x2(Emitter *e, const Shape *xs, const Win *w)
+{
+    long long oh = w->pos[0], ow = w->pos[1], iw = w->ext[1];
+    emit_prelude_once(e, "kiln_keep_if", keep_if);
+    emit_open(e, "for (int nc = 0; nc < %lld; nc++)", (long long)(xs->dims[0] * xs->dims[1]));
+    emit_line(e, "const float *dy = %s + nc * %lld;", e->in_name[0], oh * ow);
+    emit_open(e, "for (int o0 = 0; o0 < %lld; o0++)", oh);
+    emit_open(e, "for (int o1 = 0; o1 < %lld; o1++)", ow);
+    emit_line(e, "const int at = (nc * %lld + o0 * 2) * %lld + o1 * 2;", (long long)w->ext[0], iw);
+    emit_line(e, "const float *x = %s + at;", e->in_name[1]);
+    emit_line(e, "float *dx = %s + at;", e->out_name[0]);
+    emit_line(e, "const float a = x[0], b = x[1], c = x[%lld], d = x[%lld];", iw, iw + 1);
+    emit_line(e, "const int sb = b > a;");
+    emit_line(e, "const float m1 = sb ? b : a;");
+    emit_line(e, "const int sc = c > m1;");
+    emit_line(e, "const float m2 = sc ? c : m1;");
+    emit_line(e, "const int sd = d > m2;");
+    emit_line(e, "const float g = dy[o0 * %lld + o1];", ow);
+    emit_line(e, "dx[0] = kiln_keep_if(!(sb | sc | sd), g);");
+    emit_line(e, "dx[1] = kiln_keep_if(sb & !sc & !sd, g);");
+    emit_line(e, "dx[%lld] = kiln_keep_if(sc & !sd, g);", iw);
+    emit_line(e, "dx[%lld] = kiln_keep_if(sd, g);", iw + 1);
+    emit_close_n(e, 3);
+}
+
 /* PoolGrad: dY = x0 [N, C, O...], X = x1 [N, C, D...] → dX = y0 like X.
  *   MaxPool:     dX[first max tap of window o] += dY[o] (ties: the first in
  *                scan order, as the forward kernel and torch pick it)
@@ -374,6 +529,10 @@ bool k_pool_grad(Emitter *e, const Graph *g, const Node *n)
     win_read(n, &dy->shape, &x->shape, &w);
     int64_t insz = prod(w.ext, w.nsp), outsz = prod(w.pos, w.nsp);
     bool is_max = of == OP_MaxPool, cut_lo[IR_MAX_RANK] = {false}, cut_hi[IR_MAX_RANK] = {false};
+    if (is_max && dt == DT_F32 && pool_2x2_tiles(&w)) {
+        emit_max_pool_grad_2x2(e, &x->shape, &w);
+        return true;
+    }
     emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],
               (long long)shape_numel(&x->shape), t);
     emit_open(e, "for (int nc = 0; nc < %lld; nc++)",

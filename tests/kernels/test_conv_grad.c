@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kiln_conv_grad.h"
 #include "kiln_gemm_generic.h"
@@ -44,9 +45,59 @@ static float frand(void)
     return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/* dW [M, c*kh*kw] = the sum over images of dY_n [M, oh*ow] x the taps'
+ * runs of x_n on wide rows (stride 1), by kiln_conv_wgrad_wide on lanes
+ * 4, 8 (its AVX2 variant) or 16 (AVX-512), each image padded into xp and
+ * dY_n into ap with the rows' length rounded up to whole vectors, as
+ * k_train_conv.c prints it. */
+static void wgrad_wide(int lanes, int images, int M, const kiln_conv_geom *g, const float *x,
+                       const float *dy, float *got)
+{
+    const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1);
+    const int p = (g->oh * wp + lanes - 1) / lanes * lanes;
+    const int xs = g->c * hp * wp + wp + p, ds = M * p; /* one image's xp and ap */
+    const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
+    float *xp = calloc((size_t)(images * xs), sizeof(float));
+    float *ap = calloc((size_t)(images * ds), sizeof(float));
+    for (int i = 0; i < M * g->c * g->kh * g->kw; i++)
+        got[i] = 0.0f;
+    for (int n = 0; n < images; n++) {
+        for (int c = 0; c < g->c; c++)
+            for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
+                for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
+                    xp[n * xs + (c * hp + iy + g->ph) * wp + ix + g->pw] =
+                        x[((n * g->c + c) * g->h + iy) * g->w + ix];
+        for (int m = 0; m < M; m++)
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++)
+                    ap[n * ds + m * p + oy * wp + ox] = dy[((n * M + m) * g->oh + oy) * g->ow + ox];
+    }
+    /* the first image alone, then the rest in one call */
+    for (int n0 = 0; n0 < images; n0 = n0 ? images : 1) {
+        const int count = n0 ? images - n0 : 1;
+        const float *a = ap + n0 * ds, *b = xp + n0 * xs;
+#ifdef KILN_SIMD_HAS_AVX512
+        if (lanes == 16) {
+            kiln_conv_wgrad_wide_avx512(M, p, count, ds, xs, a, b, &gw, got);
+            continue;
+        }
+#endif
+#ifdef KILN_SIMD_HAS_AVX2
+        if (lanes == 8) {
+            kiln_conv_wgrad_wide_avx2(M, p, count, ds, xs, a, b, &gw, got);
+            continue;
+        }
+#endif
+        kiln_conv_wgrad_wide(M, p, count, ds, xs, a, b, &gw, got);
+    }
+    free(xp), free(ap);
+}
+
 /* dW [M, c*kh*kw] = sum over images of dY_n [M, oh*ow] x im2col(x_n)^T, by
- * the blocked loops with blocks mcb / ncb / kcb; against the direct sum. */
-static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb)
+ * the blocked loops with blocks mcb / ncb / kcb (wide: by wgrad_wide
+ * instead, the variant of the isa's target); against the direct sum. */
+static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb, int ncb, int kcb,
+                    int wide)
 {
     const int K = g.oh * g.ow, N = g.c * g.kh * g.kw, xsz = g.c * g.h * g.w;
     const size_t f = sizeof(float);
@@ -58,7 +109,10 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
     for (int i = 0; i < images * M * K; i++)
         dy[i] = frand();
     kiln_sgemm_epi ep = {1.0f, 1.0f, NULL, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f, NULL, 0};
-    for (int n = 0; n < images; n++)
+    if (wide) /* the variant the emitter picks for the isa's target */
+        wgrad_wide(strcmp(isa->name, "avx512") == 0 ? 16 : strcmp(isa->name, "avx2") == 0 ? 8 : 4,
+                   images, M, &g, x, dy, got);
+    for (int n = 0; n < images && !wide; n++)
         for (int jc = 0; jc < N; jc += ncb) {
             int nc = N - jc < ncb ? N - jc : ncb;
             for (int pc = 0; pc < K; pc += kcb) {
@@ -88,9 +142,9 @@ static int run_case(const Isa *isa, int images, int M, kiln_conv_geom g, int mcb
                                     x[n * xsz + (ci * g.h + iy) * g.w + ix];
                     }
             if (!(fabs(got[m * N + j] - want) <= 1e-4 + 1e-4 * fabs(want))) {
-                printf("FAIL %s dW M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d blocks "
+                printf("FAIL %s%s dW M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d blocks "
                        "%d/%d/%d: dw[%d][%d] = %g, want %g\n",
-                       isa->name, M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph,
+                       isa->name, wide ? " (wide)" : "", M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph,
                        g.pw, mcb, ncb, kcb, m, j, got[m * N + j], want);
                 ok = 0;
             }
@@ -120,8 +174,27 @@ static int run_all(const Isa *isa)
                             continue;
                         cases++;
                         failed += !run_case(isa, 1 + p, 3 + w % 7, g, isa->mr * (1 + s % 2),
-                                            isa->nr, 5 + 11 * (kh - 1));
+                                            isa->nr, 5 + 11 * (kh - 1), 0);
+
                     }
+    /* stride 1 on wide rows: dilations in both dims, 1-D, padding cut at the end */
+    for (int kh = 1; kh <= 5; kh += 2)
+        for (int d = 1; d <= 2; d++)
+            for (int p = 0; p <= 2; p++)
+                for (int w = 6; w <= 20; w += 7) {
+                    const int one_d = w % 5 == 1;
+                    kiln_conv_geom g = {1 + w % 3, one_d ? 1 : 9, w, one_d ? 1 : kh, kh, 1, 1,
+                                        one_d ? 1 : d, 3 - d, one_d ? 0 : p, p / 2, 0, 0};
+                    g.oh = conv_out(g.h, g.kh, 1, g.dh, g.ph, g.ph);
+                    g.ow = conv_out(g.w, g.kw, 1, g.dw, g.pw, p % 2);
+                    if (g.oh <= 0 || g.ow <= 0)
+                        continue;
+                    cases++;
+                    failed += !run_case(isa, 1 + p, 3 + w % 7, g, 0, 0, 0, 1);
+                }
+    kiln_conv_geom lenet1 = {1, 28, 28, 5, 5, 1, 1, 1, 1, 2, 2, 28, 28}; /* LeNet's conv1 */
+    cases++;
+    failed += !run_case(isa, 3, 6, lenet1, 0, 0, 0, 1);
     printf("%s: %d weight-gradient cases, %d failed\n", isa->name, cases, failed);
     return failed;
 }

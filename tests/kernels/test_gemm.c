@@ -172,10 +172,44 @@ static int run_case(const Isa *isa, const Case *t)
     return ok;
 }
 
+/* The stride-1 convolution of geometry g on wide rows: x copied into a
+ * padded image xp (with the packer's slack past it), B packed by
+ * kiln_sgemm_pack_b_conv_wide block by block into a wide output, whose
+ * first ow columns of each row go to got [M, oh*ow]. */
+static void conv_wide(const Isa *isa, int M, const kiln_conv_geom *g, const float *x,
+                      const float *pa, const kiln_sgemm_epi *ep, int kc_block, int nc_block,
+                      float *pb, float *got)
+{
+    const int K = g->c * g->kh * g->kw;
+    const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), N = g->oh * wp;
+    const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
+    float *xp = calloc((size_t)(g->c * hp * wp + wp), sizeof(float));
+    float *yw = malloc(sizeof(float) * (size_t)(M * N));
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
+            for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
+                xp[(c * hp + iy + g->ph) * wp + ix + g->pw] = x[(c * g->h + iy) * g->w + ix];
+    for (int jc = 0; jc < N; jc += nc_block) {
+        int nc = N - jc < nc_block ? N - jc : nc_block;
+        for (int pc = 0; pc < K; pc += kc_block) {
+            int kc = K - pc < kc_block ? K - pc : kc_block;
+            int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == K ? KILN_SGEMM_LAST : 0);
+            kiln_sgemm_pack_b_conv_wide(isa->nr, kc, nc, pc, jc, xp, &gw, pb);
+            isa->block(M, nc, kc, pa + pc * isa->mr, (ptrdiff_t)K * isa->mr, pb,
+                       (ptrdiff_t)kc * isa->nr, yw + jc, N, ep, flags);
+        }
+    }
+    for (int r = 0; r < M * g->oh; r++)
+        memcpy(got + r * g->ow, yw + r * wp, sizeof(float) * (size_t)g->ow);
+    free(xp), free(yw);
+}
+
 /* A convolution as implicit GEMM: W [M, c*kh*kw] x im2col(x), packed by
- * kiln_sgemm_pack_b_conv block by block, bias per output channel, against
- * the direct loops. Returns 1 if every element matches. */
-static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, int nc_block)
+ * kiln_sgemm_pack_b_conv (or, wide, on wide rows: conv_wide) block by
+ * block, bias per output channel, against the direct loops. Returns 1 if
+ * every element matches. */
+static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, int nc_block,
+                         int wide)
 {
     const int K = g.c * g.kh * g.kw, N = g.oh * g.ow;
     const size_t f = sizeof(float);
@@ -205,7 +239,9 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
             }
     kiln_sgemm_pack_a(isa->mr, M, K, w, K, 1, pa); /* whole W, panel stride K * mr */
     kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, KILN_ACT_NONE, 0.0f, 0.0f, NULL, 0};
-    for (int jc = 0; jc < N; jc += nc_block) {
+    if (wide)
+        conv_wide(isa, M, &g, x, pa, &ep, kc_block, nc_block, pb, got);
+    for (int jc = 0; jc < N && !wide; jc += nc_block) {
         int nc = N - jc < nc_block ? N - jc : nc_block;
         for (int pc = 0; pc < K; pc += kc_block) {
             int kc = K - pc < kc_block ? K - pc : kc_block;
@@ -218,9 +254,9 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
     int ok = 1;
     for (int i = 0; i < M * N && ok; i++)
         if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
-            printf("FAIL %s conv M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d: "
+            printf("FAIL %s conv%s M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d: "
                    "y[%d] = %g, want %g\n",
-                   isa->name, M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, i,
+                   isa->name, wide ? " (wide)" : "", M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, i,
                    got[i], want[i]);
             ok = 0;
         }
@@ -249,14 +285,23 @@ static int run_conv_cases(const Isa *isa)
                         if (g.oh <= 0 || g.ow <= 0)
                             continue;
                         cases++;
-                        failed += !run_conv_case(isa, 5 + w % 4, g, 7, 2 * isa->nr);
+                        failed += !run_conv_case(isa, 5 + w % 4, g, 7, 2 * isa->nr, 0);
+                        if (s == 1 && g.sw == 1) { /* also on wide rows */
+                            cases++;
+                            failed += !run_conv_case(isa, 5 + w % 4, g, 7, 2 * isa->nr, 1);
+                        }
                     }
     kiln_conv_geom big = {16, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 20, 20}; /* a 3x3 "same" layer */
     cases++;
-    failed += !run_conv_case(isa, 32, big, 64, 256);
+    failed += !run_conv_case(isa, 32, big, 64, 256, 0);
+    cases++;
+    failed += !run_conv_case(isa, 32, big, 64, 256, 1);
+    kiln_conv_geom lenet2 = {6, 14, 14, 5, 5, 1, 1, 1, 1, 0, 0, 10, 10}; /* LeNet's conv2 */
+    cases++;
+    failed += !run_conv_case(isa, 16, lenet2, 150, 4 * isa->nr, 1);
     kiln_conv_geom line = {4, 1, 50, 1, 5, 1, 2, 1, 1, 0, 2, 1, 25}; /* 1-D, stride 2 */
     cases++;
-    failed += !run_conv_case(isa, 8, line, 20, 32);
+    failed += !run_conv_case(isa, 8, line, 20, 32, 0);
     printf("%s conv: %d cases, %d failed\n", isa->name, cases, failed);
     return failed;
 }
