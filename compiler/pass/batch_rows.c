@@ -117,6 +117,66 @@ static bool rows_elementwise(Rows *r, const Node *n)
     return true;
 }
 
+/* Whether a step of op keeps zero rows zero, given whether its operands'
+ * rows are (b unused for a unary step): the rules of rows_elementwise, and
+ * the unary ops with f(0) = 0. */
+static bool step_keeps_zero(OpKind op, bool a, bool b)
+{
+    switch (op) {
+    case OP_Mul:
+        return a || b;
+    case OP_Add:
+    case OP_Sub:
+    case OP_Max:
+    case OP_Min:
+        return a && b;
+    case OP_Div:
+    case OP_Neg:
+    case OP_Abs:
+    case OP_Sign:
+    case OP_Relu:
+    case OP_LeakyRelu:
+    case OP_Sqrt:
+    case OP_Tanh:
+    case OP_Sin:
+    case OP_Erf:
+    case OP_Floor:
+    case OP_Ceil:
+    case OP_Elu:
+    case OP_Selu:
+    case OP_Celu:
+    case OP_HardSwish:
+    case OP_Softsign:
+        return a;
+    default: /* Exp, Sigmoid, Log, Pow, ...: f(0) != 0 or not always 0 */
+        return false;
+    }
+}
+
+/* FusedElementwise (pass/fuse_elementwise.c): rows as rows_elementwise; its
+ * rows stay zero when they would through its steps one by one (a gradient
+ * times BatchRows' zero padding, say). */
+static bool rows_fused_elementwise(Rows *r, const Node *n)
+{
+    if (!rows_elementwise(r, n))
+        return false;
+    const Attr *ops = ir_attr(n, "ops"), *args = ir_attr(n, "args");
+    const int n_in = n->n_in, n_steps = ops ? ops->n : 0;
+    bool z[128]; /* per input, then per step: its rows past the batch are zero */
+    if (n->out[0] < 0 || r->ax[n->out[0]] < 0 || !args || n_steps < 1 ||
+        n_in + n_steps > 128 || args->n < 2 * n_steps)
+        return true; /* (shape_fused_elementwise checked the program) */
+    for (int i = 0; i < n_in; i++)
+        z[i] = zero_of(r, n, i) || zero_const(r->g, n, i);
+    for (int s = 0; s < n_steps; s++) {
+        int64_t a = args->ints[2 * s], b = args->ints[2 * s + 1];
+        bool za = a >= 0 && a < n_in + s && z[a], zb = b >= 0 && b < n_in + s && z[b];
+        z[n_in + s] = step_keeps_zero(op_lookup("", ops->strings[s]), za, zb);
+    }
+    r->zero[n->out[0]] = z[n_in + n_steps - 1];
+    return true;
+}
+
 /* Gemm: rows of A (the batch on A's row axis) stay rows of Y; the batch on
  * the contracted axis of both A and B is a sum over the batch, exact when A
  * or B is zero-padded (a weight gradient X^T dY). */
@@ -455,8 +515,8 @@ static bool rows_node(Rows *r, Node *n)
         return rows_matmul(r, n) && unzero(r, n);
     case OP_FusedConv:
         return rows_per_sample(r, n, 0, true) && unzero(r, n);
-    case OP_FusedElementwise: /* rows line up as in its steps; padding, not zero */
-        return rows_elementwise(r, n);
+    case OP_FusedElementwise:
+        return rows_fused_elementwise(r, n);
     case OP_MaxPool:
     case OP_AveragePool:
     case OP_LpPool:
