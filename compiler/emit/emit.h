@@ -107,6 +107,10 @@ const char *emit_ident(Arena *a, const char *name);
 
 /* libm function by dtype: emit_math(DT_F32, "exp") is "expf". */
 const char *emit_math(Emitter *e, DType dt, const char *fn);
+/* The array loop of templates/kiln_vmath.h for the target, included once:
+ * "kiln_vmath_avx512", "kiln_vmath_avx2" or "kiln_vmath_x4", called as
+ * fn(KILN_VMATH_EXP | _TANH | _SIGMOID, n, x, y). NULL unless dt is f32. */
+const char *emit_vmath(Emitter *e, DType dt);
 
 /* Nested loops walking several strided operands at once (elementwise ops,
  * broadcasting, transposes). Fill rank/dims and per-operand element strides

@@ -154,6 +154,17 @@ void rnn_emit_activation(Emitter *e, DType dt, const RnnActs *r, int d, int a, c
         KILN_ASSERT(!"k_rnn: activation the shape rule should have rejected");
 }
 
+const char *rnn_vmath_fn(DType dt, const RnnActs *r, int d, int a, bool clip)
+{
+    if (dt != DT_F32 || (clip && r->has_clip))
+        return NULL;
+    if (rnn_same_name(r->act[d][a], "Sigmoid"))
+        return "KILN_VMATH_SIGMOID";
+    if (rnn_same_name(r->act[d][a], "Tanh"))
+        return "KILN_VMATH_TANH";
+    return NULL;
+}
+
 /* The input projections of one direction for all T*B rows of X at once:
  *   xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]
  * (GRU with linear_before_reset keeps Rbh out: it goes inside r (.) (…)). */
@@ -423,6 +434,39 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
         emit_line(e, "%s %s = gates[%s];", r->t, v, at_j(e, off));
 }
 
+/* The LSTM cell of emit_lstm_cell on vector loops (templates/kiln_vmath.h),
+ * for f = Sigmoid, g = h = Tanh without clip, peepholes or input_forget:
+ * i, o, f (adjacent) in one call, g in another, then C_t, and h(C_t) into
+ * H_t's row, which o then scales. */
+static bool emit_lstm_cell_vec(Emitter *e, const Rnn *r, int d)
+{
+    const char *sig = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(r->dt, &r->acts, d, 1, true);
+    const char *h = rnn_vmath_fn(r->dt, &r->acts, d, 2, false);
+    if (!sig || !g || !h || strcmp(sig, "KILN_VMATH_SIGMOID") || e->in_name[7] || r->input_forget)
+        return false;
+    long long H = r->H;
+    const char *vm = emit_vmath(e, r->dt), *src = r->step_gemm ? "xr" : "gates";
+    if (!r->step_gemm)
+        emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
+    emit_line(e, "/* i, o, f = Sigmoid(Xt*W^T + H_{t-1}*R^T + Wb + Rb), g = %s(…) */",
+              r->acts.act[d][1]);
+    emit_line(e, "%s(%s, %lld, %s, gates);", vm, sig, 3 * H, src);
+    emit_line(e, "%s(%s, %lld, %s + %lld, gates + %lld);", vm, g, H, src, 3 * H, 3 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "/* C_t = f (.) C_{t-1} + i (.) g */");
+    emit_line(e, "cb[j] = gates[%lld + j] * cb[j] + gates[j] * gates[%lld + j];", 2 * H, 3 * H);
+    emit_close(e);
+    emit_line(e, "/* H_t = o (.) %s(C_t) */", r->acts.act[d][2]);
+    emit_line(e, "%s(%s, %lld, cb, hb);", vm, h, H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "hb[j] *= gates[%lld + j];", H);
+    if (e->out_name[0])
+        emit_line(e, "yt[j] = hb[j];");
+    emit_close(e);
+    return true;
+}
+
 /* LSTM, gates i o f c (peepholes P in the order i o f):
  *   i = f(Xt*Wi^T + H_{t-1}*Ri^T + Pi (.) C_{t-1} + Wbi + Rbi)
  *   f = f(Xt*Wf^T + H_{t-1}*Rf^T + Pf (.) C_{t-1} + Wbf + Rbf)   (1 - i with input_forget)
@@ -432,6 +476,8 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
  *   H_t = o (.) h(C_t) */
 static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 {
+    if (emit_lstm_cell_vec(e, r, d))
+        return;
     long long H = r->H;
     const char *f = r->acts.act[d][0];
     emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
