@@ -6,7 +6,9 @@
  * emitter.c (emit_vmath) names the one of the target:
  *   kiln_vmath_avx512  x86-64-v4 (after kiln_cpu_has_avx512f)
  *   kiln_vmath_avx2    x86-64-v3 (after kiln_cpu_has_avx2_fma)
- *   kiln_vmath_x4      SSE2, NEON, or libm lane by lane (the scalar fallback) */
+ *   kiln_vmath_x4      SSE2, NEON, or libm lane by lane (the scalar fallback)
+ * and likewise kiln_lstm_cell_avx512 / _avx2 / _x4, the LSTM cell of
+ * k_rnn.c in one pass over the hidden units. */
 #ifndef KILN_VMATH_H
 #define KILN_VMATH_H
 
@@ -39,6 +41,44 @@ static inline void kiln_vmath_x4(int fn, int n, const float *x, float *y)
     }
 }
 
+/* One LSTM cell row (ONNX LSTM with f = Sigmoid, g = h = Tanh, no peepholes
+ * or clip), unit j < n (the hidden size): with x the row's pre-activations
+ * in gate order i o f c, x[0..4n),
+ *   c[j] = sigmoid(x[2n+j]) c[j] + sigmoid(x[j]) tanh(x[3n+j])
+ *   h[j] = sigmoid(x[n+j]) tanh(c[j]);  y[j] = h[j] too unless y is NULL.
+ * The last n % 4 units go through zero-padded copies. */
+static inline void kiln_lstm_cell_x4_(const float *x, int n, float *c, float *h, float *y)
+{
+    const kiln_f32x4 i = kiln_f32x4_sigmoid(kiln_f32x4_load(x));
+    const kiln_f32x4 o = kiln_f32x4_sigmoid(kiln_f32x4_load(x + n));
+    const kiln_f32x4 f = kiln_f32x4_sigmoid(kiln_f32x4_load(x + 2 * n));
+    const kiln_f32x4 g = kiln_f32x4_tanh(kiln_f32x4_load(x + 3 * n));
+    const kiln_f32x4 cj = kiln_f32x4_fma(f, kiln_f32x4_load(c), kiln_f32x4_mul(i, g));
+    const kiln_f32x4 hj = kiln_f32x4_mul(o, kiln_f32x4_tanh(cj));
+    kiln_f32x4_store(c, cj);
+    kiln_f32x4_store(h, hj);
+    if (y)
+        kiln_f32x4_store(y, hj);
+}
+static inline void kiln_lstm_cell_x4(int n, const float *x, float *c, float *h, float *y)
+{
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
+        kiln_lstm_cell_x4_(x + j, n, c + j, h + j, y ? y + j : NULL);
+    if (j < n) {
+        float t[16] = {0}, tc[4] = {0}, th[4];
+        const int r = n - j;
+        for (int q = 0; q < 4; q++)
+            memcpy(t + 4 * q, x + q * n + j, (size_t)r * sizeof(float));
+        memcpy(tc, c + j, (size_t)r * sizeof(float));
+        kiln_lstm_cell_x4_(t, 4, tc, th, NULL);
+        memcpy(c + j, tc, (size_t)r * sizeof(float));
+        memcpy(h + j, th, (size_t)r * sizeof(float));
+        if (y)
+            memcpy(y + j, th, (size_t)r * sizeof(float));
+    }
+}
+
 #if defined(KILN_SIMD_HAS_AVX2)
 static inline KILN_TARGET_AVX2 kiln_f32x8 kiln_vmath_f32x8(int fn, kiln_f32x8 v)
 {
@@ -61,6 +101,39 @@ static inline KILN_TARGET_AVX2 void kiln_vmath_avx2(int fn, int n, const float *
     }
 }
 
+static inline KILN_TARGET_AVX2 void kiln_lstm_cell_avx2_(const float *x, int n, float *c, float *h, float *y)
+{
+    const kiln_f32x8 i = kiln_f32x8_sigmoid(kiln_f32x8_load(x));
+    const kiln_f32x8 o = kiln_f32x8_sigmoid(kiln_f32x8_load(x + n));
+    const kiln_f32x8 f = kiln_f32x8_sigmoid(kiln_f32x8_load(x + 2 * n));
+    const kiln_f32x8 g = kiln_f32x8_tanh(kiln_f32x8_load(x + 3 * n));
+    const kiln_f32x8 cj = kiln_f32x8_fma(f, kiln_f32x8_load(c), kiln_f32x8_mul(i, g));
+    const kiln_f32x8 hj = kiln_f32x8_mul(o, kiln_f32x8_tanh(cj));
+    kiln_f32x8_store(c, cj);
+    kiln_f32x8_store(h, hj);
+    if (y)
+        kiln_f32x8_store(y, hj);
+}
+/* As kiln_lstm_cell_x4, 8 units at a time. */
+static inline KILN_TARGET_AVX2 void kiln_lstm_cell_avx2(int n, const float *x, float *c, float *h, float *y)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        kiln_lstm_cell_avx2_(x + j, n, c + j, h + j, y ? y + j : NULL);
+    if (j < n) {
+        float t[32] = {0}, tc[8] = {0}, th[8];
+        const int r = n - j;
+        for (int q = 0; q < 4; q++)
+            memcpy(t + 8 * q, x + q * n + j, (size_t)r * sizeof(float));
+        memcpy(tc, c + j, (size_t)r * sizeof(float));
+        kiln_lstm_cell_avx2_(t, 8, tc, th, NULL);
+        memcpy(c + j, tc, (size_t)r * sizeof(float));
+        memcpy(h + j, th, (size_t)r * sizeof(float));
+        if (y)
+            memcpy(y + j, th, (size_t)r * sizeof(float));
+    }
+}
+
 static inline KILN_TARGET_AVX512 kiln_f32x16 kiln_vmath_f32x16(int fn, kiln_f32x16 v)
 {
     return fn == KILN_VMATH_EXP    ? kiln_f32x16_exp(v)
@@ -79,6 +152,39 @@ static inline KILN_TARGET_AVX512 void kiln_vmath_avx512(int fn, int n, const flo
         memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
         kiln_f32x16_store(t, kiln_vmath_f32x16(fn, kiln_f32x16_load(t)));
         memcpy(y + i, t, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+static inline KILN_TARGET_AVX512 void kiln_lstm_cell_avx512_(const float *x, int n, float *c, float *h, float *y)
+{
+    const kiln_f32x16 i = kiln_f32x16_sigmoid(kiln_f32x16_load(x));
+    const kiln_f32x16 o = kiln_f32x16_sigmoid(kiln_f32x16_load(x + n));
+    const kiln_f32x16 f = kiln_f32x16_sigmoid(kiln_f32x16_load(x + 2 * n));
+    const kiln_f32x16 g = kiln_f32x16_tanh(kiln_f32x16_load(x + 3 * n));
+    const kiln_f32x16 cj = kiln_f32x16_fma(f, kiln_f32x16_load(c), kiln_f32x16_mul(i, g));
+    const kiln_f32x16 hj = kiln_f32x16_mul(o, kiln_f32x16_tanh(cj));
+    kiln_f32x16_store(c, cj);
+    kiln_f32x16_store(h, hj);
+    if (y)
+        kiln_f32x16_store(y, hj);
+}
+/* As kiln_lstm_cell_x4, 16 units at a time. */
+static inline KILN_TARGET_AVX512 void kiln_lstm_cell_avx512(int n, const float *x, float *c, float *h, float *y)
+{
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        kiln_lstm_cell_avx512_(x + j, n, c + j, h + j, y ? y + j : NULL);
+    if (j < n) {
+        float t[64] = {0}, tc[16] = {0}, th[16];
+        const int r = n - j;
+        for (int q = 0; q < 4; q++)
+            memcpy(t + 16 * q, x + q * n + j, (size_t)r * sizeof(float));
+        memcpy(tc, c + j, (size_t)r * sizeof(float));
+        kiln_lstm_cell_avx512_(t, 16, tc, th, NULL);
+        memcpy(c + j, tc, (size_t)r * sizeof(float));
+        memcpy(h + j, th, (size_t)r * sizeof(float));
+        if (y)
+            memcpy(y + j, th, (size_t)r * sizeof(float));
     }
 }
 #endif

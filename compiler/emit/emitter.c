@@ -226,13 +226,13 @@ const char *emit_vmath(Emitter *e, DType dt)
         return NULL;
     emit_prelude_once(e, "kiln_vmath.h", "#include \"kiln_vmath.h\"\n\n");
     switch (e->target) {
-    case TARGET_X86_64_V4: return "kiln_vmath_avx512";
-    case TARGET_X86_64_V3: return "kiln_vmath_avx2";
+    case TARGET_X86_64_V4: return "avx512";
+    case TARGET_X86_64_V3: return "avx2";
     case TARGET_X86_64:
     case TARGET_AARCH64:
     case TARGET_GENERIC: break;
     }
-    return "kiln_vmath_x4";
+    return "x4";
 }
 
 const char *emit_batch(Emitter *e, int64_t n)

@@ -22,6 +22,7 @@ typedef struct Rnn {
     RnnActs acts;                  /* activations and clip */
     const Value *w, *rv;           /* W and R, pre-packed for the GEMMs when constant */
     bool step_gemm;                /* each step's H_{t-1} R^T as one GEMM over the batch */
+    bool vec_cell;                 /* LSTM cells on kiln_lstm_cell_* (emit_lstm_cell_vec) */
     int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
 } Rnn;
 
@@ -434,37 +435,34 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
         emit_line(e, "%s %s = gates[%s];", r->t, v, at_j(e, off));
 }
 
-/* The LSTM cell of emit_lstm_cell on vector loops (templates/kiln_vmath.h),
- * for f = Sigmoid, g = h = Tanh without clip, peepholes or input_forget:
- * i, o, f (adjacent) in one call, g in another, then C_t, and h(C_t) into
- * H_t's row, which o then scales. */
-static bool emit_lstm_cell_vec(Emitter *e, const Rnn *r, int d)
+/* Whether every direction's LSTM cell can run on kiln_lstm_cell_*
+ * (templates/kiln_vmath.h): f = Sigmoid, g = h = Tanh (what torch exports),
+ * f32, without clip, peepholes or input_forget. */
+static bool lstm_vec_cell_ok(const Emitter *e, const Rnn *r)
 {
-    const char *sig = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
-    const char *g = rnn_vmath_fn(r->dt, &r->acts, d, 1, true);
-    const char *h = rnn_vmath_fn(r->dt, &r->acts, d, 2, false);
-    if (!sig || !g || !h || strcmp(sig, "KILN_VMATH_SIGMOID") || e->in_name[7] || r->input_forget)
+    if (r->n->op != OP_LSTM || e->in_name[7] || r->input_forget)
         return false;
-    long long H = r->H;
-    const char *vm = emit_vmath(e, r->dt), *src = r->step_gemm ? "xr" : "gates";
+    for (int d = 0; d < r->D; d++) {
+        const char *f = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
+        const char *g = rnn_vmath_fn(r->dt, &r->acts, d, 1, true);
+        const char *h = rnn_vmath_fn(r->dt, &r->acts, d, 2, false);
+        if (!f || !g || !h || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH") ||
+            strcmp(h, "KILN_VMATH_TANH"))
+            return false;
+    }
+    return true;
+}
+
+/* The LSTM cell of emit_lstm_cell in one vector pass over the hidden units
+ * (kiln_lstm_cell_*, templates/kiln_vmath.h) when r->vec_cell. */
+static void emit_lstm_cell_vec(Emitter *e, const Rnn *r)
+{
     if (!r->step_gemm)
         emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
-    emit_line(e, "/* i, o, f = Sigmoid(Xt*W^T + H_{t-1}*R^T + Wb + Rb), g = %s(…) */",
-              r->acts.act[d][1]);
-    emit_line(e, "%s(%s, %lld, %s, gates);", vm, sig, 3 * H, src);
-    emit_line(e, "%s(%s, %lld, %s + %lld, gates + %lld);", vm, g, H, src, 3 * H, 3 * H);
-    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
-    emit_line(e, "/* C_t = f (.) C_{t-1} + i (.) g */");
-    emit_line(e, "cb[j] = gates[%lld + j] * cb[j] + gates[j] * gates[%lld + j];", 2 * H, 3 * H);
-    emit_close(e);
-    emit_line(e, "/* H_t = o (.) %s(C_t) */", r->acts.act[d][2]);
-    emit_line(e, "%s(%s, %lld, cb, hb);", vm, h, H);
-    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
-    emit_line(e, "hb[j] *= gates[%lld + j];", H);
-    if (e->out_name[0])
-        emit_line(e, "yt[j] = hb[j];");
-    emit_close(e);
-    return true;
+    emit_line(e, "/* i, o, f = Sigmoid(Xt*W^T + H_{t-1}*R^T + Wb + Rb), g = Tanh(…);");
+    emit_line(e, " * C_t = f (.) C_{t-1} + i (.) g; H_t = o (.) Tanh(C_t) */");
+    emit_line(e, "kiln_lstm_cell_%s(%lld, %s, cb, hb, %s);", emit_vmath(e, r->dt), (long long)r->H,
+              r->step_gemm ? "xr" : "gates", e->out_name[0] ? "yt" : "NULL");
 }
 
 /* LSTM, gates i o f c (peepholes P in the order i o f):
@@ -476,8 +474,10 @@ static bool emit_lstm_cell_vec(Emitter *e, const Rnn *r, int d)
  *   H_t = o (.) h(C_t) */
 static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 {
-    if (emit_lstm_cell_vec(e, r, d))
+    if (r->vec_cell) {
+        emit_lstm_cell_vec(e, r);
         return;
+    }
     long long H = r->H;
     const char *f = r->acts.act[d][0];
     emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
@@ -527,8 +527,9 @@ static void emit_scratch(Emitter *e, Rnn *r)
     if (lstm)
         emit_line(e, "%s *c = h + %lld; /* [%lld][%lld] cell state */", r->t, (long long)BH,
                   (long long)r->B, (long long)r->H);
-    emit_line(e, "%s *gates = %s + %lld; /* [%lld] one step's gates */", r->t, lstm ? "c" : "h",
-              (long long)BH, (long long)GH);
+    if (!(r->vec_cell && r->step_gemm)) /* else the cells read the step's GEMM output */
+        emit_line(e, "%s *gates = %s + %lld; /* [%lld] one step's gates */", r->t,
+                  lstm ? "c" : "h", (long long)BH, (long long)GH);
     if (rh)
         emit_line(e, "%s *rh = gates + %lld; /* [%lld] r (.) H_{t-1} */", r->t, (long long)GH,
                   (long long)r->H);
@@ -547,6 +548,7 @@ bool k_rnn(Emitter *e, const Graph *g, const Node *n)
               r.D == 2 ? "bidirectional" : r.reverse ? "reverse" : "forward", gate_names[r.G]);
     r.step_gemm = (n->op == OP_LSTM || n->op == OP_RNN) && r.dt == DT_F32 && !e->in_name[4] &&
                   gemm_blocked_pays(e, r.B, r.G * r.H, r.H);
+    r.vec_cell = lstm_vec_cell_ok(e, &r);
     emit_scratch(e, &r);
     if (e->in_name[4] && e->out_name[0]) /* steps past a row's length stay 0 */
         emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],

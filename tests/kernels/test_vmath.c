@@ -4,13 +4,16 @@
  * the edge cases (0, subnormals, the overflow and underflow thresholds,
  * tanh's switch point, inf, NaN), for each width this CPU runs: AVX-512,
  * AVX2, and the 4 lanes (SSE2, NEON, or libm itself under
- * KILN_SIMD_FORCE_SCALAR). The bounds enforced are those measured, rounded up. */
+ * KILN_SIMD_FORCE_SCALAR). The bounds enforced are those measured, rounded up.
+ * Then templates/kiln_vmath.h's array loops and LSTM cell, whole vectors and
+ * tails, against the same formulas on libm in double. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kiln_simd.h"
+#include "kiln_vmath.h"
 
 enum { FN_EXP, FN_TANH, FN_SIGMOID, N_FN };
 static const char *const fn_name[N_FN] = {"exp", "tanh", "sigmoid"};
@@ -136,6 +139,66 @@ static int inputs(float *xs, int cap)
 
 static float xs[8500000];
 
+typedef void (*ArrayFn)(int fn, int n, const float *x, float *y);
+typedef void (*CellFn)(int n, const float *x, float *c, float *h, float *y);
+
+static double sigmoid_d(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
+
+/* The array loop and the LSTM cell of one width on n = 1..40 units (every
+ * tail), against double: within 3 ulp-sized relative steps of 2^-23 of the
+ * magnitudes involved (the cell sums two products of rounded factors). */
+static void test_arrays(const char *isa, ArrayFn vm, CellFn cell)
+{
+    float x[160], y[160], c[40], h[40], yy[40];
+    for (int n = 1; n <= 40; n++) {
+        for (int i = 0; i < 4 * n; i++)
+            x[i] = (float)((i * 37 % 29) - 14) * 0.37f;
+        for (int fn = 0; fn < N_FN; fn++) {
+            vm(fn, 4 * n, x, y);
+            for (int i = 0; i < 4 * n; i++)
+                if (!(ulp_error(y[i], reference(fn, x[i])) <= max_ulp_libm[fn])) {
+                    printf("FAIL %s kiln_vmath %s n %d at %d: %g\n", isa, fn_name[fn], 4 * n, i,
+                           (double)y[i]);
+                    failures++;
+                    return;
+                }
+        }
+        for (int j = 0; j < n; j++)
+            c[j] = (float)(j % 7 - 3) * 0.5f;
+        float c0[40];
+        memcpy(c0, c, sizeof c);
+        cell(n, x, c, h, n % 2 ? yy : NULL);
+        for (int j = 0; j < n; j++) {
+            const double cd = sigmoid_d(x[2 * n + j]) * c0[j] + sigmoid_d(x[j]) * tanh(x[3 * n + j]);
+            const double hd = sigmoid_d(x[n + j]) * tanh(cd);
+            if (fabs(c[j] - cd) > 3 * 0x1p-23 * (fabs(c0[j]) + 1) ||
+                fabs(h[j] - hd) > 3 * 0x1p-23 * (fabs(cd) + 1) || (n % 2 && yy[j] != h[j])) {
+                printf("FAIL %s kiln_lstm_cell n %d unit %d: c %g (want %g), h %g (want %g)\n", isa,
+                       n, j, (double)c[j], cd, (double)h[j], hd);
+                failures++;
+                return;
+            }
+        }
+    }
+    printf("%-8s kiln_vmath, kiln_lstm_cell: ok\n", isa);
+}
+
+#if defined(KILN_SIMD_HAS_AVX2)
+static void vm_avx2(int fn, int n, const float *x, float *y) { kiln_vmath_avx2(fn, n, x, y); }
+static void cell_avx2(int n, const float *x, float *c, float *h, float *y)
+{
+    kiln_lstm_cell_avx2(n, x, c, h, y);
+}
+static void vm_avx512(int fn, int n, const float *x, float *y) { kiln_vmath_avx512(fn, n, x, y); }
+static void cell_avx512(int n, const float *x, float *c, float *h, float *y)
+{
+    kiln_lstm_cell_avx512(n, x, c, h, y);
+}
+#endif
+
 int main(void)
 {
     const int n = inputs(xs, (int)(sizeof xs / sizeof xs[0]) - BATCH);
@@ -148,6 +211,13 @@ int main(void)
             sweep("avx512", fn, apply_x16, xs, n);
 #endif
     }
+    test_arrays(KILN_SIMD_F32X4, kiln_vmath_x4, kiln_lstm_cell_x4);
+#if defined(KILN_SIMD_HAS_AVX2)
+    if (kiln_cpu_has_avx2_fma())
+        test_arrays("avx2", vm_avx2, cell_avx2);
+    if (kiln_cpu_has_avx512f())
+        test_arrays("avx512", vm_avx512, cell_avx512);
+#endif
     if (failures)
         return 1;
     printf("ok\n");
