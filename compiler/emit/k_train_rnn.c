@@ -506,6 +506,33 @@ static void emit_gru_backward(Emitter *e, const Cell *c, int d)
 
 /* ---- LSTM, gates i o f c (peepholes P in the order i o f) ---- */
 
+/* emit_lstm_forward's gates on templates/kiln_vmath.h's vector loops, for
+ * f = Sigmoid, g = h = Tanh without clip, peepholes or input_forget (what
+ * torch exports); false (nothing printed) otherwise. */
+static bool lstm_forward_vec(Emitter *e, const Cell *c, int d)
+{
+    const char *f = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(c->dt, &c->acts, d, 1, true);
+    const char *h = rnn_vmath_fn(c->dt, &c->acts, d, 2, false);
+    if (!f || !g || !h || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH") ||
+        strcmp(h, "KILN_VMATH_TANH") || e->in_name[IN_P] || c->input_forget)
+        return false;
+    long long H = c->H;
+    const char *vm = emit_vmath(e, c->dt);
+    emit_line(e, "/* act: i, o, f = Sigmoid(pre), g = Tanh(pre) */");
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_SIGMOID, %lld, pr, ac);", vm, 3 * H);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, pr + %lld, ac + %lld);", vm, H, 3 * H, 3 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "co[j] = cb[j] = ac[%lld + j] * ci[j] + ac[j] * ac[%lld + j]; /* C_t */", 2 * H,
+              3 * H);
+    emit_close(e);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, co, hc); /* h(C_t) */", vm, H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "hb[j] = ac[%lld + j] * hc[j]; /* H_t = o (.) h(C_t) */", H);
+    emit_close(e);
+    return true;
+}
+
 /*   i = f(pre_i + Pi (.) C_{t-1}),  f = f(pre_f + Pf (.) C_{t-1})  (1 - i with
  *   input_forget),  g = g(pre_c),  C_t = f (.) C_{t-1} + i (.) g,
  *   o = f(pre_o + Po (.) C_t),  H_t = o (.) h(C_t); the peephole terms are
@@ -519,6 +546,8 @@ static void emit_lstm_forward(Emitter *e, const Cell *c, int d)
         emit_line(e, "/* pre += H_{t-1}*R^T for i, o, f, c */");
         emit_rec(e, c, 4 * H, 0, "hi", "pr", true);
     }
+    if (lstm_forward_vec(e, c, d))
+        return;
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     if (peep)
         emit_line(e, "pr[j] += p[j] * ci[j];");
