@@ -179,8 +179,8 @@ static inline void kiln_sgemm_pack_b_conv(int nr, int kc, int nc, int k0, int j0
 }
 
 /* Row i of a tile nv * 4 wide on 4-lane vectors (the SSE2 and NEON
- * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU in registers, the other
- * activations on the row just stored. */
+ * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU, Sigmoid and Tanh in
+ * registers, the other activations on the row just stored. */
 static inline void kiln_sgemm_f32x4_row(float *c, kiln_f32x4 *v, int nv, const kiln_sgemm_epi *ep,
                                         const float *bias, int flags)
 {
@@ -195,9 +195,14 @@ static inline void kiln_sgemm_f32x4_row(float *c, kiln_f32x4 *v, int nv, const k
                                                     : kiln_f32x4_bcast(bias), v[j]);
         if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_RELU)
             v[j] = kiln_f32x4_max(kiln_f32x4_zero(), v[j]);
+        else if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_SIGMOID)
+            v[j] = kiln_f32x4_sigmoid(v[j]); /* kiln_simd.h's, within 2.3 ulp */
+        else if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_TANH)
+            v[j] = kiln_f32x4_tanh(v[j]);
         kiln_f32x4_store(c + 4 * j, v[j]);
     }
-    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
+    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU &&
+        ep->act != KILN_ACT_SIGMOID && ep->act != KILN_ACT_TANH)
         for (int j = 0; j < 4 * nv; j++)
             c[j] = kiln_sgemm_act(c[j], ep);
 }

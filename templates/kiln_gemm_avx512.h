@@ -47,10 +47,17 @@ static inline KILN_TARGET_AVX512 void kiln_sgemm_avx512_row(float *c, kiln_f32x1
     if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_RELU) {
         v0 = kiln_f32x16_max(kiln_f32x16_zero(), v0);
         v1 = kiln_f32x16_max(kiln_f32x16_zero(), v1);
+    } else if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_SIGMOID) {
+        v0 = kiln_f32x16_sigmoid(v0); /* kiln_simd.h's, within 2.3 ulp */
+        v1 = kiln_f32x16_sigmoid(v1);
+    } else if ((flags & KILN_SGEMM_LAST) && ep->act == KILN_ACT_TANH) {
+        v0 = kiln_f32x16_tanh(v0);
+        v1 = kiln_f32x16_tanh(v1);
     }
     kiln_f32x16_store(c, v0);
     kiln_f32x16_store(c + 16, v1);
-    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
+    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU &&
+        ep->act != KILN_ACT_SIGMOID && ep->act != KILN_ACT_TANH)
         for (int j = 0; j < 32; j++) /* the other activations on the row just stored, in L1 */
             c[j] = kiln_sgemm_act(c[j], ep);
 }
