@@ -382,6 +382,12 @@ static void emit_rnn_forward(Emitter *e, const Cell *c, int d)
     emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", c->acts.act[d][0]);
     if (!c->step_gemm)
         emit_rec(e, c, c->H, 0, "hi", "pr", true);
+    const char *fn = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    if (fn) { /* Tanh or Sigmoid on the target's vector loop (templates/kiln_vmath.h) */
+        emit_line(e, "kiln_vmath_%s(%s, %lld, pr, ac);", emit_vmath(e, c->dt), fn, (long long)c->H);
+        emit_line(e, "memcpy(hb, ac, %lld * sizeof(%s));", (long long)c->H, c->t);
+        return;
+    }
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)c->H);
     emit_line(e, "%s v = pr[j];", c->t);
     rnn_emit_activation(e, c->dt, &c->acts, d, 0, "v", true);
@@ -406,6 +412,37 @@ static void emit_rnn_backward(Emitter *e, const Cell *c, int d)
 
 /* ---- GRU, gates z r h ---- */
 
+/* The rest of emit_gru_forward (after the recurrent products) on the
+ * target's vector loops (templates/kiln_vmath.h) for f = Sigmoid, g = Tanh
+ * without clip; false (nothing printed) otherwise. */
+static bool gru_forward_vec(Emitter *e, const Cell *c, int d)
+{
+    const char *f = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(c->dt, &c->acts, d, 1, true);
+    if (!f || !g || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH"))
+        return false;
+    long long H = c->H;
+    const char *vm = emit_vmath(e, c->dt);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_SIGMOID, %lld, pr, ac); /* z, r */", vm, 2 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    if (c->lbr) /* pre_h = Xt*Wh^T + Wbh + r (.) hr */
+        emit_line(e, "pr[%lld + j] += ac[%lld + j] * hrr[j];", 2 * H, H);
+    else
+        emit_line(e, "hrr[j] = ac[%lld + j] * hi[j];", H);
+    emit_close(e);
+    if (!c->lbr) {
+        emit_line(e, "/* pre_h += (r (.) H_{t-1})*Rh^T */");
+        emit_rec(e, c, H, 2 * H, "hrr", arena_printf(e->arena, "(pr + %lld)", 2 * H), true);
+    }
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, pr + %lld, ac + %lld); /* h~ */", vm, H,
+              2 * H, 2 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "hb[j] = (%s - ac[j]) * ac[%lld + j] + ac[j] * hi[j];", emit_flit(e, 1, c->dt),
+              2 * H);
+    emit_close(e);
+    return true;
+}
+
 /*   z = f(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz),  r likewise
  *   lbr 0: h~ = g(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh)
  *   lbr 1: h~ = g(Xt*Wh^T + r (.) (H_{t-1}*Rh^T + Rbh) + Wbh)
@@ -428,6 +465,8 @@ static void emit_gru_forward(Emitter *e, const Cell *c, int d)
             emit_close(e);
         }
     }
+    if (gru_forward_vec(e, c, d))
+        return;
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     emit_line(e, "%s z = pr[j], r = pr[%lld + j];", t, H);
     rnn_emit_activation(e, c->dt, &c->acts, d, 0, "z", true);
