@@ -16,11 +16,14 @@ typedef enum GemmSource {
     GEMM_CONST,       /* a constant: packed whole at compile time */
     GEMM_CONV_B,      /* B of a convolution: packed from the image by kiln_sgemm_pack_b_conv */
     GEMM_CONV_BT,     /* B = im2col(image)^T of a weight gradient: kiln_sgemm_pack_b_conv_t */
+    GEMM_PACKED,      /* B packed whole at run time (kiln_sgemm_pack_b over all K and N, the
+                       * target's nr) into memory at expr: read as a CONST one */
 } GemmSource;
 
 typedef struct GemmOperand {
     GemmSource src;
-    const char *expr;     /* RUNTIME / CONV_B: a C pointer expression to element (0, 0) */
+    const char *expr;     /* RUNTIME / CONV_B: a C pointer expression to element (0, 0);
+                           * PACKED: to the packed panels */
     const Value *value;   /* CONST: the constant */
     int64_t offset;       /* CONST: element (0, 0)'s index in value->data */
     int64_t rs, cs;       /* RUNTIME / CONST: element strides of rows and columns */

@@ -131,6 +131,29 @@ static void emit_act_grad(Emitter *e, const Cell *c, int d, int a, const char *g
  * cin, cout, hcell [N][H] (C_{t-1}, C_t, h(C_t)); for GRU hr [N][H]
  * (r (.) H_{t-1}, or H_{t-1}*Rh^T + Rbh with linear_before_reset); the
  * states h, c and their gradients dh, dc [B][H]; tmp [G*H]. */
+/* n columns rounded up to whole panels of the target's GEMM kernel. */
+static int64_t r_panels(const Emitter *e, int64_t n)
+{
+    int mr, nr;
+    gemm_micro_tile(e->target, &mr, &nr);
+    return (n + nr - 1) / nr * nr;
+}
+
+/* With step GEMMs, R is packed once per direction for all of them (it is
+ * a run-time input here, which the GEMM would otherwise repack every step):
+ * rtp = R^T [H][G*H] for the forward steps (not GRU's two products), rp =
+ * R [G*H][H] for dz R, both as the micro-kernel's B panels. */
+static void emit_pack_r(Emitter *e, const Cell *c)
+{
+    int mr, nr;
+    gemm_micro_tile(e->target, &mr, &nr);
+    long long GH = c->G * c->H, H = c->H;
+    if (c->op != OP_GRUGrad)
+        emit_line(e, "kiln_sgemm_pack_b(%d, %lld, %lld, rw, 1, %lld, rtp); /* R^T, once */", nr, H,
+                  GH, H);
+    emit_line(e, "kiln_sgemm_pack_b(%d, %lld, %lld, rw, %lld, 1, rp); /* R, once */", nr, GH, H, H);
+}
+
 static void emit_scratch(Emitter *e, Cell *c)
 {
     int64_t GH = c->G * c->H, NG = c->N * GH, NH = c->N * c->H, BH = c->B * c->H, at = 0;
@@ -151,6 +174,8 @@ static void emit_scratch(Emitter *e, Cell *c)
         {"dh", BH, true, "dH carried to the step before"},
         {"dc", BH, lstm, "dC carried to the step before"},
         {"tmp", GH, !c->step_gemm, "one step's sums over R"},
+        {"rtp", r_panels(e, GH) * c->H, c->step_gemm && !gru, "R^T packed for the forward steps"},
+        {"rp", r_panels(e, c->H) * GH, c->step_gemm, "R packed for the backward steps"},
     };
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) {
         if (!bufs[k].used)
@@ -291,10 +316,10 @@ static void emit_walk_open(Emitter *e, const Cell *c, int d, bool backward)
                                        (long long)(c->layout ? c->H : c->B * c->H)),
                           c->layout ? c->T * c->H : c->H, false, c->own_scratch);
     } else if (c->step_gemm && !backward) {
-        emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch */");
+        emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch (R^T packed in rtp) */");
         emit_gemm_product(e, c->B, c->G * c->H, c->H, rnn_matrix("h", c->H, 1),
-                          rnn_matrix("rw", 1, c->H), step_rows(e, c, "pre"), step_stride(c),
-                          true, c->own_scratch);
+                          (GemmOperand){.src = GEMM_PACKED, .expr = "rtp"},
+                          step_rows(e, c, "pre"), step_stride(c), true, c->own_scratch);
     }
     emit_open(e, "for (int b = 0; b < %lld; b++)", (long long)c->B);
     if (e->in_name[IN_LENS]) {
@@ -896,6 +921,8 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
             emit_line(e, "%s *dpp = %s; /* dP of i, o, f */", c.t,
                       plus(e, e->out_name[OUT_DP], d * 3 * c.H));
         emit_projection(e, &c);
+        if (c.step_gemm)
+            emit_pack_r(e, &c);
         emit_state_init(e, &c, d);
         emit_line(e, "/* forward again, saving each step */");
         emit_walk_open(e, &c, d, false);
@@ -916,7 +943,8 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
                       gru ? "dzr" : "dz");
             emit_gemm_product(e, c.B, c.H, c.G * c.H,
                               rnn_matrix(step_rows(e, &c, gru ? "dzr" : "dz"), step_stride(&c), 1),
-                              rnn_matrix("rw", c.H, 1), "dh", c.H, gru, c.own_scratch);
+                              (GemmOperand){.src = GEMM_PACKED, .expr = "rp"}, "dh", c.H, gru,
+                              c.own_scratch);
         }
         emit_close(e);
         emit_state_grads(e, &c, d);
