@@ -9,7 +9,7 @@
  *   kiln_vmath_x4      SSE2, NEON, or libm lane by lane (the scalar fallback)
  * and likewise kiln_lstm_cell_avx512 / _avx2 / _x4, the LSTM cell of
  * k_rnn.c in one pass over the hidden units, and kiln_vexpsum_*, the sum
- * of exp(x[i] - shift) a softmax needs without storing the exps. */
+ * of exp(x[i] - shift) a softmax needs, storing the exps or not. */
 #ifndef KILN_VMATH_H
 #define KILN_VMATH_H
 
@@ -80,14 +80,20 @@ static inline void kiln_lstm_cell_x4(int n, const float *x, float *c, float *h, 
     }
 }
 
-/* The sum of exp(x[i] - shift) for i < n, 4 lanes of partial sums. */
-static inline float kiln_vexpsum_x4(int n, const float *x, float shift)
+/* The sum of exp(x[i] - shift) for i < n, 4 lanes of partial sums; the
+ * exps also into y[0..n) unless y is NULL (y may be x). */
+static inline float kiln_vexpsum_x4(int n, const float *x, float shift,
+                                      float *y)
 {
     const kiln_f32x4 neg = kiln_f32x4_set1(-shift);
     kiln_f32x4 acc = kiln_f32x4_zero();
     int i = 0;
-    for (; i + 4 <= n; i += 4)
-        acc = kiln_f32x4_add(acc, kiln_f32x4_exp(kiln_f32x4_add(kiln_f32x4_load(x + i), neg)));
+    for (; i + 4 <= n; i += 4) {
+        const kiln_f32x4 v = kiln_f32x4_exp(kiln_f32x4_add(kiln_f32x4_load(x + i), neg));
+        if (y)
+            kiln_f32x4_store(y + i, v);
+        acc = kiln_f32x4_add(acc, v);
+    }
     float sum = kiln_f32x4_hsum(acc);
     if (i < n) {
         float t[4] = {0};
@@ -95,6 +101,8 @@ static inline float kiln_vexpsum_x4(int n, const float *x, float shift)
         kiln_f32x4_store(t, kiln_f32x4_exp(kiln_f32x4_add(kiln_f32x4_load(t), neg)));
         for (int j = 0; j < n - i; j++)
             sum += t[j];
+        if (y)
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));
     }
     return sum;
 }
@@ -155,13 +163,17 @@ static inline KILN_TARGET_AVX2 void kiln_lstm_cell_avx2(int n, const float *x, f
 }
 
 /* The sum of exp(x[i] - shift) for i < n, 8 lanes of partial sums. */
-static inline KILN_TARGET_AVX2 float kiln_vexpsum_avx2(int n, const float *x, float shift)
+static inline KILN_TARGET_AVX2 float kiln_vexpsum_avx2(int n, const float *x, float shift, float *y)
 {
     const kiln_f32x8 neg = kiln_f32x8_set1(-shift);
     kiln_f32x8 acc = kiln_f32x8_zero();
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = kiln_f32x8_add(acc, kiln_f32x8_exp(kiln_f32x8_add(kiln_f32x8_load(x + i), neg)));
+    for (; i + 8 <= n; i += 8) {
+        const kiln_f32x8 v = kiln_f32x8_exp(kiln_f32x8_add(kiln_f32x8_load(x + i), neg));
+        if (y)
+            kiln_f32x8_store(y + i, v);
+        acc = kiln_f32x8_add(acc, v);
+    }
     float sum = kiln_f32x8_hsum(acc);
     if (i < n) {
         float t[8] = {0};
@@ -169,6 +181,8 @@ static inline KILN_TARGET_AVX2 float kiln_vexpsum_avx2(int n, const float *x, fl
         kiln_f32x8_store(t, kiln_f32x8_exp(kiln_f32x8_add(kiln_f32x8_load(t), neg)));
         for (int j = 0; j < n - i; j++)
             sum += t[j];
+        if (y)
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));
     }
     return sum;
 }
@@ -228,13 +242,17 @@ static inline KILN_TARGET_AVX512 void kiln_lstm_cell_avx512(int n, const float *
 }
 
 /* The sum of exp(x[i] - shift) for i < n, 16 lanes of partial sums. */
-static inline KILN_TARGET_AVX512 float kiln_vexpsum_avx512(int n, const float *x, float shift)
+static inline KILN_TARGET_AVX512 float kiln_vexpsum_avx512(int n, const float *x, float shift, float *y)
 {
     const kiln_f32x16 neg = kiln_f32x16_set1(-shift);
     kiln_f32x16 acc = kiln_f32x16_zero();
     int i = 0;
-    for (; i + 16 <= n; i += 16)
-        acc = kiln_f32x16_add(acc, kiln_f32x16_exp(kiln_f32x16_add(kiln_f32x16_load(x + i), neg)));
+    for (; i + 16 <= n; i += 16) {
+        const kiln_f32x16 v = kiln_f32x16_exp(kiln_f32x16_add(kiln_f32x16_load(x + i), neg));
+        if (y)
+            kiln_f32x16_store(y + i, v);
+        acc = kiln_f32x16_add(acc, v);
+    }
     float sum = kiln_f32x16_hsum(acc);
     if (i < n) {
         float t[16] = {0};
@@ -242,6 +260,8 @@ static inline KILN_TARGET_AVX512 float kiln_vexpsum_avx512(int n, const float *x
         kiln_f32x16_store(t, kiln_f32x16_exp(kiln_f32x16_add(kiln_f32x16_load(t), neg)));
         for (int j = 0; j < n - i; j++)
             sum += t[j];
+        if (y)
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));
     }
     return sum;
 }

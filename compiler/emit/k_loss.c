@@ -18,7 +18,7 @@ static void emit_log_softmax(Emitter *e, DType dt, int64_t C, int64_t D)
     emit_line(e, "max = x[c * %lld] > max ? x[c * %lld] : max;", (long long)D, (long long)D);
     emit_close(e);
     if (dt == DT_F32 && D == 1 && C < INT32_MAX) { /* templates/kiln_vmath.h */
-        emit_line(e, "const float sum = kiln_vexpsum_%s(%lld, x, max);", emit_vmath(e, dt),
+        emit_line(e, "const float sum = kiln_vexpsum_%s(%lld, x, max, NULL);", emit_vmath(e, dt),
                   (long long)C);
     } else {
         emit_line(e, "%s sum = %s;", t, emit_flit(e, 0, dt));

@@ -66,22 +66,20 @@ bool k_softmax(Emitter *e, const Graph *g, const Node *n)
     emit_close(e);
     emit_line(e, "%s sum = %s;", t, emit_flit(e, 0, dt));
     if (dt == DT_F32 && inner == 1 && len < INT32_MAX) {
-        /* y = exp(x - max) on the target's vector loop (templates/kiln_vmath.h) */
-        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
-        emit_line(e, "y[j] = x[j] - max;");
-        emit_close(e);
-        emit_line(e, "kiln_vmath_%s(KILN_VMATH_EXP, %lld, y, y);", emit_vmath(e, dt), (long long)len);
-        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
-        emit_line(e, "sum += y[j];");
-    } else if (n->op == OP_Softmax) {
-        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
-        emit_line(e, "y%s = %s(x%s - max);", at, ex, at);
-        emit_line(e, "sum += y%s;", at);
+        /* Σ exp(x - max) on the target's vectors (templates/kiln_vmath.h); Softmax keeps
+         * the exps in y */
+        emit_line(e, "sum = kiln_vexpsum_%s(%lld, x, max, %s);", emit_vmath(e, dt), (long long)len,
+                  n->op == OP_Softmax ? "y" : "NULL");
     } else {
         emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
-        emit_line(e, "sum += %s(x%s - max);", ex, at);
+        if (n->op == OP_Softmax) {
+            emit_line(e, "y%s = %s(x%s - max);", at, ex, at);
+            emit_line(e, "sum += y%s;", at);
+        } else {
+            emit_line(e, "sum += %s(x%s - max);", ex, at);
+        }
+        emit_close(e);
     }
-    emit_close(e);
     if (n->op == OP_Softmax) {
         emit_line(e, "const %s inv = %s / sum;", t, emit_flit(e, 1, dt));
         emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);

@@ -224,14 +224,8 @@ bool k_sce_grad(Emitter *e, const Graph *g, const Node *n)
         emit_line(e, "max = x[c * %lld] > max ? x[c * %lld] : max;", (long long)D, (long long)D);
         emit_close(e);
         if (dt == DT_F32 && D == 1 && C < INT32_MAX) { /* templates/kiln_vmath.h */
-            emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-            emit_line(e, "dx[c] = x[c] - max;");
-            emit_close(e);
-            emit_line(e, "kiln_vmath_%s(KILN_VMATH_EXP, %lld, dx, dx);", emit_vmath(e, dt),
-                      (long long)C);
-            emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-            emit_line(e, "sum += dx[c];");
-            emit_close(e);
+            emit_line(e, "sum = kiln_vexpsum_%s(%lld, x, max, dx); /* dx = exp(x - max) */",
+                      emit_vmath(e, dt), (long long)C);
             emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
             emit_line(e, "const %s prob = dx[c] / sum;", t);
         } else {

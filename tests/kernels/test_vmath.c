@@ -5,7 +5,7 @@
  * tanh's switch point, inf, NaN), for each width this CPU runs: AVX-512,
  * AVX2, and the 4 lanes (SSE2, NEON, or libm itself under
  * KILN_SIMD_FORCE_SCALAR). The bounds enforced are those measured, rounded up.
- * Then templates/kiln_vmath.h's array loops and LSTM cell, whole vectors and
+ * Then templates/kiln_vmath.h's array loops, LSTM cell and exp sums, whole vectors and
  * tails, against the same formulas on libm in double. */
 #include <math.h>
 #include <stdint.h>
@@ -141,6 +141,7 @@ static float xs[8500000];
 
 typedef void (*ArrayFn)(int fn, int n, const float *x, float *y);
 typedef void (*CellFn)(int n, const float *x, float *c, float *h, float *y);
+typedef float (*ExpSumFn)(int n, const float *x, float shift, float *y);
 
 static double sigmoid_d(double v)
 {
@@ -150,12 +151,28 @@ static double sigmoid_d(double v)
 /* The array loop and the LSTM cell of one width on n = 1..40 units (every
  * tail), against double: within 3 ulp-sized relative steps of 2^-23 of the
  * magnitudes involved (the cell sums two products of rounded factors). */
-static void test_arrays(const char *isa, ArrayFn vm, CellFn cell)
+static void test_arrays(const char *isa, ArrayFn vm, CellFn cell, ExpSumFn expsum)
 {
     float x[160], y[160], c[40], h[40], yy[40];
     for (int n = 1; n <= 40; n++) {
         for (int i = 0; i < 4 * n; i++)
             x[i] = (float)((i * 37 % 29) - 14) * 0.37f;
+        /* kiln_vexpsum: the exps as kiln_vmath's, their sum within 2^-20 relative */
+        double want = 0;
+        for (int i = 0; i < 4 * n; i++)
+            want += exp((double)x[i] - 1.5);
+        float ys[160];
+        for (int i = 0; i < 4 * n; i++)
+            ys[i] = x[i] - 1.5f;
+        vm(FN_EXP, 4 * n, ys, ys);
+        const float got = expsum(4 * n, x, 1.5f, y), got2 = expsum(4 * n, x, 1.5f, NULL);
+        if (!(fabs(got - want) <= 0x1p-20 * want) || got2 != got ||
+            memcmp(y, ys, (size_t)(4 * n) * sizeof(float)) != 0) {
+            printf("FAIL %s kiln_vexpsum n %d: %.9g (want %.9g), without y %.9g\n", isa, 4 * n,
+                   (double)got, want, (double)got2);
+            failures++;
+            return;
+        }
         for (int fn = 0; fn < N_FN; fn++) {
             vm(fn, 4 * n, x, y);
             for (int i = 0; i < 4 * n; i++)
@@ -183,7 +200,7 @@ static void test_arrays(const char *isa, ArrayFn vm, CellFn cell)
             }
         }
     }
-    printf("%-8s kiln_vmath, kiln_lstm_cell: ok\n", isa);
+    printf("%-8s kiln_vmath, kiln_lstm_cell, kiln_vexpsum: ok\n", isa);
 }
 
 #if defined(KILN_SIMD_HAS_AVX2)
@@ -192,7 +209,15 @@ static void cell_avx2(int n, const float *x, float *c, float *h, float *y)
 {
     kiln_lstm_cell_avx2(n, x, c, h, y);
 }
+static float expsum_avx2(int n, const float *x, float shift, float *y)
+{
+    return kiln_vexpsum_avx2(n, x, shift, y);
+}
 static void vm_avx512(int fn, int n, const float *x, float *y) { kiln_vmath_avx512(fn, n, x, y); }
+static float expsum_avx512(int n, const float *x, float shift, float *y)
+{
+    return kiln_vexpsum_avx512(n, x, shift, y);
+}
 static void cell_avx512(int n, const float *x, float *c, float *h, float *y)
 {
     kiln_lstm_cell_avx512(n, x, c, h, y);
@@ -211,12 +236,12 @@ int main(void)
             sweep("avx512", fn, apply_x16, xs, n);
 #endif
     }
-    test_arrays(KILN_SIMD_F32X4, kiln_vmath_x4, kiln_lstm_cell_x4);
+    test_arrays(KILN_SIMD_F32X4, kiln_vmath_x4, kiln_lstm_cell_x4, kiln_vexpsum_x4);
 #if defined(KILN_SIMD_HAS_AVX2)
     if (kiln_cpu_has_avx2_fma())
-        test_arrays("avx2", vm_avx2, cell_avx2);
+        test_arrays("avx2", vm_avx2, cell_avx2, expsum_avx2);
     if (kiln_cpu_has_avx512f())
-        test_arrays("avx512", vm_avx512, cell_avx512);
+        test_arrays("avx512", vm_avx512, cell_avx512, expsum_avx512);
 #endif
     if (failures)
         return 1;
