@@ -253,9 +253,21 @@ static inline void kiln_add_run(int n, float *restrict d, const float *restrict 
         d[i] += s[i];
 }
 
+/* Sigmoid or Tanh (act) on c[0..4 nv), a row just stored, on kiln_simd.h's
+ * 4-lane functions (within 2.3 ulp); out of line so that the micro-kernels
+ * inlining kiln_sgemm_f32x4_row per row stay small. */
+static __attribute__((noinline, unused)) void kiln_sgemm_f32x4_act_row(float *c, int nv, int act)
+{
+    for (int j = 0; j < 4 * nv; j += 4) {
+        const kiln_f32x4 v = kiln_f32x4_load(c + j);
+        kiln_f32x4_store(c + j, act == KILN_ACT_SIGMOID ? kiln_f32x4_sigmoid(v) : kiln_f32x4_tanh(v));
+    }
+}
+
 /* Row i of a tile nv * 4 wide on 4-lane vectors (the SSE2 and NEON
- * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU in registers, the other
- * activations on the row just stored. */
+ * kernels): c[0..4 nv) = epilogue(v[0..nv)), ReLU in registers, Sigmoid
+ * and Tanh (vectors) and the other activations (scalar) on the row just
+ * stored. */
 static inline void kiln_sgemm_f32x4_row(float *c, kiln_f32x4 *v, int nv, const kiln_sgemm_epi *ep,
                                         const float *bias, int flags)
 {
@@ -272,7 +284,9 @@ static inline void kiln_sgemm_f32x4_row(float *c, kiln_f32x4 *v, int nv, const k
             v[j] = kiln_f32x4_max(kiln_f32x4_zero(), v[j]);
         kiln_f32x4_store(c + 4 * j, v[j]);
     }
-    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
+    if ((flags & KILN_SGEMM_LAST) && (ep->act == KILN_ACT_SIGMOID || ep->act == KILN_ACT_TANH))
+        kiln_sgemm_f32x4_act_row(c, nv, ep->act);
+    else if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU)
         for (int j = 0; j < 4 * nv; j++)
             c[j] = kiln_sgemm_act(c[j], ep);
 }

@@ -16,6 +16,18 @@
 #define KILN_SGEMM_AVX2_MR 6
 #define KILN_SGEMM_AVX2_NR 16
 
+/* Sigmoid or Tanh (act) on c[0..16), a row just stored, on kiln_simd.h's
+ * vector functions (within 2.3 ulp); out of line so that the micro-kernel,
+ * which inlines a row epilogue per row, stays small. */
+static __attribute__((noinline, unused)) KILN_TARGET_AVX2 void kiln_sgemm_avx2_act_row(float *c,
+                                                                                       int act)
+{
+    for (int j = 0; j < 16; j += 8) {
+        const kiln_f32x8 v = kiln_f32x8_load(c + j);
+        kiln_f32x8_store(c + j, act == KILN_ACT_SIGMOID ? kiln_f32x8_sigmoid(v) : kiln_f32x8_tanh(v));
+    }
+}
+
 /* Row i of a whole tile: c[0..16) = epilogue(v0, v1). */
 static inline KILN_TARGET_AVX2 void kiln_sgemm_avx2_row(float *c, kiln_f32x8 v0, kiln_f32x8 v1,
                                                         const kiln_sgemm_epi *ep,
@@ -49,8 +61,10 @@ static inline KILN_TARGET_AVX2 void kiln_sgemm_avx2_row(float *c, kiln_f32x8 v0,
     }
     kiln_f32x8_store(c, v0);
     kiln_f32x8_store(c + 8, v1);
-    if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU &&
-        ep->act != KILN_ACT_CLIP) /* the others on the row just stored, still in L1 */
+    if ((flags & KILN_SGEMM_LAST) && (ep->act == KILN_ACT_SIGMOID || ep->act == KILN_ACT_TANH))
+        kiln_sgemm_avx2_act_row(c, ep->act);
+    else if ((flags & KILN_SGEMM_LAST) && ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU &&
+             ep->act != KILN_ACT_CLIP) /* the others on the row just stored, still in L1 */
         for (int j = 0; j < 16; j++)
             c[j] = kiln_sgemm_act(c[j], ep);
 }

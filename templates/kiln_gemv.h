@@ -38,9 +38,18 @@ static inline void kiln_sgemv_store(float *y, const float *t, int cols,
 /* ---- AVX2 + FMA ---- */
 #ifdef KILN_SIMD_HAS_AVX2
 
+/* Sigmoid or Tanh (act) on y[0..8), a strip just stored, on kiln_simd.h's
+ * vector functions (within 2.3 ulp); out of line so that the panel loops
+ * inlining kiln_sgemv_avx2_store8 stay small. */
+static __attribute__((noinline, unused)) KILN_TARGET_AVX2 void kiln_sgemv_avx2_act8(float *y, int act)
+{
+    const kiln_f32x8 v = kiln_f32x8_load(y);
+    kiln_f32x8_store(y, act == KILN_ACT_SIGMOID ? kiln_f32x8_sigmoid(v) : kiln_f32x8_tanh(v));
+}
+
 /* y[0..8) = epilogue(v), bias at the strip's first column: ReLU and Clip
- * in registers (as kiln_gemm_avx2.h), the other activations on the stored
- * strip. */
+ * in registers (as kiln_gemm_avx2.h), Sigmoid and Tanh on vectors and the
+ * other activations scalar on the stored strip. */
 static inline KILN_TARGET_AVX2 void kiln_sgemv_avx2_store8(float *y, kiln_f32x8 v,
                                                            const kiln_sgemm_epi *ep,
                                                            const float *bias)
@@ -57,7 +66,9 @@ static inline KILN_TARGET_AVX2 void kiln_sgemv_avx2_store8(float *y, kiln_f32x8 
                            kiln_f32x8_max(kiln_f32x8_set1(ep->act_alpha), v));
     }
     kiln_f32x8_store(y, v);
-    if (ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU && ep->act != KILN_ACT_CLIP)
+    if (ep->act == KILN_ACT_SIGMOID || ep->act == KILN_ACT_TANH)
+        kiln_sgemv_avx2_act8(y, ep->act);
+    else if (ep->act != KILN_ACT_NONE && ep->act != KILN_ACT_RELU && ep->act != KILN_ACT_CLIP)
         for (int j = 0; j < 8; j++)
             y[j] = kiln_sgemm_act(y[j], ep);
 }

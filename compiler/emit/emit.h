@@ -107,6 +107,11 @@ const char *emit_ident(Arena *a, const char *name);
 
 /* libm function by dtype: emit_math(DT_F32, "exp") is "expf". */
 const char *emit_math(Emitter *e, DType dt, const char *fn);
+/* The suffix of templates/kiln_vmath.h's loops for the target ("avx512",
+ * "avx2" or "x4"), including the template once: kiln_vmath_SUFFIX(
+ * KILN_VMATH_EXP | _TANH | _SIGMOID, n, x, y), kiln_lstm_cell_SUFFIX(…).
+ * NULL unless dt is f32. */
+const char *emit_vmath(Emitter *e, DType dt);
 
 /* Nested loops walking several strided operands at once (elementwise ops,
  * broadcasting, transposes). Fill rank/dims and per-operand element strides

@@ -220,6 +220,21 @@ const char *emit_math(Emitter *e, DType dt, const char *fn)
     return dt == DT_F32 ? arena_printf(e->arena, "%sf", fn) : fn;
 }
 
+const char *emit_vmath(Emitter *e, DType dt)
+{
+    if (dt != DT_F32)
+        return NULL;
+    emit_prelude_once(e, "kiln_vmath.h", "#include \"kiln_vmath.h\"\n\n");
+    switch (e->target) {
+    case TARGET_X86_64_V4: return "avx512";
+    case TARGET_X86_64_V3: return "avx2";
+    case TARGET_X86_64:
+    case TARGET_AARCH64:
+    case TARGET_GENERIC: break;
+    }
+    return "x4";
+}
+
 const char *emit_batch(Emitter *e, int64_t n)
 {
     return e->batch_rows ? "nb" : arena_printf(e->arena, "%lld", (long long)n);

@@ -269,6 +269,17 @@ bool k_unary(Emitter *e, const Graph *g, const Node *n)
     else
         expr = dtype_is_float(dt) ? emit_unary_float_expr(e, n, dt, "x") : unary_int_expr(e, n, dt);
     KILN_ASSERT(expr != NULL); /* shape_unary let a dtype through without a formula */
+    int64_t count = shape_numel(&y->shape);
+    bool pooled = e->threads > 1 && count >= ((int64_t)1 << 17); /* emit_loops_open splits it */
+    if (dt == DT_F32 && !pooled && count < INT32_MAX &&
+        (n->op == OP_Exp || n->op == OP_Tanh || n->op == OP_Sigmoid)) {
+        /* the target's vector loop (templates/kiln_vmath.h) */
+        emit_line(e, "kiln_vmath_%s(%s, %lld, %s, %s);", emit_vmath(e, dt),
+                  n->op == OP_Exp ? "KILN_VMATH_EXP" : n->op == OP_Tanh ? "KILN_VMATH_TANH"
+                                                                        : "KILN_VMATH_SIGMOID",
+                  (long long)count, e->in_name[0], e->out_name[0]);
+        return true;
+    }
     EmitLoops l = {.rank = 1, .dims = {shape_numel(&y->shape)}, .n_ops = 1, .strides = {{1}},
                    .split = true};
     emit_loops_open(e, &l);

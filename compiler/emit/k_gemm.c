@@ -451,7 +451,9 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     if (p->b.src == GEMM_CONV_BT)
         emit_prelude_once(e, "kiln_conv_grad.h", "#include \"kiln_conv_grad.h\"\n\n");
     const char *pa = p->a.src == GEMM_CONST ? emit_packed_const(e, p, true, isa->mr, 0) : NULL;
-    const char *pb = p->b.src == GEMM_CONST ? emit_packed_const(e, p, false, isa->nr, 0) : NULL;
+    const char *pb = p->b.src == GEMM_CONST    ? emit_packed_const(e, p, false, isa->nr, 0)
+                     : p->b.src == GEMM_PACKED ? p->b.expr
+                                               : NULL;
     /* scratch past the caller's: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa || a_direct ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
     int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;

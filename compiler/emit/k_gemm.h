@@ -18,11 +18,14 @@ typedef enum GemmSource {
     GEMM_CONV_BT,     /* B = im2col(image)^T of a weight gradient: kiln_sgemm_pack_b_conv_t */
     GEMM_CONV_WIDE,   /* B of a stride-1 convolution on a padded image, whole rows copied:
                          kiln_sgemm_pack_b_conv_wide */
+    GEMM_PACKED,      /* B packed whole at run time (kiln_sgemm_pack_b over all K and N, the
+                       * target's nr) into memory at expr: read as a CONST one */
 } GemmSource;
 
 typedef struct GemmOperand {
     GemmSource src;
-    const char *expr;     /* RUNTIME / CONV_B: a C pointer expression to element (0, 0) */
+    const char *expr;     /* RUNTIME / CONV_B: a C pointer expression to element (0, 0);
+                           * PACKED: to the packed panels */
     const Value *value;   /* CONST: the constant */
     int64_t offset;       /* CONST: element (0, 0)'s index in value->data */
     int64_t rs, cs;       /* RUNTIME / CONST: element strides of rows and columns */

@@ -5,6 +5,7 @@
 #include "emit.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* SoftmaxCrossEntropyLoss only: declares `lse`, log Σ_c exp(x[c]) (max
@@ -16,10 +17,15 @@ static void emit_log_softmax(Emitter *e, DType dt, int64_t C, int64_t D)
     emit_open(e, "for (int c = 1; c < %lld; c++)", (long long)C);
     emit_line(e, "max = x[c * %lld] > max ? x[c * %lld] : max;", (long long)D, (long long)D);
     emit_close(e);
-    emit_line(e, "%s sum = %s;", t, emit_flit(e, 0, dt));
-    emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-    emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
-    emit_close(e);
+    if (dt == DT_F32 && D == 1 && C < INT32_MAX) { /* templates/kiln_vmath.h */
+        emit_line(e, "const float sum = kiln_vexpsum_%s(%lld, x, max, NULL);", emit_vmath(e, dt),
+                  (long long)C);
+    } else {
+        emit_line(e, "%s sum = %s;", t, emit_flit(e, 0, dt));
+        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+        emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
+        emit_close(e);
+    }
     emit_line(e, "const %s lse = max + %s(sum);", t, emit_math(e, dt, "log"));
     if (e->out_name[1]) {
         emit_line(e, "%s *lp = %s + n * %lld + d;", t, e->out_name[1], (long long)(C * D));

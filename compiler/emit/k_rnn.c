@@ -22,6 +22,7 @@ typedef struct Rnn {
     RnnActs acts;                  /* activations and clip */
     const Value *w, *rv;           /* W and R, pre-packed for the GEMMs when constant */
     bool step_gemm;                /* each step's H_{t-1} R^T as one GEMM over the batch */
+    bool vec_cell;                 /* LSTM / RNN cells on templates/kiln_vmath.h (lstm_vec_cell_ok) */
     int64_t own_scratch;           /* bytes of scratch the buffers take (emit_scratch) */
 } Rnn;
 
@@ -154,6 +155,17 @@ void rnn_emit_activation(Emitter *e, DType dt, const RnnActs *r, int d, int a, c
         KILN_ASSERT(!"k_rnn: activation the shape rule should have rejected");
 }
 
+const char *rnn_vmath_fn(DType dt, const RnnActs *r, int d, int a, bool clip)
+{
+    if (dt != DT_F32 || (clip && r->has_clip))
+        return NULL;
+    if (rnn_same_name(r->act[d][a], "Sigmoid"))
+        return "KILN_VMATH_SIGMOID";
+    if (rnn_same_name(r->act[d][a], "Tanh"))
+        return "KILN_VMATH_TANH";
+    return NULL;
+}
+
 /* The input projections of one direction for all T*B rows of X at once:
  *   xw[row][j] = X[row]*W[j]^T + Wb[j] + Rb[j]
  * (GRU with linear_before_reset keeps Rbh out: it goes inside r (.) (…)). */
@@ -281,6 +293,11 @@ static void emit_step_gemm(Emitter *e, const Rnn *r, int d)
                            .cs = H};
         emit_line(e, "(void)rw; /* R is read pre-packed */");
     }
+    if (r->n->op == OP_GRU) { /* r (.) (H_{t-1} Rh^T + Rbh) needs the product apart */
+        emit_line(e, "/* gates_all = H_{t-1} R^T for the whole batch */");
+        emit_gemm_product(e, r->B, GH, H, h, rt, "gates_all", GH, false, r->own_scratch);
+        return;
+    }
     emit_line(e, "/* xw_t += H_{t-1} R^T for the whole batch */");
     emit_gemm_product(e, r->B, GH, H, h, rt,
                       arena_printf(e->arena, "xw + t * %lld", (long long)(r->layout ? GH : r->B * GH)),
@@ -330,6 +347,11 @@ static void emit_steps_open(Emitter *e, const Rnn *r, int d)
 /* gates[j] = (xr[j] +) H_{t-1}*R[j]^T for j < rows, the gates `which`. */
 static void emit_recurrence(Emitter *e, const Rnn *r, int64_t rows, bool add_x, const char *which)
 {
+    if (r->step_gemm && r->n->op == OP_GRU) { /* the step's GEMM wrote H_{t-1}*R^T */
+        emit_line(e, "%s *gates = gates_all + b * %lld; /* H_{t-1}*R[j]^T for %s */", r->t,
+                  (long long)(r->G * r->H), which);
+        return;
+    }
     if (r->step_gemm) { /* the step's GEMM has added H_{t-1}*R^T into xr */
         emit_line(e, "memcpy(gates, xr, %lld * sizeof(%s)); /* xr[j] + H_{t-1}*R[j]^T */",
                   (long long)rows, r->t);
@@ -349,6 +371,17 @@ static void emit_recurrence(Emitter *e, const Rnn *r, int64_t rows, bool add_x, 
 /* RNN: H_t = f(Xt*W^T + H_{t-1}*R^T + Wb + Rb). */
 static void emit_rnn_cell(Emitter *e, const Rnn *r, int d)
 {
+    const char *fn = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
+    if (r->vec_cell) { /* Tanh or Sigmoid on the target's vector loop (templates/kiln_vmath.h) */
+        if (!r->step_gemm)
+            emit_recurrence(e, r, r->H, true, "i");
+        emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", r->acts.act[d][0]);
+        emit_line(e, "kiln_vmath_%s(%s, %lld, %s, hb);", emit_vmath(e, r->dt), fn, (long long)r->H,
+                  r->step_gemm ? "xr" : "gates");
+        if (e->out_name[0])
+            emit_line(e, "memcpy(yt, hb, %lld * sizeof(%s));", (long long)r->H, r->t);
+        return;
+    }
     emit_recurrence(e, r, r->H, true, "i");
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)r->H);
     emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", r->acts.act[d][0]);
@@ -365,8 +398,60 @@ static void emit_rnn_cell(Emitter *e, const Rnn *r, int d)
  *   linear_before_reset 0: h~ = g(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh)
  *   linear_before_reset 1: h~ = g(Xt*Wh^T + r (.) (H_{t-1}*Rh^T + Rbh) + Wbh)
  *   H_t = (1 - z) (.) h~ + z (.) H_{t-1} */
+/* emit_gru_cell with f = Sigmoid, g = Tanh (no clip) on the target's vector
+ * loops (templates/kiln_vmath.h): z and r at once, then h~; false (nothing
+ * printed) for other activations. */
+static bool emit_gru_cell_vec(Emitter *e, const Rnn *r, int d)
+{
+    const char *f = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(r->dt, &r->acts, d, 1, true);
+    if (!f || !g || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH"))
+        return false;
+    long long H = r->H;
+    const char *vm = emit_vmath(e, r->dt);
+    emit_recurrence(e, r, (r->lbr ? 3 : 2) * r->H, false, r->lbr ? "z, r, h" : "z, r");
+    emit_line(e, "/* z, r = Sigmoid(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */");
+    emit_open(e, "for (int j = 0; j < %lld; j++)", 2 * H);
+    emit_line(e, "gates[j] += xr[j];");
+    emit_close(e);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_SIGMOID, %lld, gates, gates);", vm, 2 * H);
+    if (!r->lbr) {
+        emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+        emit_line(e, "rh[j] = gates[%lld + j] * hb[j];", H);
+        emit_close(e);
+        emit_line(e, "/* h~ = Tanh(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh) */");
+        emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+        emit_line(e, "const %s *rj = rw + (%lld + j) * %lld;", r->t, 2 * H, H);
+        emit_line(e, "%s hh = xr[%lld + j];", r->t, 2 * H);
+        emit_open(e, "for (int k = 0; k < %lld; k++)", H);
+        emit_line(e, "hh += rh[k] * rj[k];");
+        emit_close(e);
+        emit_line(e, "gates[%lld + j] = hh;", 2 * H);
+        emit_close(e);
+    } else {
+        emit_line(e, "/* h~ = Tanh(Xt*Wh^T + Wbh + r (.) (H_{t-1}*Rh^T + Rbh)) */");
+        emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+        emit_line(e, "gates[%lld + j] = xr[%lld + j] + gates[%lld + j] * (gates[%lld + j]%s);", 2 * H,
+                  2 * H, H, 2 * H,
+                  e->in_name[3] ? arena_printf(e->arena, " + rb[%lld + j]", 2 * H) : "");
+        emit_close(e);
+    }
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, gates + %lld, gates + %lld);", vm, H, 2 * H,
+              2 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "/* H_t = (1 - z) (.) h~ + z (.) H_{t-1} */");
+    emit_line(e, "hb[j] = (%s - gates[j]) * gates[%lld + j] + gates[j] * hb[j];",
+              emit_flit(e, 1, r->dt), 2 * H);
+    if (e->out_name[0])
+        emit_line(e, "yt[j] = hb[j];");
+    emit_close(e);
+    return true;
+}
+
 static void emit_gru_cell(Emitter *e, const Rnn *r, int d)
 {
+    if (emit_gru_cell_vec(e, r, d))
+        return;
     long long H = r->H;
     const char *one = emit_flit(e, 1, r->dt);
     emit_recurrence(e, r, (r->lbr ? 3 : 2) * r->H, false, r->lbr ? "z, r, h" : "z, r");
@@ -423,6 +508,43 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
         emit_line(e, "%s %s = gates[%s];", r->t, v, at_j(e, off));
 }
 
+/* Whether every direction's LSTM cell can run on kiln_lstm_cell_*
+ * (templates/kiln_vmath.h): f = Sigmoid, g = h = Tanh (what torch exports),
+ * f32, without clip, peepholes or input_forget; or every RNN cell on
+ * kiln_vmath_* (emit_rnn_cell). */
+static bool lstm_vec_cell_ok(const Emitter *e, const Rnn *r)
+{
+    if (r->n->op == OP_RNN) { /* emit_rnn_cell's vector path: Tanh or Sigmoid */
+        for (int d = 0; d < r->D; d++)
+            if (!rnn_vmath_fn(r->dt, &r->acts, d, 0, true))
+                return false;
+        return true;
+    }
+    if (r->n->op != OP_LSTM || e->in_name[7] || r->input_forget)
+        return false;
+    for (int d = 0; d < r->D; d++) {
+        const char *f = rnn_vmath_fn(r->dt, &r->acts, d, 0, true);
+        const char *g = rnn_vmath_fn(r->dt, &r->acts, d, 1, true);
+        const char *h = rnn_vmath_fn(r->dt, &r->acts, d, 2, false);
+        if (!f || !g || !h || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH") ||
+            strcmp(h, "KILN_VMATH_TANH"))
+            return false;
+    }
+    return true;
+}
+
+/* The LSTM cell of emit_lstm_cell in one vector pass over the hidden units
+ * (kiln_lstm_cell_*, templates/kiln_vmath.h) when r->vec_cell. */
+static void emit_lstm_cell_vec(Emitter *e, const Rnn *r)
+{
+    if (!r->step_gemm)
+        emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
+    emit_line(e, "/* i, o, f = Sigmoid(Xt*W^T + H_{t-1}*R^T + Wb + Rb), g = Tanh(…);");
+    emit_line(e, " * C_t = f (.) C_{t-1} + i (.) g; H_t = o (.) Tanh(C_t) */");
+    emit_line(e, "kiln_lstm_cell_%s(%lld, %s, cb, hb, %s);", emit_vmath(e, r->dt), (long long)r->H,
+              r->step_gemm ? "xr" : "gates", e->out_name[0] ? "yt" : "NULL");
+}
+
 /* LSTM, gates i o f c (peepholes P in the order i o f):
  *   i = f(Xt*Wi^T + H_{t-1}*Ri^T + Pi (.) C_{t-1} + Wbi + Rbi)
  *   f = f(Xt*Wf^T + H_{t-1}*Rf^T + Pf (.) C_{t-1} + Wbf + Rbf)   (1 - i with input_forget)
@@ -432,6 +554,10 @@ static void emit_lstm_gate(Emitter *e, const Rnn *r, const char *v, int64_t off,
  *   H_t = o (.) h(C_t) */
 static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 {
+    if (r->vec_cell) {
+        emit_lstm_cell_vec(e, r);
+        return;
+    }
     long long H = r->H;
     const char *f = r->acts.act[d][0];
     emit_recurrence(e, r, 4 * r->H, true, "i, o, f, c");
@@ -466,12 +592,14 @@ static void emit_lstm_cell(Emitter *e, const Rnn *r, int d)
 }
 
 /* The scratch buffers: xw [T*B][G*H], h [B][H], c [B][H] (LSTM),
- * gates [G*H], rh [H] (GRU without linear_before_reset). */
+ * gates [G*H] (GRU with a step GEMM: gates_all [B][G*H]), rh [H] (GRU
+ * without linear_before_reset). */
 static void emit_scratch(Emitter *e, Rnn *r)
 {
     int64_t GH = r->G * r->H, BH = r->B * r->H, rows = r->T * r->B;
     bool lstm = r->n->op == OP_LSTM, rh = r->n->op == OP_GRU && !r->lbr;
-    int64_t count = rows * GH + BH * (lstm ? 2 : 1) + GH + (rh ? r->H : 0);
+    bool gru_all = r->n->op == OP_GRU && r->step_gemm; /* gates of the whole batch */
+    int64_t count = rows * GH + BH * (lstm ? 2 : 1) + GH * (gru_all ? r->B : 1) + (rh ? r->H : 0);
     e->scratch = count * (int64_t)dtype_size(r->dt);
     r->own_scratch = e->scratch;
     emit_line(e, "%s *xw = (%s *)scratch; /* [%lld][%lld] input projections of every step */", r->t,
@@ -481,8 +609,12 @@ static void emit_scratch(Emitter *e, Rnn *r)
     if (lstm)
         emit_line(e, "%s *c = h + %lld; /* [%lld][%lld] cell state */", r->t, (long long)BH,
                   (long long)r->B, (long long)r->H);
-    emit_line(e, "%s *gates = %s + %lld; /* [%lld] one step's gates */", r->t, lstm ? "c" : "h",
-              (long long)BH, (long long)GH);
+    if (gru_all)
+        emit_line(e, "%s *gates_all = h + %lld; /* [%lld][%lld] H_{t-1} R^T of a step */", r->t,
+                  (long long)BH, (long long)r->B, (long long)GH);
+    else if (!(r->vec_cell && r->step_gemm)) /* else the cells read the step's GEMM output */
+        emit_line(e, "%s *gates = %s + %lld; /* [%lld] one step's gates */", r->t,
+                  lstm ? "c" : "h", (long long)BH, (long long)GH);
     if (rh)
         emit_line(e, "%s *rh = gates + %lld; /* [%lld] r (.) H_{t-1} */", r->t, (long long)GH,
                   (long long)r->H);
@@ -499,8 +631,9 @@ bool k_rnn(Emitter *e, const Graph *g, const Node *n)
     emit_line(e, "/* %lld steps, batch %lld, input %lld, hidden %lld, %s; gates %s */",
               (long long)r.T, (long long)r.B, (long long)r.I, (long long)r.H,
               r.D == 2 ? "bidirectional" : r.reverse ? "reverse" : "forward", gate_names[r.G]);
-    r.step_gemm = (n->op == OP_LSTM || n->op == OP_RNN) && r.dt == DT_F32 && !e->in_name[4] &&
-                  gemm_blocked_pays(e, r.B, r.G * r.H, r.H);
+    r.step_gemm = (n->op == OP_LSTM || n->op == OP_RNN || r.lbr) && r.dt == DT_F32 &&
+                  !e->in_name[4] && gemm_blocked_pays(e, r.B, r.G * r.H, r.H);
+    r.vec_cell = lstm_vec_cell_ok(e, &r);
     emit_scratch(e, &r);
     if (e->in_name[4] && e->out_name[0]) /* steps past a row's length stay 0 */
         emit_line(e, "memset(%s, 0, %lld * sizeof(%s));", e->out_name[0],

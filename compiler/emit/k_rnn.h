@@ -23,5 +23,9 @@ void rnn_read_activations(const Node *n, int per, int D, RnnActs *r);
  * [-clip, clip] first when asked and the node has a clip. */
 void rnn_emit_activation(Emitter *e, DType dt, const RnnActs *r, int d, int a, const char *v,
                          bool clip);
+/* "KILN_VMATH_SIGMOID" or "KILN_VMATH_TANH" when activation a of direction
+ * d is one of those and can run on templates/kiln_vmath.h's loops (f32, no
+ * clip where clip is asked); NULL otherwise. */
+const char *rnn_vmath_fn(DType dt, const RnnActs *r, int d, int a, bool clip);
 
 #endif

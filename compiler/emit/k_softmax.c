@@ -5,6 +5,8 @@
  * underflow to NaN. The shape rule (shapes_norm.c) checked the axis. */
 #include "emit.h"
 
+#include <stdint.h>
+
 /* The op's view of x as [outer, len, inner], normalized along len. */
 static void softmax_view(const Node *n, const Shape *s, int64_t *outer, int64_t *len,
                          int64_t *inner)
@@ -63,14 +65,21 @@ bool k_softmax(Emitter *e, const Graph *g, const Node *n)
     emit_line(e, "max = x%s > max ? x%s : max;", at, at);
     emit_close(e);
     emit_line(e, "%s sum = %s;", t, emit_flit(e, 0, dt));
-    emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
-    if (n->op == OP_Softmax) {
-        emit_line(e, "y%s = %s(x%s - max);", at, ex, at);
-        emit_line(e, "sum += y%s;", at);
+    if (dt == DT_F32 && inner == 1 && len < INT32_MAX) {
+        /* Σ exp(x - max) on the target's vectors (templates/kiln_vmath.h); Softmax keeps
+         * the exps in y */
+        emit_line(e, "sum = kiln_vexpsum_%s(%lld, x, max, %s);", emit_vmath(e, dt), (long long)len,
+                  n->op == OP_Softmax ? "y" : "NULL");
     } else {
-        emit_line(e, "sum += %s(x%s - max);", ex, at);
+        emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);
+        if (n->op == OP_Softmax) {
+            emit_line(e, "y%s = %s(x%s - max);", at, ex, at);
+            emit_line(e, "sum += y%s;", at);
+        } else {
+            emit_line(e, "sum += %s(x%s - max);", ex, at);
+        }
+        emit_close(e);
     }
-    emit_close(e);
     if (n->op == OP_Softmax) {
         emit_line(e, "const %s inv = %s / sum;", t, emit_flit(e, 1, dt));
         emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)len);

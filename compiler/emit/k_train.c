@@ -267,25 +267,32 @@ bool k_sce_grad(Emitter *e, const Graph *g, const Node *n)
         emit_open(e, "for (int c = 1; c < %lld; c++)", (long long)C);
         emit_line(e, "max = x[c * %lld] > max ? x[c * %lld] : max;", (long long)D, (long long)D);
         emit_close(e);
-        /* f32/f64: each exp once, kept in dx until the sum is known (the
-         * same values as computing it twice: half the exp calls) */
-        bool keep = dt == DT_F32 || dt == DT_F64;
-        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-        if (keep) {
-            emit_line(e, "const %s ex = %s(x[c * %lld] - max);", t, emit_math(e, dt, "exp"),
-                      (long long)D);
-            emit_line(e, "dx[c * %lld] = ex;", (long long)D);
-            emit_line(e, "sum += ex;");
+        if (dt == DT_F32 && D == 1 && C < INT32_MAX) { /* templates/kiln_vmath.h */
+            emit_line(e, "sum = kiln_vexpsum_%s(%lld, x, max, dx); /* dx = exp(x - max) */",
+                      emit_vmath(e, dt), (long long)C);
+            emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+            emit_line(e, "const %s prob = dx[c] / sum;", t);
         } else {
-            emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
+            /* f32/f64: each exp once, kept in dx until the sum is known (the
+             * same values as computing it twice: half the exp calls) */
+            bool keep = dt == DT_F32 || dt == DT_F64;
+            emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+            if (keep) {
+                emit_line(e, "const %s ex = %s(x[c * %lld] - max);", t, emit_math(e, dt, "exp"),
+                          (long long)D);
+                emit_line(e, "dx[c * %lld] = ex;", (long long)D);
+                emit_line(e, "sum += ex;");
+            } else {
+                emit_line(e, "sum += %s(x[c * %lld] - max);", emit_math(e, dt, "exp"), (long long)D);
+            }
+            emit_close(e);
+            emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
+            if (keep)
+                emit_line(e, "const %s prob = dx[c * %lld] / sum;", t, (long long)D);
+            else
+                emit_line(e, "const %s prob = %s(x[c * %lld] - max) / sum;", t,
+                          emit_math(e, dt, "exp"), (long long)D);
         }
-        emit_close(e);
-        emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)C);
-        if (keep)
-            emit_line(e, "const %s prob = dx[c * %lld] / sum;", t, (long long)D);
-        else
-            emit_line(e, "const %s prob = %s(x[c * %lld] - max) / sum;", t,
-                      emit_math(e, dt, "exp"), (long long)D);
         emit_line(e, "dx[c * %lld] = (prob - (c == l ? %s : %s)) * scale;", (long long)D,
                   emit_flit(e, 1, dt), emit_flit(e, 0, dt));
     } else {

@@ -131,6 +131,29 @@ static void emit_act_grad(Emitter *e, const Cell *c, int d, int a, const char *g
  * cin, cout, hcell [N][H] (C_{t-1}, C_t, h(C_t)); for GRU hr [N][H]
  * (r (.) H_{t-1}, or H_{t-1}*Rh^T + Rbh with linear_before_reset); the
  * states h, c and their gradients dh, dc [B][H]; tmp [G*H]. */
+/* n columns rounded up to whole panels of the target's GEMM kernel. */
+static int64_t r_panels(const Emitter *e, int64_t n)
+{
+    int mr, nr;
+    gemm_micro_tile(e->target, &mr, &nr);
+    return (n + nr - 1) / nr * nr;
+}
+
+/* With step GEMMs, R is packed once per direction for all of them (it is
+ * a run-time input here, which the GEMM would otherwise repack every step):
+ * rtp = R^T [H][G*H] for the forward steps (not GRU's two products), rp =
+ * R [G*H][H] for dz R, both as the micro-kernel's B panels. */
+static void emit_pack_r(Emitter *e, const Cell *c)
+{
+    int mr, nr;
+    gemm_micro_tile(e->target, &mr, &nr);
+    long long GH = c->G * c->H, H = c->H;
+    if (c->op != OP_GRUGrad)
+        emit_line(e, "kiln_sgemm_pack_b(%d, %lld, %lld, rw, 1, %lld, rtp); /* R^T, once */", nr, H,
+                  GH, H);
+    emit_line(e, "kiln_sgemm_pack_b(%d, %lld, %lld, rw, %lld, 1, rp); /* R, once */", nr, GH, H, H);
+}
+
 static void emit_scratch(Emitter *e, Cell *c)
 {
     int64_t GH = c->G * c->H, NG = c->N * GH, NH = c->N * c->H, BH = c->B * c->H, at = 0;
@@ -151,6 +174,8 @@ static void emit_scratch(Emitter *e, Cell *c)
         {"dh", BH, true, "dH carried to the step before"},
         {"dc", BH, lstm, "dC carried to the step before"},
         {"tmp", GH, !c->step_gemm, "one step's sums over R"},
+        {"rtp", r_panels(e, GH) * c->H, c->step_gemm && !gru, "R^T packed for the forward steps"},
+        {"rp", r_panels(e, c->H) * GH, c->step_gemm, "R packed for the backward steps"},
     };
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) {
         if (!bufs[k].used)
@@ -291,10 +316,10 @@ static void emit_walk_open(Emitter *e, const Cell *c, int d, bool backward)
                                        (long long)(c->layout ? c->H : c->B * c->H)),
                           c->layout ? c->T * c->H : c->H, false, c->own_scratch);
     } else if (c->step_gemm && !backward) {
-        emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch */");
+        emit_line(e, "/* pre_t += H_{t-1} R^T for the whole batch (R^T packed in rtp) */");
         emit_gemm_product(e, c->B, c->G * c->H, c->H, rnn_matrix("h", c->H, 1),
-                          rnn_matrix("rw", 1, c->H), step_rows(e, c, "pre"), step_stride(c),
-                          true, c->own_scratch);
+                          (GemmOperand){.src = GEMM_PACKED, .expr = "rtp"},
+                          step_rows(e, c, "pre"), step_stride(c), true, c->own_scratch);
     }
     emit_open(e, "for (int b = 0; b < %lld; b++)", (long long)c->B);
     if (e->in_name[IN_LENS]) {
@@ -382,6 +407,12 @@ static void emit_rnn_forward(Emitter *e, const Cell *c, int d)
     emit_line(e, "/* H_t = %s(Xt*W^T + H_{t-1}*R^T + Wb + Rb) */", c->acts.act[d][0]);
     if (!c->step_gemm)
         emit_rec(e, c, c->H, 0, "hi", "pr", true);
+    const char *fn = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    if (fn) { /* Tanh or Sigmoid on the target's vector loop (templates/kiln_vmath.h) */
+        emit_line(e, "kiln_vmath_%s(%s, %lld, pr, ac);", emit_vmath(e, c->dt), fn, (long long)c->H);
+        emit_line(e, "memcpy(hb, ac, %lld * sizeof(%s));", (long long)c->H, c->t);
+        return;
+    }
     emit_open(e, "for (int j = 0; j < %lld; j++)", (long long)c->H);
     emit_line(e, "%s v = pr[j];", c->t);
     rnn_emit_activation(e, c->dt, &c->acts, d, 0, "v", true);
@@ -406,6 +437,37 @@ static void emit_rnn_backward(Emitter *e, const Cell *c, int d)
 
 /* ---- GRU, gates z r h ---- */
 
+/* The rest of emit_gru_forward (after the recurrent products) on the
+ * target's vector loops (templates/kiln_vmath.h) for f = Sigmoid, g = Tanh
+ * without clip; false (nothing printed) otherwise. */
+static bool gru_forward_vec(Emitter *e, const Cell *c, int d)
+{
+    const char *f = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(c->dt, &c->acts, d, 1, true);
+    if (!f || !g || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH"))
+        return false;
+    long long H = c->H;
+    const char *vm = emit_vmath(e, c->dt);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_SIGMOID, %lld, pr, ac); /* z, r */", vm, 2 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    if (c->lbr) /* pre_h = Xt*Wh^T + Wbh + r (.) hr */
+        emit_line(e, "pr[%lld + j] += ac[%lld + j] * hrr[j];", 2 * H, H);
+    else
+        emit_line(e, "hrr[j] = ac[%lld + j] * hi[j];", H);
+    emit_close(e);
+    if (!c->lbr) {
+        emit_line(e, "/* pre_h += (r (.) H_{t-1})*Rh^T */");
+        emit_rec(e, c, H, 2 * H, "hrr", arena_printf(e->arena, "(pr + %lld)", 2 * H), true);
+    }
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, pr + %lld, ac + %lld); /* h~ */", vm, H,
+              2 * H, 2 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "hb[j] = (%s - ac[j]) * ac[%lld + j] + ac[j] * hi[j];", emit_flit(e, 1, c->dt),
+              2 * H);
+    emit_close(e);
+    return true;
+}
+
 /*   z = f(Xt*Wz^T + H_{t-1}*Rz^T + Wbz + Rbz),  r likewise
  *   lbr 0: h~ = g(Xt*Wh^T + (r (.) H_{t-1})*Rh^T + Rbh + Wbh)
  *   lbr 1: h~ = g(Xt*Wh^T + r (.) (H_{t-1}*Rh^T + Rbh) + Wbh)
@@ -428,6 +490,8 @@ static void emit_gru_forward(Emitter *e, const Cell *c, int d)
             emit_close(e);
         }
     }
+    if (gru_forward_vec(e, c, d))
+        return;
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     emit_line(e, "%s z = pr[j], r = pr[%lld + j];", t, H);
     rnn_emit_activation(e, c->dt, &c->acts, d, 0, "z", true);
@@ -506,6 +570,33 @@ static void emit_gru_backward(Emitter *e, const Cell *c, int d)
 
 /* ---- LSTM, gates i o f c (peepholes P in the order i o f) ---- */
 
+/* emit_lstm_forward's gates on templates/kiln_vmath.h's vector loops, for
+ * f = Sigmoid, g = h = Tanh without clip, peepholes or input_forget (what
+ * torch exports); false (nothing printed) otherwise. */
+static bool lstm_forward_vec(Emitter *e, const Cell *c, int d)
+{
+    const char *f = rnn_vmath_fn(c->dt, &c->acts, d, 0, true);
+    const char *g = rnn_vmath_fn(c->dt, &c->acts, d, 1, true);
+    const char *h = rnn_vmath_fn(c->dt, &c->acts, d, 2, false);
+    if (!f || !g || !h || strcmp(f, "KILN_VMATH_SIGMOID") || strcmp(g, "KILN_VMATH_TANH") ||
+        strcmp(h, "KILN_VMATH_TANH") || e->in_name[IN_P] || c->input_forget)
+        return false;
+    long long H = c->H;
+    const char *vm = emit_vmath(e, c->dt);
+    emit_line(e, "/* act: i, o, f = Sigmoid(pre), g = Tanh(pre) */");
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_SIGMOID, %lld, pr, ac);", vm, 3 * H);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, pr + %lld, ac + %lld);", vm, H, 3 * H, 3 * H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "co[j] = cb[j] = ac[%lld + j] * ci[j] + ac[j] * ac[%lld + j]; /* C_t */", 2 * H,
+              3 * H);
+    emit_close(e);
+    emit_line(e, "kiln_vmath_%s(KILN_VMATH_TANH, %lld, co, hc); /* h(C_t) */", vm, H);
+    emit_open(e, "for (int j = 0; j < %lld; j++)", H);
+    emit_line(e, "hb[j] = ac[%lld + j] * hc[j]; /* H_t = o (.) h(C_t) */", H);
+    emit_close(e);
+    return true;
+}
+
 /*   i = f(pre_i + Pi (.) C_{t-1}),  f = f(pre_f + Pf (.) C_{t-1})  (1 - i with
  *   input_forget),  g = g(pre_c),  C_t = f (.) C_{t-1} + i (.) g,
  *   o = f(pre_o + Po (.) C_t),  H_t = o (.) h(C_t); the peephole terms are
@@ -519,6 +610,8 @@ static void emit_lstm_forward(Emitter *e, const Cell *c, int d)
         emit_line(e, "/* pre += H_{t-1}*R^T for i, o, f, c */");
         emit_rec(e, c, 4 * H, 0, "hi", "pr", true);
     }
+    if (lstm_forward_vec(e, c, d))
+        return;
     emit_open(e, "for (int j = 0; j < %lld; j++)", H);
     if (peep)
         emit_line(e, "pr[j] += p[j] * ci[j];");
@@ -828,6 +921,8 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
             emit_line(e, "%s *dpp = %s; /* dP of i, o, f */", c.t,
                       plus(e, e->out_name[OUT_DP], d * 3 * c.H));
         emit_projection(e, &c);
+        if (c.step_gemm)
+            emit_pack_r(e, &c);
         emit_state_init(e, &c, d);
         emit_line(e, "/* forward again, saving each step */");
         emit_walk_open(e, &c, d, false);
@@ -848,7 +943,8 @@ static bool emit_bptt(Emitter *e, const Graph *g, const Node *n, CellEmit fwd, C
                       gru ? "dzr" : "dz");
             emit_gemm_product(e, c.B, c.H, c.G * c.H,
                               rnn_matrix(step_rows(e, &c, gru ? "dzr" : "dz"), step_stride(&c), 1),
-                              rnn_matrix("rw", c.H, 1), "dh", c.H, gru, c.own_scratch);
+                              (GemmOperand){.src = GEMM_PACKED, .expr = "rp"}, "dh", c.H, gru,
+                              c.own_scratch);
         }
         emit_close(e);
         emit_state_grads(e, &c, d);
