@@ -176,3 +176,10 @@ rng.standard_normal((20 * 4, 2, 5, 5)).astype(np.float32).tofile(sys.argv[1] + "
 rng.standard_normal((20 * 4, 5)).astype(np.float32).tofile(sys.argv[1] + "/input_1.bin")
 PY
 same_bits tiny "$tmp/tiny"
+# a hand-written FusedOptimizer whose dY doesn't sum to its parameter is a
+# one-line error, not a crash
+sed 's/shape = \[1, 3, 1, 1\]/shape = [1, 3, 3, 1]/' "$tmp/tiny.f.kir" > "$tmp/bad_update.kir"
+msg=$("$kiln" compile "$tmp/bad_update.kir" -o "$tmp/badout" 2>&1) && fail "a bad FusedOptimizer compiled"
+[ "$(wc -l <<<"$msg")" = 1 ] && grep -q "FusedOptimizer.*dY does not sum to the parameter's 3 elements" <<<"$msg" ||
+  fail "bad FusedOptimizer: $msg"
+echo "ok: a bad FusedOptimizer is refused"
