@@ -33,7 +33,8 @@ extern const struct kiln_embedded_file kiln_bench_files[];    /* kiln bench's ha
 const char *const driver_pass_names[] = {"import", "init_params", "infer_shapes", "training",
                                          "dce", "fuse_batchnorm", "fuse_matmul_add",
                                          "fuse_transpose", "fuse_activation",
-                                         "fuse_grad_mask", "fuse_elementwise", NULL};
+                                         "fuse_grad_mask", "fuse_elementwise",
+                                         "fuse_grad_update", NULL};
 
 /* ---- --verbose: one line per stage, handed to o->trace (main.c prints) ---- */
 
@@ -284,7 +285,8 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
          !step(g, "fuse_transpose", pass_fuse_transpose, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_activation", pass_fuse_activation, true, o, dump, &dumped, &live, d) ||
          !step(g, "fuse_grad_mask", pass_fuse_grad_mask, true, o, dump, &dumped, &live, d) ||
-         !step(g, "fuse_elementwise", pass_fuse_elementwise, true, o, dump, &dumped, &live, d)))
+         !step(g, "fuse_elementwise", pass_fuse_elementwise, true, o, dump, &dumped, &live, d) ||
+         !step(g, "fuse_grad_update", pass_fuse_grad_update, true, o, dump, &dumped, &live, d)))
         return false;
     /* last: its per-node and per-value tables must see the final graph */
     if (!pass_batch_rows(g, d))
@@ -303,7 +305,7 @@ static bool pipeline(Arena *a, const CompileOptions *o, Compiled *c, StrBuf *dum
         return false;
     trace(o, "schedule: inference: %d node%s, workspace %s", c->run.n, plural(c->run.n),
           size_str(c->run_plan.size, s1, sizeof s1));
-    if (!t)
+    if (!t && g->train_loss < 0) /* a .kir training graph (kiln ir --train) has its step */
         return true;
     if (!sched_entry(g, keep, n_keep, &c->train, d) ||
         !sched_plan_memory(g, &c->train, keep, n_keep, &c->train_plan, d))
@@ -483,7 +485,7 @@ bool driver_ir(const CompileOptions *opts, StrBuf *out, Diag *d)
     CompileOptions oo = *opts, *o = &oo;
     Compiled c = {0};
     if (o->dot && !o->dump_after)
-        o->dump_after = o->no_fuse ? "dce" : "fuse_elementwise"; /* after every pass */
+        o->dump_after = o->no_fuse ? "dce" : "fuse_grad_update"; /* after every pass */
     bool ok = read_freeze_files(a, o, d) && pipeline(a, o, &c, out, d);
     if (!ok && !d->errors)
         diag_error(d, "--dump-after: unknown pass '%s'", o->dump_after);

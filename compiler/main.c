@@ -78,7 +78,7 @@ static const char usage[] =
     "ir options:\n"
     "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes, dce,\n"
     "                          fuse_batchnorm, fuse_matmul_add, fuse_transpose, fuse_activation,\n"
-    "                          fuse_grad_mask, fuse_elementwise\n"
+    "                          fuse_grad_mask, fuse_elementwise, fuse_grad_update\n"
     "  --dot                   print a Graphviz graph instead (after all passes by default)\n"
     "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"
     "\n"
@@ -186,7 +186,7 @@ static const struct HelpRow {
     {CMD_IR, "  --dump-after PASS       print the IR after PASS: import, init_params, infer_shapes,\n"
              "                          training (with --train), dce, fuse_batchnorm,\n"
              "                          fuse_matmul_add, fuse_transpose, fuse_activation,\n"
-             "                          fuse_grad_mask or fuse_elementwise\n"
+             "                          fuse_grad_mask, fuse_elementwise or fuse_grad_update\n"
              "  --dot                   print a Graphviz graph instead of .kir text\n"
              "  --svg FILE, --png FILE  draw the graph into FILE with Graphviz's dot\n"},
     {CMD_COMPILE | CMD_IR | CMD_TUNE | CMD_BENCH,

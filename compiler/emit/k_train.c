@@ -105,30 +105,13 @@ bool k_unary_grad(Emitter *e, const Graph *g, const Node *n)
 
 /* Whether f32 y is x summed over some leading and some trailing dims
  * only (a bias gradient: [N, C, H, W] -> [1, C, 1, 1] or [C]): x viewed as
- * [outer, mid, inner] with y [mid], inner long enough for vectors. */
-static bool sum_to_middle(const Value *x, const Value *y, int64_t *outer, int64_t *mid,
+ * [outer, mid, inner] with y [mid] (shape_sum_split), inner long enough for
+ * vectors. SumToShape and FusedOptimizer choose their summation by it. */
+static bool sum_to_middle(DType dt, const Shape *x, const Shape *y, int64_t *outer, int64_t *mid,
                           int64_t *inner)
 {
-    int rx = x->shape.rank, off = rx - y->shape.rank, first = -1, last = -1;
-    if (x->dtype != DT_F32 || off < 0)
-        return false;
-    for (int i = 0; i < rx; i++) { /* the kept dims (of more than one element) */
-        int64_t yd = i < off ? 1 : y->shape.dims[i - off];
-        if (yd != 1 && yd != x->shape.dims[i])
-            return false;
-        if (yd != 1) {
-            first = first < 0 ? i : first;
-            last = i;
-        }
-    }
-    *outer = *mid = *inner = 1;
-    for (int i = 0; i < rx; i++) {
-        int64_t yd = i < off ? 1 : y->shape.dims[i - off];
-        if (i > first && i < last && yd == 1 && x->shape.dims[i] != 1)
-            return false; /* a summed dim between kept ones */
-        *(i < first ? outer : i > last ? inner : mid) *= x->shape.dims[i];
-    }
-    return first >= 0 && *inner >= 16 && *outer * *mid * *inner < ((int64_t)1 << 31);
+    return dt == DT_F32 && shape_sum_split(x, y, outer, mid, inner) &&
+           *mid > 1 && *inner >= 16 && *outer * *mid * *inner < ((int64_t)1 << 31);
 }
 
 /* SumToShape: y (shape s) = the sum of x over the dims x was broadcast
@@ -139,7 +122,7 @@ bool k_sum_to(Emitter *e, const Graph *g, const Node *n)
 {
     const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
     int64_t outer, mid, inner;
-    if (sum_to_middle(x, y, &outer, &mid, &inner)) {
+    if (sum_to_middle(x->dtype, &x->shape, &y->shape, &outer, &mid, &inner)) {
         emit_prelude_once(e, "kiln_norm_grad.h", "#include \"kiln_norm_grad.h\"\n\n");
         emit_open(e, "for (int c = 0; c < %lld; c++)", (long long)mid);
         emit_line(e, "double acc = 0.0;");
@@ -508,42 +491,44 @@ static void emit_opt_body(Emitter *e, const Node *n, const char *kind, DType dt)
 #undef L
 }
 
-bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
+/* ptr, or ptr + off when off is given (a block of the tensor). */
+static const char *at(Emitter *e, const char *ptr, const char *off)
 {
-    const Value *p = ir_in(g, n, 0);
-    DType dt = p->dtype;
+    return off ? arena_printf(e->arena, "%s + %s", ptr, off) : ptr;
+}
+
+/* The update of count elements of the parameter from element off (NULL: 0,
+ * all of it), the gradient read from grad[0..count) (x1 when off is NULL).
+ * Adam and AdamW on f32 go through kiln_optim.h's vectors, the rest as one
+ * scalar loop; either way each element's operations are the same. */
+static void emit_update(Emitter *e, const Node *n, DType dt, const char *count, const char *off,
+                        const char *grad)
+{
     const char *t = dtype_ctype(dt), *kind = ir_attr_str(n, "kind", "sgd");
     double wd = ir_attr_float(n, "weight_decay", 0), l1 = ir_attr_float(n, "l1", 0);
     double l2 = ir_attr_float(n, "l2", 0);
     bool adamw = !strcmp(kind, "adamw");
-    emit_line(e, "const %s lr = (%s)x2[0];", t, t);
-    emit_line(e, "const int64_t step = x3[0] + 1;");
-    emit_line(e, "(void)step;");
-    if (!strcmp(kind, "adam") || adamw) {
-        emit_line(e, "const %s step_size = (%s)((double)lr / (1.0 - pow(%.17g, (double)step)));", t, t,
-                  ir_attr_float(n, "beta1", 0.9));
-        emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1.0 - pow(%.17g, (double)step));", t, t,
-                  ir_attr_float(n, "beta2", 0.999));
-    }
     if (dt == DT_F32 && (!strcmp(kind, "adam") || adamw) && l1 == 0 && l2 == 0) {
         /* the same update on 4-lane vectors (templates/kiln_optim.h) */
         double b1 = ir_attr_float(n, "beta1", 0.9), b2 = ir_attr_float(n, "beta2", 0.999);
         emit_prelude_once(e, "kiln_optim.h", "#include \"kiln_optim.h\"\n\n");
-        if (wd != 0 && adamw)
-            emit_line(e, "const float p_scale = %s - lr * %s;", emit_flit(e, 1, dt), emit_flit(e, wd, dt));
         bool v4 = e->target == TARGET_X86_64_V4; /* 16 lanes; P_init checks the CPU */
         e->needs_avx512 |= v4;
-        emit_line(e, "kiln_adam_f32%s(%lld, x0, x1, x4, x5, y0, y1, y2,", v4 ? "_avx512" : "",
-                  (long long)shape_numel(&p->shape));
+        emit_line(e, "kiln_adam_f32%s(%s, %s, %s, %s, %s, %s, %s, %s,", v4 ? "_avx512" : "", count,
+                  at(e, "x0", off), grad, at(e, "x4", off), at(e, "x5", off), at(e, "y0", off),
+                  at(e, "y1", off), at(e, "y2", off));
         emit_line(e, "              %s, %s, %s, %s, %s,", emit_flit(e, b1, dt), emit_flit(e, 1 - b1, dt),
                   emit_flit(e, b2, dt), emit_flit(e, 1 - b2, dt),
                   emit_flit(e, ir_attr_float(n, "eps", 1e-8), dt));
         emit_line(e, "              step_size, bc2_sqrt, %s, %s);", wd != 0 && adamw ? "p_scale" : "1.0f",
                   wd != 0 && !adamw ? emit_flit(e, wd, dt) : "0.0f");
-        return true;
+        return;
     }
-    emit_open(e, "for (int i = 0; i < %lld; i++)", (long long)shape_numel(&p->shape));
-    emit_line(e, "%s p = x0[i], g = x1[i];", t);
+    if (off)
+        emit_open(e, "for (int i = %s; i < %s + %s; i++)", off, off, count);
+    else
+        emit_open(e, "for (int i = 0; i < %s; i++)", count);
+    emit_line(e, "%s p = x0[i], g = %s;", t, off ? arena_printf(e->arena, "%s[i - %s]", grad, off) : "x1[i]");
     if (l2 != 0)
         emit_line(e, "g += %s * p;", emit_flit(e, l2, dt));
     if (l1 != 0)
@@ -554,5 +539,88 @@ bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
         emit_line(e, "g += %s * p;", emit_flit(e, wd, dt));
     emit_opt_body(e, n, kind, dt);
     emit_close(e);
+}
+
+/* Elements of a FusedOptimizer's gradient summed at a time, kept on the stack. */
+#define GRAD_BLOCK 64
+
+/* FusedOptimizer (pass/fuse_grad_update.c): the gradient is x1 = dY summed
+ * to attribute "shape" ([outer, mid, inner] -> [mid], shape_sum_split),
+ * GRAD_BLOCK elements at a time into a local block, each block updated at
+ * once. Every gradient element is summed in SumToShape's order (k_sum_to:
+ * runs in double when inner is long, else in float over dY's order), so
+ * the step is the unfused one to the bit. */
+static void emit_fused_update(Emitter *e, const Graph *g, const Node *n, DType dt)
+{
+    const Value *dy = ir_in(g, n, 1);
+    const Attr *a = ir_attr(n, "shape");
+    Shape s = {.rank = (int)a->n};
+    memcpy(s.dims, a->ints, sizeof(int64_t) * (size_t)a->n);
+    int64_t outer, mid, inner;
+    bool runs = sum_to_middle(dy->dtype, &dy->shape, &s, &outer, &mid, &inner);
+    KILN_ASSERT(runs || shape_sum_split(&dy->shape, &s, &outer, &mid, &inner)); /* shape_fused_optimizer */
+    const char *t = dtype_ctype(dt);
+    if (runs)
+        emit_prelude_once(e, "kiln_norm_grad.h", "#include \"kiln_norm_grad.h\"\n\n");
+    emit_open(e, "for (int c0 = 0; c0 < %lld; c0 += %d)", (long long)mid, GRAD_BLOCK);
+    emit_line(e, "const int nc = %lld - c0 < %d ? %lld - c0 : %d;", (long long)mid, GRAD_BLOCK,
+              (long long)mid, GRAD_BLOCK);
+    emit_line(e, "%s gb[%d]; /* the gradient of elements c0 .. c0 + nc - 1 */", t, GRAD_BLOCK);
+    if (runs) {
+        emit_open(e, "for (int c = 0; c < nc; c++)");
+        emit_line(e, "double acc = 0.0;");
+        emit_open(e, "for (int o = 0; o < %lld; o++)", (long long)outer);
+        emit_line(e, "acc += kiln_norm_sum(x1 + (o * %lld + c0 + c) * %lld, %lld);", (long long)mid,
+                  (long long)inner, (long long)inner);
+        emit_close(e);
+        emit_line(e, "gb[c] = (float)acc;");
+        emit_close(e);
+    } else {
+        emit_open(e, "for (int c = 0; c < nc; c++)");
+        emit_line(e, "gb[c] = %s;", emit_flit(e, 0, dt));
+        emit_close(e);
+        emit_open(e, "for (int64_t o = 0; o < %lld; o++)", (long long)outer);
+        emit_open(e, "for (int c = 0; c < nc; c++)");
+        if (inner == 1) {
+            emit_line(e, "gb[c] += x1[o * %lld + c0 + c];", (long long)mid);
+        } else {
+            emit_open(e, "for (int64_t i = 0; i < %lld; i++)", (long long)inner);
+            emit_line(e, "gb[c] += x1[(o * %lld + c0 + c) * %lld + i];", (long long)mid, (long long)inner);
+            emit_close(e);
+        }
+        emit_close(e);
+        emit_close(e);
+    }
+    emit_update(e, n, dt, "nc", "c0", "gb");
+    emit_close(e);
+}
+
+/* Optimizer, and FusedOptimizer (the same update reading dY, see
+ * emit_fused_update): learning rate and step, Adam's bias corrections,
+ * then the update. */
+bool k_optimizer(Emitter *e, const Graph *g, const Node *n)
+{
+    const Value *p = ir_in(g, n, 0);
+    DType dt = p->dtype;
+    const char *t = dtype_ctype(dt), *kind = ir_attr_str(n, "kind", "sgd");
+    double wd = ir_attr_float(n, "weight_decay", 0);
+    bool adam = !strcmp(kind, "adam") || !strcmp(kind, "adamw");
+    emit_line(e, "const %s lr = (%s)x2[0];", t, t);
+    emit_line(e, "const int64_t step = x3[0] + 1;");
+    emit_line(e, "(void)step;");
+    if (adam) {
+        emit_line(e, "const %s step_size = (%s)((double)lr / (1.0 - pow(%.17g, (double)step)));", t, t,
+                  ir_attr_float(n, "beta1", 0.9));
+        emit_line(e, "const %s bc2_sqrt = (%s)sqrt(1.0 - pow(%.17g, (double)step));", t, t,
+                  ir_attr_float(n, "beta2", 0.999));
+    }
+    if (dt == DT_F32 && adam && wd != 0 && !strcmp(kind, "adamw") && ir_attr_float(n, "l1", 0) == 0 &&
+        ir_attr_float(n, "l2", 0) == 0)
+        emit_line(e, "const float p_scale = %s - lr * %s;", emit_flit(e, 1, dt), emit_flit(e, wd, dt));
+    if (n->op == OP_FusedOptimizer)
+        emit_fused_update(e, g, n, dt);
+    else
+        emit_update(e, n, dt, arena_printf(e->arena, "%lld", (long long)shape_numel(&p->shape)), NULL,
+                    "x1");
     return true;
 }

@@ -194,6 +194,30 @@ bool shape_equal(const Shape *a, const Shape *b)
     return true;
 }
 
+bool shape_sum_split(const Shape *x, const Shape *y, int64_t *outer, int64_t *mid, int64_t *inner)
+{
+    int rx = x->rank, off = rx - y->rank, first = -1, last = -1;
+    if (off < 0)
+        return false;
+    for (int i = 0; i < rx; i++) { /* the kept dims (of more than one element) */
+        int64_t yd = i < off ? 1 : y->dims[i - off];
+        if (yd != 1 && yd != x->dims[i])
+            return false;
+        if (yd != 1) {
+            first = first < 0 ? i : first;
+            last = i;
+        }
+    }
+    *outer = *mid = *inner = 1;
+    for (int i = 0; i < rx; i++) {
+        int64_t yd = i < off ? 1 : y->dims[i - off];
+        if (i > first && i < last && yd == 1 && x->dims[i] != 1)
+            return false; /* a summed dim between kept ones */
+        *(i < first || first < 0 ? outer : i > last ? inner : mid) *= x->dims[i];
+    }
+    return true;
+}
+
 const char *shape_str(const Shape *s, char *buf, size_t n)
 {
     if (s->rank == 0) {

@@ -51,6 +51,11 @@ typedef struct Shape {
 int64_t shape_numel(const Shape *s);   /* -1 if any dim is symbolic */
 bool shape_is_static(const Shape *s);
 bool shape_equal(const Shape *a, const Shape *b);
+/* Whether y, x summed over the dims y broadcasts along (numpy, aligned
+ * right), keeps one contiguous run of x's dims: x viewed as [outer, mid,
+ * inner] with y's elements the mid ones, summed over outer and inner (a bias
+ * gradient: [N, C, H, W] -> [1, C, 1, 1] or [C]; all summed: mid = 1). */
+bool shape_sum_split(const Shape *x, const Shape *y, int64_t *outer, int64_t *mid, int64_t *inner);
 /* "1x3x32x32" style, "scalar" for rank 0; into buf. */
 const char *shape_str(const Shape *s, char *buf, size_t n);
 

@@ -545,6 +545,18 @@ static bool rows_node(Rows *r, Node *n)
         set_out(r, n, 0, -1, false);
         return true;
     }
+    case OP_FusedOptimizer: { /* a SumToShape of dY (input 1), then the update */
+        const Value *x = ir_in(r->g, n, 1);
+        const Attr *s = ir_attr(n, "shape");
+        int a = ax_of(r, n, 1), k = a - (x->shape.rank - (int)s->n);
+        if (a < 0 || (k >= 0 && s->ints[k] == x->shape.dims[a]))
+            return refuse(r, n, "keeps a batch axis in the state");
+        if (!zero_of(r, n, 1))
+            return refuse(r, n, "sums over the batch axis");
+        for (int i = 0; i < n->n_out; i++)
+            set_out(r, n, i, -1, false);
+        return true;
+    }
     case OP_RNN:
     case OP_GRU:
     case OP_LSTM:

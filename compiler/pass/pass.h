@@ -50,6 +50,7 @@ bool pass_fuse_transpose(Graph *g, Diag *d);   /* fuse_transpose.c */
 bool pass_fuse_activation(Graph *g, Diag *d);  /* fuse_activation.c */
 bool pass_fuse_elementwise(Graph *g, Diag *d); /* fuse_elementwise.c */
 bool pass_fuse_grad_mask(Graph *g, Diag *d);   /* fuse_grad_mask.c */
+bool pass_fuse_grad_update(Graph *g, Diag *d); /* fuse_grad_update.c */
 /* FusedElementwise's steps (fuse_elementwise.c): the arity of op as a step
  * (1 or 2), 0 when it can't be one. Keep in step with the formulas of
  * emit/k_elementwise.c (emit_unary_float_expr, emit_binary_expr). */

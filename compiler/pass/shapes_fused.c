@@ -1,6 +1,7 @@
-/* shapes_fused.c — the shape rule of kiln's FusedElementwise
- * (ir/ops_fused.def), made by pass/fuse_elementwise.c or read from a .kir
- * file: it checks the step program, since a hand-written one may be wrong. */
+/* shapes_fused.c — the shape rules of kiln's FusedElementwise and
+ * FusedOptimizer (ir/ops_fused.def), made by pass/fuse_elementwise.c and
+ * pass/fuse_grad_update.c or read from a .kir file: they check what a
+ * hand-written node may get wrong (the step program, the gradient's sum). */
 #include "pass.h"
 
 #include <string.h>
@@ -64,4 +65,37 @@ bool shape_fused_elementwise(Graph *g, Node *n, Diag *d)
     }
     rule_set_out(g, n, 0, DT_F32, &out);
     return true;
+}
+
+/* FusedOptimizer: Optimizer's inputs and outputs (shape_optimizer), but
+ * input 1 is dY (f32, like the parameter), whose sum to attribute "shape"
+ * (SumToShape's rule) is the gradient: as many elements as the parameter,
+ * and summed over leading and trailing dims only (shape_sum_split), which
+ * is what the kernel (emit/k_train.c) sums. */
+bool shape_fused_optimizer(Graph *g, Node *n, Diag *d)
+{
+    const Value *p = ir_in(g, n, 0), *dy = ir_in(g, n, 1);
+    const Attr *a = ir_attr(n, "shape");
+    if (!a || a->type != ATTR_INTS || a->n > IR_MAX_RANK) {
+        ir_node_error(d, n, "needs an ints attribute 'shape'");
+        return false;
+    }
+    Shape s = {.rank = (int)a->n}, b;
+    memcpy(s.dims, a->ints, sizeof(int64_t) * (size_t)a->n);
+    int64_t outer, mid, inner;
+    if (p->dtype != DT_F32 || dy->dtype != DT_F32) {
+        ir_node_error(d, n, "the parameter and dY must be f32");
+        return false;
+    }
+    if (!rule_broadcast(&dy->shape, &s, &b) || !shape_equal(&b, &dy->shape) ||
+        shape_numel(&s) != shape_numel(&p->shape)) {
+        ir_node_error(d, n, "dY does not sum to the parameter's %lld elements",
+                      (long long)shape_numel(&p->shape));
+        return false;
+    }
+    if (!shape_sum_split(&dy->shape, &s, &outer, &mid, &inner)) {
+        ir_node_error(d, n, "dY must be summed over leading and trailing dims only");
+        return false;
+    }
+    return shape_optimizer(g, n, d);
 }

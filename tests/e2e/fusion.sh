@@ -98,3 +98,88 @@ expect_count "no Relu gradient left" 0 '= kiln::UnaryGrad\(' "$tr"
 tru=$("$kiln" ir "$src/examples/mnist_mlp/model.kir" --batch 8 --train --loss softmax_ce \
       --loss-on logits --dump-after dce --no-fuse | grep '^node')
 expect_count "--no-fuse: the Relu gradient stays" 1 '= kiln::UnaryGrad\(' "$tru"
+
+# fuse_grad_update: a bias gradient (SumToShape of dY, a conv's through a
+# Reshape) that only its parameter's update reads becomes part of that update
+# (FusedOptimizer reading dY). MLP: both biases; LeNet: its three Gemm biases,
+# not the BatchNormalizations' scale and shift (BatchNormGrad makes those).
+tr=$("$kiln" ir "$src/examples/mnist_mlp/model.kir" --batch 8 --train --loss softmax_ce \
+     --loss-on logits --dump-after fuse_grad_update | grep '^node')
+expect_count "MLP bias gradients fused into their updates" 2 '= kiln::FusedOptimizer\(%fc[12]\.bias, ' "$tr"
+expect_count "MLP: no SumToShape left" 0 '= kiln::SumToShape\(' "$tr"
+expect_count "--no-fuse: the bias gradients stay" 2 '= kiln::SumToShape\(' "$tru"
+expect_count "--no-fuse: no FusedOptimizer" 0 'FusedOptimizer' "$tru"
+lt=$("$kiln" ir "$src/examples/lenet_cnn/model.kir" --batch 4 --train --loss sparse_softmax_ce \
+     --loss-on logits --optimizer sgd --momentum 0.9 --dump-after fuse_grad_update | grep '^node')
+expect_count "LeNet Gemm bias gradients fused" 3 '= kiln::FusedOptimizer\(%fc[123]\.bias, ' "$lt"
+expect_count "LeNet BatchNormalization parameters updated apart" 4 '= kiln::Optimizer\(%bn[12]\.' "$lt"
+# --clip-norm needs every gradient's norm before any update: nothing fuses
+tc=$("$kiln" ir "$src/examples/mnist_mlp/model.kir" --batch 8 --train --loss softmax_ce \
+     --loss-on logits --clip-norm 1 --dump-after fuse_grad_update | grep '^node')
+expect_count "--clip-norm: no FusedOptimizer" 0 'FusedOptimizer' "$tc"
+
+# The fused step is the unfused one to the bit: the IR before and after
+# fuse_grad_update (as .kir), each compiled with --no-fuse and trained 20
+# steps by tests/training/train_harness.c; losses and parameter files cmp
+# equal. Cases: torch_train.py's MLP (Adam on vectors, bias sums over rows,
+# two blocks of 64), its 1-D conv net (SGD with momentum; a conv bias through
+# a Reshape, summed in double runs) and conv net (AdamW); a tiny conv net
+# (RMSprop with momentum and --l2 on the scalar loop, a conv bias over 3x3
+# outputs summed in float).
+same_bits() { # NAME DIR: DIR has model.onnx or model.kir, flags.txt and input_*.bin
+  local name=$1 dir=$2 model flags v
+  model=$dir/model.onnx
+  [ -f "$model" ] || model=$dir/model.kir
+  flags=$(cat "$dir/flags.txt")
+  # shellcheck disable=SC2086
+  "$kiln" ir "$model" $flags --dump-after fuse_elementwise > "$tmp/$name.u.kir"
+  # shellcheck disable=SC2086
+  "$kiln" ir "$model" $flags --dump-after fuse_grad_update > "$tmp/$name.f.kir"
+  [ "$(count '= kiln::FusedOptimizer\(' "$(cat "$tmp/$name.f.kir")")" -gt 0 ] ||
+    fail "$name: fuse_grad_update did not fire"
+  for v in u f; do
+    "$kiln" compile "$tmp/$name.$v.kir" --no-fuse -o "$tmp/$name.$v" --prefix model
+    cc -O2 -std=c99 -Wall -Wextra -Werror -I "$tmp/$name.$v" "$tmp/$name.$v"/*.c \
+      "$src/tests/training/train_harness.c" -lm -o "$tmp/$name.$v/train"
+    mkdir -p "$tmp/$name.$v/out"
+    "$tmp/$name.$v/train" 20 "$tmp/$name.$v/out" "$dir"/input_*.bin > "$tmp/$name.$v/out/losses.txt"
+  done
+  cmp "$tmp/$name.u/out/losses.txt" "$tmp/$name.f/out/losses.txt" || fail "$name: losses differ"
+  cmp "$tmp/$name.u/out/kiln_params.bin" "$tmp/$name.f/out/kiln_params.bin" ||
+    fail "$name: trained parameters differ"
+  echo "ok: $name: fused updates give the same bits"
+}
+for c in mlp_adam conv_misc_sgd conv_mse_adamw; do
+  /usr/bin/python3 "$src/tests/training/torch_train.py" "$c" "$tmp/$c" >/dev/null 2>&1 ||
+    fail "torch_train.py $c did not run"
+  same_bits "$c" "$tmp/$c"
+done
+mkdir -p "$tmp/tiny"
+cat > "$tmp/tiny/model.kir" <<'KIR'
+graph "tiny" producer "kiln tests" opset 13
+input  %x : f32[4, 2, 5, 5]
+param  %cw : f32[3, 2, 3, 3] = glorot_uniform(seed=1)
+param  %cb : f32[3] = zeros
+param  %fw : f32[5, 27] = glorot_uniform(seed=2)
+param  %fb : f32[5] = zeros
+node "conv" %c = Conv(%x, %cw, %cb) {kernel_shape = [3, 3]}
+node "relu" %r = Relu(%c)
+node "flat" %f = Flatten(%r) {axis = 1}
+node "fc"   %y = Gemm(%f, %fw, %fb) {transB = 1}
+output %y
+KIR
+echo "--train --loss mse --loss-on y --optimizer rmsprop --momentum 0.9 --l2 1e-3 --lr 1e-2" > "$tmp/tiny/flags.txt"
+/usr/bin/python3 - "$tmp/tiny" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(7)
+rng.standard_normal((20 * 4, 2, 5, 5)).astype(np.float32).tofile(sys.argv[1] + "/input_0.bin")
+rng.standard_normal((20 * 4, 5)).astype(np.float32).tofile(sys.argv[1] + "/input_1.bin")
+PY
+same_bits tiny "$tmp/tiny"
+# a hand-written FusedOptimizer whose dY doesn't sum to its parameter is a
+# one-line error, not a crash
+sed 's/shape = \[1, 3, 1, 1\]/shape = [1, 3, 3, 1]/' "$tmp/tiny.f.kir" > "$tmp/bad_update.kir"
+msg=$("$kiln" compile "$tmp/bad_update.kir" -o "$tmp/badout" 2>&1) && fail "a bad FusedOptimizer compiled"
+[ "$(wc -l <<<"$msg")" = 1 ] && grep -q "FusedOptimizer.*dY does not sum to the parameter's 3 elements" <<<"$msg" ||
+  fail "bad FusedOptimizer: $msg"
+echo "ok: a bad FusedOptimizer is refused"
