@@ -5,8 +5,9 @@
  * block in tiles; then the same 8x32 kernel reading a runtime A in place
  * (kiln_sgemm_avx512_block_a: no A packing), reading the B of a stride-1
  * convolution on wide rows in place from the padded image
- * (kiln_sgemm_avx512_block_x: no B packing), and a transposing pack for a
- * B stored [N, K]. The generated code prints the cache-blocked loops around
+ * (kiln_sgemm_avx512_block_x: no B packing), a direct convolution kernel
+ * with 16 output channels in the vector lanes (kiln_conv_avx512_oc16_2x5),
+ * and a transposing pack for a B stored [N, K]. The generated code prints the cache-blocked loops around
  * the block routines. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
  * (bench/RESULTS.md's machine) at 256x256x256 and 64x128x784: 16
  * accumulators already cover the FMA latency, and 8 rows divide the batch
@@ -372,6 +373,65 @@ kiln_sgemm_avx512_block_x(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_
                 kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
+}
+
+/* A convolution with 16 output channels in the vector lanes (direct, for
+ * small images whose wide rows would waste many columns: LeNet's conv2
+ * computes 10 of every 14): a tile of 2 output rows x 5 columns of one
+ * image, each accumulator one output position's 16 channels,
+ *   acc(i, t)[oc] = sum over k of w16[k * 16 + oc] * x[i * rs + t + off[k]]
+ * with x the padded image at the tile's first tap, rs the distance between
+ * its two rows' taps, off[k] (kiln_conv_wide_offsets) the image offset of
+ * row k = (ci, r, s) of the weight, w16 [K, 16] the 16 channels' weights
+ * k-major. Then y[oc * ldoc + i * ldy + t] = acc(i, t)[oc] + bias[oc]
+ * (bias NULL: 0) for the rows < rows and columns < cols that exist; the
+ * others are computed from whatever follows in x (the caller keeps 4
+ * floats past each row and a row past the last allocated) and dropped.
+ * Per k one weight load, 10 broadcasts, 10 FMAs. */
+static inline KILN_TARGET_AVX512 void
+kiln_conv_avx512_oc16_2x5(int K, const float *restrict w16, const float *restrict x,
+                          ptrdiff_t rs, const int *restrict off, int rows, int cols,
+                          const float *bias, float *restrict y, ptrdiff_t ldoc, ptrdiff_t ldy)
+{
+    kiln_f32x16 c00 = kiln_f32x16_zero(), c01 = c00, c02 = c00, c03 = c00, c04 = c00;
+    kiln_f32x16 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00;
+    const float *restrict x1 = x + rs;
+    for (int k = 0; k < K; k++) {
+        const kiln_f32x16 w = kiln_f32x16_load(w16 + k * 16);
+        const float *restrict a = x + off[k], *restrict b = x1 + off[k];
+        c00 = kiln_f32x16_fma(kiln_f32x16_bcast(a), w, c00);
+        c01 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 1), w, c01);
+        c02 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 2), w, c02);
+        c03 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 3), w, c03);
+        c04 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 4), w, c04);
+        c10 = kiln_f32x16_fma(kiln_f32x16_bcast(b), w, c10);
+        c11 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 1), w, c11);
+        c12 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 2), w, c12);
+        c13 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 3), w, c13);
+        c14 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 4), w, c14);
+    }
+    /* the tile transposed through t: t[i * 5 + j][oc], then per channel */
+    float t[10 * 16];
+    const kiln_f32x16 v[10] = {c00, c01, c02, c03, c04, c10, c11, c12, c13, c14};
+    for (int q = 0; q < 10; q++)
+        kiln_f32x16_store(t + q * 16, v[q]);
+    for (int oc = 0; oc < 16; oc++) {
+        const float b0 = bias ? bias[oc] : 0.0f;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                y[oc * ldoc + i * ldy + j] = t[(i * 5 + j) * 16 + oc] + b0;
+    }
+}
+
+/* w16 [M/16, K, 16] from a weight w [M, K] (row-major; M a multiple of
+ * 16): each block of 16 output channels k-major, for
+ * kiln_conv_avx512_oc16_2x5. */
+static inline void kiln_conv_pack_oc16(int m, int k, const float *restrict w,
+                                       float *restrict w16)
+{
+    for (int oc = 0; oc < m; oc++)
+        for (int kk = 0; kk < k; kk++)
+            w16[((ptrdiff_t)(oc / 16) * k + kk) * 16 + oc % 16] = w[(ptrdiff_t)oc * k + kk];
 }
 
 /* kiln_sgemm_pack_b for a row-major B (element (k, j) at b[k * ldb + j])
