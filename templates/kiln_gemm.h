@@ -242,6 +242,20 @@ static inline void kiln_sgemm_pack_b_conv_wide(int nr, int kc, int nc, int k0, i
     }
 }
 
+/* The offsets in xp of rows [k0, k0 + kc) of the wide-row B above:
+ * off[kk] = ci*h*w + r*dh*w + s*dw for k = k0 + kk = (ci, r, s), so that
+ * B(k, j) = xp[off[k - k0] + j]. For micro-kernels that read B straight
+ * from the padded image instead of packing it (AVX-512). */
+static inline void kiln_conv_wide_offsets(int kc, int k0, const kiln_conv_geom *g,
+                                          int *restrict off)
+{
+    const int ksz = g->kh * g->kw;
+    for (int kk = 0; kk < kc; kk++) {
+        const int k = k0 + kk, r = (k / g->kw) % g->kh, s = k % g->kw;
+        off[kk] = (k / ksz) * g->h * g->w + r * g->dh * g->w + s * g->dw;
+    }
+}
+
 /* d[0..n) += s[0..n) on 4-lane vectors (ConvTranspose's col2im adds each
  * tap's products into the output this way; compiler/emit/k_conv.c). */
 static inline void kiln_add_run(int n, float *restrict d, const float *restrict s)

@@ -3,8 +3,11 @@
  * lanes, two B vectors, a broadcast) on packed panels, a 1x32 kernel for
  * single rows (batch-1 layers), and the block routine that walks a packed
  * block in tiles; then the same 8x32 kernel reading a runtime A in place
- * (kiln_sgemm_avx512_block_a: no A packing) and a transposing pack for a B
- * stored [N, K]. The generated code prints the cache-blocked loops around
+ * (kiln_sgemm_avx512_block_a: no A packing), reading the B of a stride-1
+ * convolution on wide rows in place from the padded image
+ * (kiln_sgemm_avx512_block_x: no B packing), a direct convolution kernel
+ * with 16 output channels in the vector lanes (kiln_conv_avx512_oc16_2x5),
+ * and a transposing pack for a B stored [N, K]. The generated code prints the cache-blocked loops around
  * the block routines. 8x32 beat 14x32, 6x64 and 4x64 on this Zen 5
  * (bench/RESULTS.md's machine) at 256x256x256 and 64x128x784: 16
  * accumulators already cover the FMA latency, and 8 rows divide the batch
@@ -304,6 +307,147 @@ kiln_sgemm_avx512_block_a(int mc, int nc, int kc, const float *a, ptrdiff_t ars,
                 kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
         }
     }
+}
+
+/* kiln_sgemm_avx512_8x32 with B read in place from a stride-1
+ * convolution's padded image (no packing): B(k, j) = x[off[k] + j] for
+ * the tile's 32 columns j (kiln_conv_wide_offsets), two unaligned vector
+ * loads per k. All 32 columns are read (the caller keeps them allocated);
+ * columns past nr are dropped. */
+static inline KILN_TARGET_AVX512 void
+kiln_sgemm_avx512_8x32_x(int kc, const float *restrict a, const float *restrict x,
+                         const int *restrict off, float *restrict c, ptrdiff_t ldc, int mr,
+                         int nr, const kiln_sgemm_epi *ep, const float *bias, int flags)
+{
+    kiln_f32x16 c00 = kiln_f32x16_zero(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    kiln_f32x16 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00;
+    kiln_f32x16 c61 = c00, c70 = c00, c71 = c00;
+    for (int k = 0; k < kc; k++) {
+        const float *restrict b = x + off[k];
+        const kiln_f32x16 b0 = kiln_f32x16_load(b), b1 = kiln_f32x16_load(b + 16);
+        kiln_f32x16 ai = kiln_f32x16_bcast(a);
+        c00 = kiln_f32x16_fma(ai, b0, c00);
+        c01 = kiln_f32x16_fma(ai, b1, c01);
+        ai = kiln_f32x16_bcast(a + 1);
+        c10 = kiln_f32x16_fma(ai, b0, c10);
+        c11 = kiln_f32x16_fma(ai, b1, c11);
+        ai = kiln_f32x16_bcast(a + 2);
+        c20 = kiln_f32x16_fma(ai, b0, c20);
+        c21 = kiln_f32x16_fma(ai, b1, c21);
+        ai = kiln_f32x16_bcast(a + 3);
+        c30 = kiln_f32x16_fma(ai, b0, c30);
+        c31 = kiln_f32x16_fma(ai, b1, c31);
+        ai = kiln_f32x16_bcast(a + 4);
+        c40 = kiln_f32x16_fma(ai, b0, c40);
+        c41 = kiln_f32x16_fma(ai, b1, c41);
+        ai = kiln_f32x16_bcast(a + 5);
+        c50 = kiln_f32x16_fma(ai, b0, c50);
+        c51 = kiln_f32x16_fma(ai, b1, c51);
+        ai = kiln_f32x16_bcast(a + 6);
+        c60 = kiln_f32x16_fma(ai, b0, c60);
+        c61 = kiln_f32x16_fma(ai, b1, c61);
+        ai = kiln_f32x16_bcast(a + 7);
+        c70 = kiln_f32x16_fma(ai, b0, c70);
+        c71 = kiln_f32x16_fma(ai, b1, c71);
+        a += 8;
+    }
+    const kiln_f32x16 v[2 * 8] = {c00, c01, c10, c11, c20, c21, c30, c31,
+                                  c40, c41, c50, c51, c60, c61, c70, c71};
+    if (nr == 32) {
+        for (int i = 0; i < mr; i++)
+            kiln_sgemm_avx512_row(c + i * ldc, v[2 * i], v[2 * i + 1], ep,
+                                  bias ? bias + i * ep->bias_rs : bias, flags);
+        return;
+    }
+    float t[8 * 32];
+    for (int i = 0; i < 8; i++) {
+        kiln_f32x16_store(t + i * 32, v[2 * i]);
+        kiln_f32x16_store(t + i * 32 + 16, v[2 * i + 1]);
+    }
+    kiln_sgemm_store_edge(t, 32, c, ldc, mr, nr, ep, bias, flags);
+}
+
+/* kiln_sgemm_avx512_block with B read in place: c[mc x nc] from the packed
+ * A panels at pa (panel stride pa_ps) and B(k, j) = x[off[k] + j] (a
+ * stride-1 convolution on wide rows, x at the block's first column), over
+ * kc. The tile's slice of the image (kc rows of 32 floats, a few image rows
+ * per channel) stays in L1 while the A panels stream past it. */
+static inline KILN_TARGET_AVX512 void
+kiln_sgemm_avx512_block_x(int mc, int nc, int kc, const float *pa, ptrdiff_t pa_ps,
+                          const float *x, const int *off, float *c, ptrdiff_t ldc,
+                          const kiln_sgemm_epi *ep, int flags)
+{
+    const int MR = KILN_SGEMM_AVX512_MR, NR = KILN_SGEMM_AVX512_NR;
+    for (int j = 0; j < nc; j += NR) {
+        const int nr = nc - j < NR ? nc - j : NR;
+        for (int i = 0; i < mc; i += MR) {
+            const int mr = mc - i < MR ? mc - i : MR;
+            const float *bias = ep->bias ? ep->bias + i * ep->bias_rs + j * ep->bias_cs : NULL;
+            kiln_sgemm_avx512_8x32_x(kc, pa + (i / MR) * pa_ps, x + j, off, c + i * ldc + j, ldc,
+                                     mr, nr, ep, bias, flags);
+            if ((flags & KILN_SGEMM_LAST) && ep->mask) /* a fused Relu gradient */
+                kiln_sgemm_mask_tile(c + i * ldc + j, ldc, mr, nr, ep, i, j);
+        }
+    }
+}
+
+/* A convolution with 16 output channels in the vector lanes (direct, for
+ * small images whose wide rows would waste many columns: LeNet's conv2
+ * computes 10 of every 14): a tile of 2 output rows x 5 columns of one
+ * image, each accumulator one output position's 16 channels,
+ *   acc(i, t)[oc] = sum over k of w16[k * 16 + oc] * x[i * rs + t + off[k]]
+ * with x the padded image at the tile's first tap, rs the distance between
+ * its two rows' taps, off[k] (kiln_conv_wide_offsets) the image offset of
+ * row k = (ci, r, s) of the weight, w16 [K, 16] the 16 channels' weights
+ * k-major. Then y[oc * ldoc + i * ldy + t] = acc(i, t)[oc] + bias[oc]
+ * (bias NULL: 0) for the rows < rows and columns < cols that exist; the
+ * others are computed from whatever follows in x (the caller keeps 4
+ * floats past each row and a row past the last allocated) and dropped.
+ * Per k one weight load, 10 broadcasts, 10 FMAs. */
+static inline KILN_TARGET_AVX512 void
+kiln_conv_avx512_oc16_2x5(int K, const float *restrict w16, const float *restrict x,
+                          ptrdiff_t rs, const int *restrict off, int rows, int cols,
+                          const float *bias, float *restrict y, ptrdiff_t ldoc, ptrdiff_t ldy)
+{
+    kiln_f32x16 c00 = kiln_f32x16_zero(), c01 = c00, c02 = c00, c03 = c00, c04 = c00;
+    kiln_f32x16 c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00;
+    const float *restrict x1 = x + rs;
+    for (int k = 0; k < K; k++) {
+        const kiln_f32x16 w = kiln_f32x16_load(w16 + k * 16);
+        const float *restrict a = x + off[k], *restrict b = x1 + off[k];
+        c00 = kiln_f32x16_fma(kiln_f32x16_bcast(a), w, c00);
+        c01 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 1), w, c01);
+        c02 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 2), w, c02);
+        c03 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 3), w, c03);
+        c04 = kiln_f32x16_fma(kiln_f32x16_bcast(a + 4), w, c04);
+        c10 = kiln_f32x16_fma(kiln_f32x16_bcast(b), w, c10);
+        c11 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 1), w, c11);
+        c12 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 2), w, c12);
+        c13 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 3), w, c13);
+        c14 = kiln_f32x16_fma(kiln_f32x16_bcast(b + 4), w, c14);
+    }
+    /* the tile transposed through t: t[i * 5 + j][oc], then per channel */
+    float t[10 * 16];
+    const kiln_f32x16 v[10] = {c00, c01, c02, c03, c04, c10, c11, c12, c13, c14};
+    for (int q = 0; q < 10; q++)
+        kiln_f32x16_store(t + q * 16, v[q]);
+    for (int oc = 0; oc < 16; oc++) {
+        const float b0 = bias ? bias[oc] : 0.0f;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                y[oc * ldoc + i * ldy + j] = t[(i * 5 + j) * 16 + oc] + b0;
+    }
+}
+
+/* w16 [M/16, K, 16] from a weight w [M, K] (row-major; M a multiple of
+ * 16): each block of 16 output channels k-major, for
+ * kiln_conv_avx512_oc16_2x5. */
+static inline void kiln_conv_pack_oc16(int m, int k, const float *restrict w,
+                                       float *restrict w16)
+{
+    for (int oc = 0; oc < m; oc++)
+        for (int kk = 0; kk < k; kk++)
+            w16[((ptrdiff_t)(oc / 16) * k + kk) * 16 + oc % 16] = w[(ptrdiff_t)oc * k + kk];
 }
 
 /* kiln_sgemm_pack_b for a row-major B (element (k, j) at b[k * ldb + j])

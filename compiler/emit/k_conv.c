@@ -284,6 +284,42 @@ static ConvWide conv_wide_plan(const Emitter *e, const Geom *gm, int64_t c, int6
     return w;
 }
 
+/* Zeroes what the image copies leave of xp, [c, hp, wp] then slack up to
+ * xp_bytes: all but rows [pt, pt + rows) x columns [pl, pl + cols) of each
+ * channel (zeroing the whole of conv3x3_64's 861 KB was a memset of as
+ * much again as the copy). */
+static void emit_zero_padding(Emitter *e, int64_t c, int64_t hp, int64_t wp, int64_t pt,
+                              int64_t pl, int64_t rows, int64_t cols, int64_t xp_bytes)
+{
+    int64_t right = wp - pl - cols;
+    bool top = pt > 0, bottom = pt + rows < hp;
+    if (!top && !bottom && pl == 0 && right == 0) {
+        emit_line(e, "memset(xp + %lld, 0, %lld); /* the slack read past the image */",
+                  (long long)(c * hp * wp), (long long)(xp_bytes - c * hp * wp * 4));
+        return;
+    }
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of xp: zeros around the image */",
+              (long long)(c * hp));
+    emit_line(e, "float *d = xp + r * %lld;", (long long)wp);
+    if (top || bottom) {
+        const char *t = arena_printf(e->arena, "r %% %lld < %lld", (long long)hp, (long long)pt);
+        const char *b = arena_printf(e->arena, "r %% %lld >= %lld", (long long)hp,
+                                     (long long)(pt + rows));
+        emit_open(e, "if (%s%s%s)", top ? t : "", top && bottom ? " || " : "", bottom ? b : "");
+        emit_line(e, "memset(d, 0, %lld * sizeof(float));", (long long)wp);
+        emit_line(e, "continue;");
+        emit_close(e);
+    }
+    if (pl > 0)
+        emit_line(e, "memset(d, 0, %lld * sizeof(float));", (long long)pl);
+    if (right > 0)
+        emit_line(e, "memset(d + %lld, 0, %lld * sizeof(float));", (long long)(pl + cols),
+                  (long long)right);
+    emit_close(e);
+    emit_line(e, "memset(xp + %lld, 0, %lld); /* the slack read past the image */",
+              (long long)(c * hp * wp), (long long)(xp_bytes - c * hp * wp * 4));
+}
+
 /* Declares xp, yw and geom (the padded image's) and zeroes xp. */
 static void emit_conv_wide_begin(Emitter *e, const Geom *gm, int64_t c, int64_t off,
                                  const ConvWide *w)
@@ -300,8 +336,10 @@ static void emit_conv_wide_begin(Emitter *e, const Geom *gm, int64_t c, int64_t 
               (long long)(gm->nsp == 2 ? gm->k[0] : 1), (long long)gm->k[j],
               (long long)(gm->nsp == 2 ? gm->d[0] : 1), (long long)gm->d[j],
               (long long)(gm->nsp == 2 ? gm->pos[0] : 1), (long long)w->wp);
-    emit_line(e, "memset(xp, 0, %lld); /* the padding; the image's part is copied per image */",
-              (long long)w->xp_bytes);
+    int64_t ih = gm->nsp == 2 ? gm->ext[0] : 1, iw = gm->ext[j];
+    int64_t pt = gm->nsp == 2 ? gm->pb[0] : 0, pl = gm->pb[j];
+    emit_zero_padding(e, c, w->hp, w->wp, pt, pl, ih < w->hp - pt ? ih : w->hp - pt,
+                      iw < w->wp - pl ? iw : w->wp - pl, w->xp_bytes);
 }
 
 /* Inside the image loop: copies image x into xp, runs the GEMM p (its b,
@@ -337,11 +375,94 @@ static void emit_conv_wide_image(Emitter *e, const Geom *gm, int64_t c, int64_t 
     emit_close(e);
 }
 
+/* Whether a dense f32 Conv (gm: Conv-style windows, m outputs) takes the
+ * direct 16-channel kernel (emit_conv_oc16): x86-64-v4, stride 1, m a
+ * multiple of 16, and wide rows would discard more than a fifth of their
+ * columns (LeNet's conv2: 4 of 14), which the direct kernel doesn't
+ * compute. */
+static bool conv_oc16_pays(const Emitter *e, const Geom *gm, int64_t m)
+{
+    int j = gm->nsp - 1; /* the width dim */
+    if (e->target != TARGET_X86_64_V4 || m % 16 != 0)
+        return false;
+    for (int i = 0; i < gm->nsp; i++)
+        if (gm->s[i] != 1)
+            return false;
+    return gm->pos[j] * 5 < (gm->pos[j] + gm->d[j] * (gm->k[j] - 1)) * 4;
+}
+
+/* A dense stride-1 f32 Conv with 16 output channels in the vector lanes
+ * (kiln_conv_avx512_oc16_2x5, templates/kiln_gemm_avx512.h): xp the image
+ * padded to [c, hp, wp] (plus a row and 4 floats read past it by tiles
+ * cut by the edges), w16 the weight [m/16, c*K, 16], koff the image
+ * offset of each (ci, tap); per image, tiles of 2 output rows x 5 columns
+ * x 16 channels. Images n_lo..n_hi (the caller's loop bounds, C
+ * expressions); the scratch is the part's own. */
+static void emit_conv_oc16(Emitter *e, const Graph *g, const Node *n, const Geom *gm,
+                           const char *n_lo, const char *n_hi)
+{
+    const Value *x = ir_in(g, n, 0), *y = ir_out(g, n, 0);
+    int j = gm->nsp - 1;
+    bool two = gm->nsp == 2;
+    int64_t c = x->shape.dims[1], m = y->shape.dims[1], ksz = prod(gm->k, gm->nsp), k = c * ksz;
+    int64_t ih = two ? gm->ext[0] : 1, iw = gm->ext[j], pt = two ? gm->pb[0] : 0, pl = gm->pb[j];
+    int64_t oh = two ? gm->pos[0] : 1, ow = gm->pos[j];
+    int64_t hp = oh + (two ? gm->d[0] * (gm->k[0] - 1) : 0), wp = ow + gm->d[j] * (gm->k[j] - 1);
+    int64_t rows = ih < hp - pt ? ih : hp - pt, cols = iw < wp - pl ? iw : wp - pl;
+    int64_t xp_bytes = ((c * hp * wp + wp + 4) * 4 + 63) / 64 * 64;
+    int64_t w_bytes = (m * k * 4 + 63) / 64 * 64, o_bytes = (k * 4 + 63) / 64 * 64;
+    if (xp_bytes + w_bytes + o_bytes > e->scratch)
+        e->scratch = xp_bytes + w_bytes + o_bytes;
+    e->needs_avx512 = true;
+    emit_prelude_once(e, "kiln_gemm_avx512.h", "#include \"kiln_gemm_avx512.h\"\n\n");
+    emit_line(e, "/* direct, 16 output channels a vector: xp the image padded to [%lld, %lld, "
+                 "%lld], w16 the weight [%lld, %lld, 16], koff the image offset of each (channel, "
+                 "tap) */", (long long)c, (long long)hp, (long long)wp, (long long)(m / 16),
+              (long long)k);
+    emit_line(e, "float *xp = (float *)scratch;");
+    emit_line(e, "float *w16 = (float *)((unsigned char *)scratch + %lld);", (long long)xp_bytes);
+    emit_line(e, "int *koff = (int *)((unsigned char *)scratch + %lld);",
+              (long long)(xp_bytes + w_bytes));
+    emit_line(e, "const kiln_conv_geom geom = {%lld, %lld, %lld, %lld, %lld, 1, 1, %lld, %lld, 0, "
+                 "0, %lld, %lld};", (long long)c, (long long)hp, (long long)wp,
+              (long long)(two ? gm->k[0] : 1), (long long)gm->k[j], (long long)(two ? gm->d[0] : 1),
+              (long long)gm->d[j], (long long)oh, (long long)wp);
+    emit_zero_padding(e, c, hp, wp, pt, pl, rows, cols, xp_bytes);
+    emit_line(e, "kiln_conv_pack_oc16(%lld, %lld, %s, w16);", (long long)m, (long long)k,
+              e->in_name[1]);
+    emit_line(e, "kiln_conv_wide_offsets(%lld, 0, &geom, koff);", (long long)k);
+    emit_open(e, "for (int n = %s; n < %s; n++)", n_lo, n_hi);
+    emit_line(e, "float *y = %s + n * %lld;", e->out_name[0], (long long)(m * oh * ow));
+    emit_open(e, "for (int r = 0; r < %lld; r++) /* (channel, row) of x */", (long long)(c * rows));
+    emit_line(e, "memcpy(xp + (r / %lld * %lld + r %% %lld + %lld) * %lld + %lld, %s + n * %lld + "
+                 "(r / %lld * %lld + r %% %lld) * %lld, %lld * sizeof(float));",
+              (long long)rows, (long long)hp, (long long)rows, (long long)pt, (long long)wp,
+              (long long)pl, e->in_name[0], (long long)(c * ih * iw), (long long)rows,
+              (long long)ih, (long long)rows, (long long)iw, (long long)cols);
+    emit_close(e);
+    emit_open(e, "for (int ob = 0; ob < %lld; ob++) /* 16 output channels */", (long long)(m / 16));
+    emit_open(e, "for (int oy = 0; oy < %lld; oy += 2)", (long long)oh);
+    emit_open(e, "for (int ox = 0; ox < %lld; ox += 5)", (long long)ow);
+    emit_line(e, "kiln_conv_avx512_oc16_2x5(%lld, w16 + ob * %lld, xp + oy * %lld + ox, %lld, koff, "
+                 "%lld - oy < 2 ? %lld - oy : 2, %lld - ox < 5 ? %lld - ox : 5, %s, y + ob * %lld + "
+                 "oy * %lld + ox, %lld, %lld);", (long long)k, (long long)(k * 16), (long long)wp,
+              (long long)wp, (long long)oh, (long long)oh, (long long)ow, (long long)ow,
+              e->in_name[2] ? arena_printf(e->arena, "%s + ob * 16", e->in_name[2]) : "NULL",
+              (long long)(16 * oh * ow), (long long)ow, (long long)(oh * ow), (long long)ow);
+    emit_close_n(e, 3);
+    GemmAct act = gemm_act_of(n); /* FusedConv: on the image just written */
+    emit_act_loop(e, &act, DT_F32, "y", m * oh * ow);
+    emit_close(e);
+}
+
 /* A dense f32 Conv (group 1, 1-D or 2-D) as implicit GEMM: per image,
  * Y [M, O] = W [M, C*K] x im2col(X) [C*K, O] + bias, the im2col blocks
  * gathered straight from the image into the micro-kernel's panels
  * (kiln_sgemm_pack_b_conv), W pre-packed when it is a constant. A 1x1
- * conv of stride 1 without padding is the plain GEMM W x X_n. */
+ * conv of stride 1 without padding is the plain GEMM W x X_n; stride-1
+ * ones run on wide rows (emit_conv_wide_image), or on x86-64-v4 with 16
+ * output channels a vector where wide rows would waste many columns
+ * (emit_conv_oc16). */
 static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const Geom *gm)
 {
     const Value *x = ir_in(g, n, 0), *wt = ir_in(g, n, 1), *y = ir_out(g, n, 0);
@@ -356,6 +477,17 @@ static void emit_conv_blocked(Emitter *e, const Graph *g, const Node *n, const G
      * whose copies are per image) */
     int64_t batch = x->shape.dims[0];
     GemmThreads th = gemm_threads(e, batch * m * outsz * k);
+    if (!pointwise && conv_oc16_pays(e, gm, m) && th != GEMM_SPLIT) {
+        emit_conv_oc16(e, g, n, gm, "0", arena_printf(e->arena, "%lld", (long long)batch));
+        return;
+    }
+    if (!pointwise && conv_oc16_pays(e, gm, m) && batch >= e->threads) { /* images per part */
+        e->parts = emit_parts(e, batch);
+        emit_line(e, "int n_lo, n_hi; /* this part's images */");
+        emit_line(e, "kiln_pool_range(%lld, 1, part, parts, &n_lo, &n_hi);", (long long)batch);
+        emit_conv_oc16(e, g, n, gm, "n_lo", "n_hi");
+        return;
+    }
     bool wide = !pointwise && conv_wide_pays(gm) && (th != GEMM_SPLIT || batch >= e->threads);
     ConvWide cw = conv_wide_plan(e, gm, c, m, 0);
     if (!pointwise && !wide)

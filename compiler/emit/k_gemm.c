@@ -265,6 +265,8 @@ static void emit_blocked_comment(Emitter *e, const BlockedGemm *p, const GemmIsa
               pb ? arena_printf(e->arena, "pre-packed (%s)", pb)
                  : (p->b.src == GEMM_CONV_B    ? "gathered from the image per block"
                     : p->b.src == GEMM_CONV_BT ? "im2col^T gathered from the image per block"
+                    : p->b.src == GEMM_CONV_WIDE && isa == &isa_avx512
+                        ? "read in place from the padded image"
                     : p->b.src == GEMM_CONV_WIDE ? "rows of the padded image copied per block"
                                                : "packed per block"));
 }
@@ -426,12 +428,18 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_gemv(e, p, isa);
         return;
     }
-    /* AVX-512 reads a runtime A with unit row or column stride in place
-     * (kiln_sgemm_avx512_block_a), unless it has fewer rows than a tile */
+    /* AVX-512 reads the B of a convolution on wide rows straight from the
+     * padded image (kiln_sgemm_avx512_block_x: no packing, so no column
+     * blocks), A then packed; else a runtime A with unit row or column
+     * stride in place (kiln_sgemm_avx512_block_a), unless it has fewer rows
+     * than a tile */
+    bool b_direct = isa == &isa_avx512 && p->b.src == GEMM_CONV_WIDE;
     bool a_direct = isa == &isa_avx512 && p->a.src == GEMM_RUNTIME && p->M >= isa->mr &&
-                    (p->a.cs == 1 || p->a.rs == 1);
+                    (p->a.cs == 1 || p->a.rs == 1) && !b_direct;
     GemmTiles t;
     sched_tile_gemm(&sched_cache_default, isa->mr, isa->nr, p->M, p->N, p->K, &t);
+    if (b_direct)
+        t.nc = p->N;
     /* then a B stored transposed is packed one panel at a time, used from
      * L1 right after its transposition, when A (read again for every panel)
      * stays in L2: the MLP's 64x128x784 training layer, 59.8-60.3 -> 58.2-58.7
@@ -456,10 +464,13 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
                                                : NULL;
     /* scratch past the caller's: the A block, then the B block, each 64-byte aligned */
     int64_t a_bytes = pa || a_direct ? 0 : (t.mc * t.kc * 4 + 63) / 64 * 64;
-    int64_t b_bytes = pb ? 0 : t.kc * t.nc * 4;
+    int64_t b_bytes = pb ? 0 : b_direct ? t.kc * 4 : t.kc * t.nc * 4;
     bool split_n, split_m;
     emit_blocked_comment(e, p, isa, &t, pa, pb, a_direct);
-    emit_scratch(e, p->scratch_off, pa || a_direct, pb != NULL, a_bytes, b_bytes);
+    emit_scratch(e, p->scratch_off, pa || a_direct, pb != NULL || b_direct, a_bytes, b_bytes);
+    if (b_direct)
+        emit_line(e, "int *koff = (int *)((unsigned char *)scratch + %lld); /* B's rows in the "
+                     "image */", (long long)(p->scratch_off + a_bytes));
     emit_split(e, p, isa, &split_n, &split_m);
     emit_epilogue(e, p, NULL, false);
     if (split_n)
@@ -484,6 +495,8 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
         emit_line(e, "kiln_sgemm_pack_b(%d, kc, nc, %s, %lld, %lld, pb);", isa->nr,
                   offset_expr(e, p->b.expr, "pc", p->b.rs, "jc", p->b.cs), (long long)p->b.rs,
                   (long long)p->b.cs);
+    else if (b_direct)
+        emit_line(e, "kiln_conv_wide_offsets(kc, pc, &%s, koff);", p->b.geom);
     else if (p->b.src == GEMM_CONV_B || p->b.src == GEMM_CONV_BT || p->b.src == GEMM_CONV_WIDE)
         emit_line(e, "kiln_sgemm_pack_b_conv%s(%d, kc, nc, pc, jc, %s, &%s, pb);",
                   p->b.src == GEMM_CONV_BT ? "_t" : p->b.src == GEMM_CONV_WIDE ? "_wide" : "",
@@ -503,7 +516,11 @@ void emit_gemm_blocked(Emitter *e, const BlockedGemm *p)
     const char *ap, *aps, *bp, *bps;
     operand_panels(e, pa, "pa", isa->mr, p->K, "ic", &ap, &aps);
     operand_panels(e, pb, "pb", isa->nr, p->K, "jc", &bp, &bps);
-    if (a_direct)
+    if (b_direct)
+        emit_line(e, "kiln_sgemm_avx512_block_x(mc, nc, kc, %s, %s, %s, koff, %s, %lld, &ep, flags);",
+                  ap, aps, offset_expr(e, p->b.expr, "jc", 1, "", 0),
+                  offset_expr(e, p->y, "ic", p->ldy, "jc", 1), (long long)p->ldy);
+    else if (a_direct)
         emit_line(e, "kiln_sgemm_avx512_block_a(mc, nc, kc, %s, %lld, %lld, %s, %s, %s, %lld, &ep, "
                      "flags);", offset_expr(e, p->a.expr, "ic", p->a.rs, "pc", p->a.cs),
                   (long long)p->a.rs, (long long)p->a.cs, bp, bps,

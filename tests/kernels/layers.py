@@ -131,7 +131,7 @@ def dwconv_act_cases(root):
 
 def conv_cases(root):
     """The Conv specialisations: 1x1 (stride 1, no padding: a plain GEMM on
-    NCHW) in 2-D and 1-D, and depthwise (group = channels, multiplier 1 or
+    NCHW) in 2-D and 1-D, dense on narrow images (oc16), and depthwise (group = channels, multiplier 1 or
     2) with strides, padding and dilation."""
     for name, x_shape, w_shape, attrs, bias in [
             ("1x1", (2, 24, 9, 11), (40, 24, 1, 1), {}, True),
@@ -143,7 +143,12 @@ def conv_cases(root):
             ("dw5x5_d2", (1, 6, 20, 21), (6, 1, 5, 5), {"pads": [4, 4, 4, 4], "dilations": [2, 2],
                                                         "group": 6}, True),
             ("dw_mult2", (2, 4, 10, 10), (8, 1, 3, 3), {"pads": [1, 1, 1, 1], "group": 4}, True),
-            ("dw1d_k3", (2, 12, 40), (12, 1, 3), {"pads": [1, 1], "group": 12}, True)]:
+            ("dw1d_k3", (2, 12, 40), (12, 1, 3), {"pads": [1, 1], "group": 12}, True),
+            # dense, 16 output channels a vector on x86-64-v4 (narrow images):
+            # edge tiles in both dims, two channel blocks, dilation, 1-D
+            ("oc16_k5", (2, 6, 13, 12), (32, 6, 5, 5), {"pads": [1, 0, 1, 1]}, True),
+            ("oc16_d2", (1, 4, 12, 11), (16, 4, 3, 3), {"dilations": [2, 2]}, False),
+            ("oc16_1d", (2, 5, 20), (16, 5, 7), {}, True)]:
         x, w = rand(*x_shape), rand(*w_shape)
         ins, args = [("w", w)], ["x", "w"]
         b = rand(w_shape[0]) if bias else None

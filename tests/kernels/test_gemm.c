@@ -4,7 +4,8 @@
  * mask (ep.mask, kiln_sgemm_mask_tile) and several k
  * blocks, driven by the
  * same cache-blocked loops and packing k_gemm.c prints; and convolutions as
- * implicit GEMM (kiln_sgemm_pack_b_conv) against the direct loops. Built with the plain
+ * implicit GEMM (kiln_sgemm_pack_b_conv, on wide rows, AVX-512's B read in
+ * place and its 16-channel direct kernel) against the direct loops. Built with the plain
  * contract flags (no -march): the AVX2 and AVX-512 kernels must enable
  * themselves. On x86 it checks generic, SSE2, AVX2 and AVX-512 (each SIMD
  * one where the CPU has it); cross-compiled for aarch64, generic and NEON. */
@@ -36,7 +37,8 @@ typedef struct Isa {
     const char *name;
     int mr, nr;
     BlockFn block;
-    int direct; /* AVX-512's in-place A (block_a) and its B packs (pack_b, pack_bt) */
+    int direct; /* AVX-512's in-place A (block_a), its B packs (pack_b, pack_bt), a conv's B
+                   read in place (block_x) and the 16-channel direct conv (oc16_2x5) */
 } Isa;
 
 /* One problem: c[M,N] = act(alpha * op(A) * op(B) + beta * bias). */
@@ -172,9 +174,23 @@ static int run_case(const Isa *isa, const Case *t)
     return ok;
 }
 
+/* x of geometry g copied into a padded image [c, hp, wp] for a stride-1
+ * convolution (hp, wp: the taps' extent), zeros around it and slack
+ * floats past it (calloc'd: the caller frees it). */
+static float *pad_image(const kiln_conv_geom *g, const float *x, int hp, int wp, int slack)
+{
+    float *xp = calloc((size_t)(g->c * hp * wp + slack), sizeof(float));
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
+            for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
+                xp[(c * hp + iy + g->ph) * wp + ix + g->pw] = x[(c * g->h + iy) * g->w + ix];
+    return xp;
+}
+
 /* The stride-1 convolution of geometry g on wide rows: x copied into a
  * padded image xp (with the packer's slack past it), B packed by
- * kiln_sgemm_pack_b_conv_wide block by block into a wide output, whose
+ * kiln_sgemm_pack_b_conv_wide block by block (AVX-512 with isa->direct:
+ * read in place by kiln_sgemm_avx512_block_x) into a wide output, whose
  * first ow columns of each row go to got [M, oh*ow]. */
 static void conv_wide(const Isa *isa, int M, const kiln_conv_geom *g, const float *x,
                       const float *pa, const kiln_sgemm_epi *ep, int kc_block, int nc_block,
@@ -183,17 +199,22 @@ static void conv_wide(const Isa *isa, int M, const kiln_conv_geom *g, const floa
     const int K = g->c * g->kh * g->kw;
     const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1), N = g->oh * wp;
     const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
-    float *xp = calloc((size_t)(g->c * hp * wp + wp), sizeof(float));
+    float *xp = pad_image(g, x, hp, wp, wp + 32); /* block_x reads whole tiles */
     float *yw = malloc(sizeof(float) * (size_t)(M * N));
-    for (int c = 0; c < g->c; c++)
-        for (int iy = 0; iy < g->h && iy + g->ph < hp; iy++)
-            for (int ix = 0; ix < g->w && ix + g->pw < wp; ix++)
-                xp[(c * hp + iy + g->ph) * wp + ix + g->pw] = x[(c * g->h + iy) * g->w + ix];
     for (int jc = 0; jc < N; jc += nc_block) {
         int nc = N - jc < nc_block ? N - jc : nc_block;
         for (int pc = 0; pc < K; pc += kc_block) {
             int kc = K - pc < kc_block ? K - pc : kc_block;
             int flags = (pc == 0 ? KILN_SGEMM_FIRST : 0) | (pc + kc == K ? KILN_SGEMM_LAST : 0);
+#ifdef KILN_SIMD_HAS_AVX512
+            if (isa->direct) {
+                int *off = (int *)pb;
+                kiln_conv_wide_offsets(kc, pc, &gw, off);
+                kiln_sgemm_avx512_block_x(M, nc, kc, pa + pc * isa->mr, (ptrdiff_t)K * isa->mr,
+                                          xp + jc, off, yw + jc, N, ep, flags);
+                continue;
+            }
+#endif
             kiln_sgemm_pack_b_conv_wide(isa->nr, kc, nc, pc, jc, xp, &gw, pb);
             isa->block(M, nc, kc, pa + pc * isa->mr, (ptrdiff_t)K * isa->mr, pb,
                        (ptrdiff_t)kc * isa->nr, yw + jc, N, ep, flags);
@@ -204,10 +225,38 @@ static void conv_wide(const Isa *isa, int M, const kiln_conv_geom *g, const floa
     free(xp), free(yw);
 }
 
+#ifdef KILN_SIMD_HAS_AVX512
+/* The stride-1 convolution of geometry g with 16 output channels a vector
+ * (M a multiple of 16): kiln_conv_avx512_oc16_2x5 on tiles of 2 x 5
+ * positions of the padded image, as k_conv.c prints it, into got
+ * [M, oh*ow]. */
+static void conv_oc16(int M, const kiln_conv_geom *g, const float *x, const float *w,
+                      const float *bias, float *got)
+{
+    const int K = g->c * g->kh * g->kw;
+    const int hp = g->oh + g->dh * (g->kh - 1), wp = g->ow + g->dw * (g->kw - 1);
+    const kiln_conv_geom gw = {g->c, hp, wp, g->kh, g->kw, 1, 1, g->dh, g->dw, 0, 0, g->oh, wp};
+    float *xp = pad_image(g, x, hp, wp, wp + 4), *w16 = malloc(sizeof(float) * (size_t)(M * K));
+    int *off = malloc(sizeof(int) * (size_t)K);
+    kiln_conv_pack_oc16(M, K, w, w16);
+    kiln_conv_wide_offsets(K, 0, &gw, off);
+    for (int ob = 0; ob < M / 16; ob++)
+        for (int oy = 0; oy < g->oh; oy += 2)
+            for (int ox = 0; ox < g->ow; ox += 5)
+                kiln_conv_avx512_oc16_2x5(K, w16 + ob * K * 16, xp + oy * wp + ox, wp, off,
+                                          g->oh - oy < 2 ? g->oh - oy : 2,
+                                          g->ow - ox < 5 ? g->ow - ox : 5, bias + ob * 16,
+                                          got + (ob * 16 * g->oh + oy) * g->ow + ox,
+                                          g->oh * g->ow, g->ow);
+    free(xp), free(w16), free(off);
+}
+#endif
+
 /* A convolution as implicit GEMM: W [M, c*kh*kw] x im2col(x), packed by
- * kiln_sgemm_pack_b_conv (or, wide, on wide rows: conv_wide) block by
- * block, bias per output channel, against the direct loops. Returns 1 if
- * every element matches. */
+ * kiln_sgemm_pack_b_conv (or, wide 1, on wide rows: conv_wide; wide 2,
+ * AVX-512's direct 16-channel kernel: conv_oc16) block by block, bias per
+ * output channel, against the direct loops. Returns 1 if every element
+ * matches. */
 static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, int nc_block,
                          int wide)
 {
@@ -239,7 +288,11 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
             }
     kiln_sgemm_pack_a(isa->mr, M, K, w, K, 1, pa); /* whole W, panel stride K * mr */
     kiln_sgemm_epi ep = {1.0f, 1.0f, bias, 1, 0, KILN_ACT_NONE, 0.0f, 0.0f, NULL, 0};
-    if (wide)
+#ifdef KILN_SIMD_HAS_AVX512
+    if (wide == 2)
+        conv_oc16(M, &g, x, w, bias, got);
+#endif
+    if (wide == 1)
         conv_wide(isa, M, &g, x, pa, &ep, kc_block, nc_block, pb, got);
     for (int jc = 0; jc < N && !wide; jc += nc_block) {
         int nc = N - jc < nc_block ? N - jc : nc_block;
@@ -256,7 +309,7 @@ static int run_conv_case(const Isa *isa, int M, kiln_conv_geom g, int kc_block, 
         if (!(fabsf(got[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]))) {
             printf("FAIL %s conv%s M=%d c=%d %dx%d k %dx%d s %d,%d d %d,%d p %d,%d: "
                    "y[%d] = %g, want %g\n",
-                   isa->name, wide ? " (wide)" : "", M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, i,
+                   isa->name, wide == 2 ? " (oc16)" : wide ? " (wide)" : "", M, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ph, g.pw, i,
                    got[i], want[i]);
             ok = 0;
         }
@@ -302,6 +355,16 @@ static int run_conv_cases(const Isa *isa)
     kiln_conv_geom line = {4, 1, 50, 1, 5, 1, 2, 1, 1, 0, 2, 1, 25}; /* 1-D, stride 2 */
     cases++;
     failed += !run_conv_case(isa, 8, line, 20, 32, 0);
+#ifdef KILN_SIMD_HAS_AVX512
+    if (isa->direct) { /* the direct 16-channel kernel: edge tiles, two channel blocks, dilation */
+        kiln_conv_geom odd = {6, 13, 12, 5, 5, 1, 1, 1, 1, 1, 0, 11, 9};
+        kiln_conv_geom dil = {4, 12, 11, 3, 3, 1, 1, 2, 2, 0, 0, 8, 7};
+        cases += 3;
+        failed += !run_conv_case(isa, 16, lenet2, 150, 4 * isa->nr, 2);
+        failed += !run_conv_case(isa, 32, odd, 150, 4 * isa->nr, 2);
+        failed += !run_conv_case(isa, 16, dil, 36, 4 * isa->nr, 2);
+    }
+#endif
     printf("%s conv: %d cases, %d failed\n", isa->name, cases, failed);
     return failed;
 }
@@ -373,7 +436,7 @@ int main(void)
         const Isa avx512 = {"avx512 8x32", KILN_SGEMM_AVX512_MR, KILN_SGEMM_AVX512_NR,
                             kiln_sgemm_avx512_block, 0};
         failed += run_isa(&avx512);
-        const Isa avx512_direct = {"avx512 8x32 A in place, AVX-512 B packs", KILN_SGEMM_AVX512_MR,
+        const Isa avx512_direct = {"avx512 8x32 A and conv B in place, AVX-512 B packs", KILN_SGEMM_AVX512_MR,
                                    KILN_SGEMM_AVX512_NR, kiln_sgemm_avx512_block, 1};
         failed += run_isa(&avx512_direct);
     } else {
