@@ -63,6 +63,22 @@ static inline void kiln_pool_claim(kiln_pool *p, int thread)
     }
 }
 
+/* With p->lock held: waits up to KILN_POOL_SPIN unlock-relock rounds for
+ * done() to hold before the caller sleeps on a condition. A model's regions
+ * follow each other within microseconds, and waking a sleeping thread takes
+ * tens of them, so a short wait awake is what lets two threads share a
+ * region at all. */
+#define KILN_POOL_SPIN 4000
+static inline void kiln_pool_spin(kiln_pool *p, unsigned long seen, int waiting_for_done)
+{
+    for (int i = 0; i < KILN_POOL_SPIN; i++) {
+        if (p->stop || (waiting_for_done ? p->finished >= p->parts : p->generation != seen))
+            return;
+        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_lock(&p->lock);
+    }
+}
+
 /* A worker: waits for each region and helps run its parts. */
 static inline void *kiln_pool_main(void *arg)
 {
@@ -71,6 +87,7 @@ static inline void *kiln_pool_main(void *arg)
     unsigned long seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
+        kiln_pool_spin(p, seen, 0);
         while (!p->stop && p->generation == seen)
             pthread_cond_wait(&p->go, &p->lock);
         if (p->stop)
@@ -150,6 +167,7 @@ static inline void kiln_pool_run(kiln_pool *p, kiln_pool_fn fn, void *ctx, int p
     if (p->threads > 1 && parts > 1)
         pthread_cond_broadcast(&p->go);
     kiln_pool_claim(p, 0);
+    kiln_pool_spin(p, 0, 1);
     while (p->finished < parts)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
