@@ -139,7 +139,12 @@ static inline void kiln_sgemm_mask_tile(float *c, ptrdiff_t ldc, int mr, int nr,
         float *restrict cr = c + r * ldc;
         const float *restrict mr_ = m + r * ep->mask_rs;
         int q = 0;
-        for (; q + 4 <= nr; q += 4) /* groups of 4 gcc -O2 vectorizes (compare, and) */
+        for (; q + 16 <= nr; q += 16) /* groups gcc -O2 vectorizes (compare, and) at the */
+            for (int l = 0; l < 16; l++) { /* width of the kernel's instruction set */
+                const float v = cr[q + l];
+                cr[q + l] = mr_[q + l] > 0.0f ? v : 0.0f;
+            }
+        for (; q + 4 <= nr; q += 4)
             for (int l = 0; l < 4; l++) {
                 const float v = cr[q + l];
                 cr[q + l] = mr_[q + l] > 0.0f ? v : 0.0f;
