@@ -12,6 +12,7 @@
 #   valgrind has no AVX-512, so keep TARGET below x86-64-v4 for CALLGRIND)
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/ab.sh"
 KILN=${1:-$ROOT/build/kiln}
 REPS=${REPS:-11}
 TARGET=${TARGET:-x86-64-v3}
@@ -35,33 +36,10 @@ for model in mnist_mlp lenet_cnn; do
   done
 done
 iters() { case $1 in mnist_mlp*) echo 400;; *) echo 100;; esac; }
-for r in $(seq "$REPS"); do
-  for v in $variants; do
-    echo "$v $("$TMP/$v/run" "$(iters $v)")" >> "$TMP/times"
-  done
-done
+ab_time
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "target $TARGET, batch 64; $REPS rounds, variants alternating; ns per training step: median (min-max)"
-/usr/bin/python3 - "$TMP/times" <<'PY'
-import statistics, sys
-t = {}
-for line in open(sys.argv[1]):
-    v, ns = line.split()
-    t.setdefault(v, []).append(float(ns))
-for v in sorted(t):
-    if v.endswith("_after"):
-        a, b = t[v], t[v[:-len("_after")] + "_before"]
-        ma, mb = statistics.median(a), statistics.median(b)
-        print("%-10s before %9.0f (%.0f-%.0f)  after %9.0f (%.0f-%.0f)  before/after "
-              "median %.3f, min %.3f" % (v[:-len("_after")], mb, min(b), max(b), ma, min(a),
-                                         max(a), mb / ma, min(b) / min(a)))
-PY
+ab_summary after before
 [ "${CALLGRIND:-0}" = 1 ] || exit 0
 echo "instructions per step (callgrind, 12 calls of m_train_step_v):"
-for v in $variants; do
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/$v.cg" --collect-atstart=no \
-    --toggle-collect=m_train_step_v "$TMP/$v/run" 10 >/dev/null 2>"$TMP/$v.log"
-  echo "$v $(sed -n 's/.*Collected : //p' "$TMP/$v.log")"
-done | awk '{ ir[$1] = $2 / 12 } END {
-  for (v in ir) if (v ~ /_after$/) { b = v; sub(/_after$/, "_before", b);
-    printf "%-10s before %12.0f  after %12.0f  before/after %.4f\n", substr(v, 1, length(v) - 6), ir[b], ir[v], ir[b] / ir[v] } }' | sort
+ab_callgrind m_train_step_v after before

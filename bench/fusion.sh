@@ -11,6 +11,7 @@
 #   (REPS=11, ITERS scaled per model; KEEP=1 keeps the generated folders)
 set -e
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/ab.sh"
 KILN=${1:-$ROOT/build/kiln}
 REPS=${REPS:-11}
 TMP=$(mktemp -d)
@@ -31,33 +32,10 @@ for model in mnist_mlp lenet_cnn; do
 done
 iters() { case $1 in mnist_mlp_b1*) echo 20000;; mnist_mlp_b64*) echo 400;;
                       lenet_cnn_b1*) echo 2000;; *) echo 40;; esac; }
-for r in $(seq "$REPS"); do
-  for v in $variants; do
-    echo "$v $("$TMP/$v/run" "$(iters $v)")" >> "$TMP/times"
-  done
-done
+ab_time
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$REPS rounds, variants alternating; ns per inference: median (min-max)"
-/usr/bin/python3 - "$TMP/times" <<'PY'
-import statistics, sys
-t = {}
-for line in open(sys.argv[1]):
-    v, ns = line.split()
-    t.setdefault(v, []).append(float(ns))
-for v in sorted(t):
-    if v.endswith("_fused"):
-        f, u = t[v], t[v[:-len("_fused")] + "_unfused"]
-        mf, mu = statistics.median(f), statistics.median(u)
-        print("%-16s fused %10.0f (%.0f-%.0f)  unfused %10.0f (%.0f-%.0f)  unfused/fused "
-              "median %.3f, min %.3f" % (v[:-len("_fused")], mf, min(f), max(f), mu, min(u),
-                                         max(u), mu / mf, min(u) / min(f)))
-PY
+ab_summary fused unfused
 [ "${CALLGRIND:-0}" = 1 ] || exit 0
 echo "instructions per call (callgrind, 12 calls of m_run_v):"
-for v in $variants; do
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/$v.cg" --collect-atstart=no \
-    --toggle-collect=m_run_v "$TMP/$v/run" 10 >/dev/null 2>"$TMP/$v.log"
-  echo "$v $(sed -n 's/.*Collected : //p' "$TMP/$v.log")"
-done | awk '{ ir[$1] = $2 / 12 } END {
-  for (v in ir) if (v ~ /_fused$/) { u = v; sub(/_fused$/, "_unfused", u);
-    printf "%-16s fused %12.0f  unfused %12.0f  unfused/fused %.4f\n", substr(v, 1, length(v) - 6), ir[v], ir[u], ir[u] / ir[v] } }' | sort
+ab_callgrind m_run_v fused unfused
