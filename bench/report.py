@@ -214,18 +214,16 @@ def read_limits(path):
 
 
 def read_profile(path):
-    """A `kiln bench` table: (header line, [(node, op, median us, GFLOPS,
-    of AVX2 peak)], total median us)."""
-    rows, total, head = [], None, ""
+    """A `kiln bench` table: ([(node, op, median us, GFLOPS, of AVX2 peak)],
+    the whole call's median us)."""
+    rows, total = [], None
     for line in open(path):
         f = line.split()
-        if line.startswith("kiln bench"):
-            head = line.strip()
-        elif f and f[0] == "total":
+        if f and f[0] == "total":
             total = float(f[-6])
         elif f and f[0].isdigit() and len(f) >= 9:
             rows.append((f[1], " ".join(f[2:-6]), float(f[-6]), f[-2], f[-1]))
-    return head, rows, total
+    return rows, total
 
 
 LAYER_BENCH = {"gemm_256": "gemm_256x256x256", "gemm_mlp64": "gemm_64x128x784",
@@ -262,13 +260,12 @@ def layer_profile_section(path, out):
 def profile_section(folder, out):
     """Per model, the layers that take 5% or more of kiln's call, by time."""
     out.append("## Where kiln's time goes\n")
-    out.append("`kiln bench` on the same ONNX files (bench/run.sh pass 4, %s): each layer "
-               "timed alone inside one call of the generated code, medians. The layers "
-               "with 5%% or more of the call, largest first; `of AVX2 peak` is against the "
-               "AVX2 FMA peak that `kiln bench` measures in the same run.\n"
-               % "the host target")
+    out.append("`kiln bench` on the same ONNX files (bench/run.sh pass 4, the host target): "
+               "each layer timed alone inside one call of the generated code, medians. The "
+               "layers with 5% or more of the call, largest first; `of AVX2 peak` is against "
+               "the AVX2 FMA peak that `kiln bench` measures in the same run.\n")
     for name in sorted(n for n in os.listdir(folder) if n.endswith(".txt")):
-        head, rows, total = read_profile(os.path.join(folder, name))
+        rows, total = read_profile(os.path.join(folder, name))
         if not rows or not total:
             continue
         out.append("**%s** — whole call %.1f µs\n" % (name[:-4], total))
